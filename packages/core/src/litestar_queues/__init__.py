@@ -1,0 +1,91 @@
+"""litestar-queues: durable background work for Python web applications.
+
+``QueuePlugin`` and ``QueuedBackgroundTask`` come from the Litestar adapter
+(``litestar-queues-litestar``) and are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from litestar_queues.backends.memory import MemoryQueueBackend
+from litestar_queues.config import QueueConfig, WorkerConfig
+from litestar_queues.exceptions import (
+    BackendUnavailableError,
+    LeaseLostError,
+    MalformedRecordError,
+    NoActiveServiceError,
+    NonRetryableError,
+    PayloadTooLargeError,
+    QueueConfigurationError,
+    QueueError,
+    SerializationError,
+    TaskNotFoundError,
+    TaskRegistrationError,
+    UnknownTaskError,
+    non_retryable,
+)
+from litestar_queues.models import Outcome, TaskRecord, TaskStatus
+from litestar_queues.ports import Clock, EventSink, ExecutionBackend, QueueBackend, SystemClock
+from litestar_queues.registry import TaskRegistry, default_registry
+from litestar_queues.retry import Backoff
+from litestar_queues.service import QueueService, QueueStats, TaskCall
+from litestar_queues.task import Task, task
+from litestar_queues.task_result import TaskResult
+from litestar_queues.worker import Worker
+
+if TYPE_CHECKING:
+    from litestar_queues_litestar.background import QueuedBackgroundTask
+    from litestar_queues_litestar.plugin import QueuePlugin
+
+__all__ = (
+    "Backoff",
+    "BackendUnavailableError",
+    "Clock",
+    "EventSink",
+    "ExecutionBackend",
+    "LeaseLostError",
+    "MalformedRecordError",
+    "MemoryQueueBackend",
+    "NoActiveServiceError",
+    "NonRetryableError",
+    "Outcome",
+    "PayloadTooLargeError",
+    "QueueBackend",
+    "QueueConfig",
+    "QueueConfigurationError",
+    "QueueError",
+    "QueuePlugin",
+    "QueueService",
+    "QueueStats",
+    "QueuedBackgroundTask",
+    "SerializationError",
+    "SystemClock",
+    "Task",
+    "TaskCall",
+    "TaskNotFoundError",
+    "TaskRecord",
+    "TaskRegistrationError",
+    "TaskRegistry",
+    "TaskResult",
+    "TaskStatus",
+    "UnknownTaskError",
+    "Worker",
+    "WorkerConfig",
+    "default_registry",
+    "non_retryable",
+    "task",
+)
+
+_LAZY = {
+    "QueuePlugin": "litestar_queues_litestar.plugin",
+    "QueuedBackgroundTask": "litestar_queues_litestar.background",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from litestar_queues._lazy import load_adapter_attribute
+
+        return load_adapter_attribute(_LAZY[name], name, globals())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

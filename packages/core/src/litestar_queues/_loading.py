@@ -1,0 +1,48 @@
+"""Resolving backend URLs to adapter classes through entry points."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from litestar_queues.exceptions import QueueConfigurationError
+
+if TYPE_CHECKING:
+    from litestar_queues.ports import QueueBackend
+
+BACKENDS_GROUP = "litestar_queues.backends"
+
+# which distribution provides which URL scheme, for the install hint
+_DISTRIBUTION_FOR_SCHEME = {
+    "redis": "litestar-queues-redis",
+    "rediss": "litestar-queues-redis",
+    "unix": "litestar-queues-redis",
+    "valkey": "litestar-queues-redis",
+    "postgresql": "litestar-queues-sql[asyncpg]",
+    "postgres": "litestar-queues-sql[asyncpg]",
+    "postgresql+asyncpg": "litestar-queues-sql[asyncpg]",
+    "postgresql+psycopg": "litestar-queues-sql[psycopg]",
+    "sqlite": "litestar-queues-sql[aiosqlite]",
+    "sqlite+aiosqlite": "litestar-queues-sql[aiosqlite]",
+}
+
+
+def backend_from_url(url: str) -> QueueBackend:
+    """Build the queue backend registered for ``url``'s scheme.
+
+    Raises:
+        QueueConfigurationError: No installed distribution registers the scheme.
+    """
+    scheme = url.split("://", 1)[0].lower()
+    for ep in entry_points(group=BACKENDS_GROUP):
+        if ep.name == scheme:
+            factory: Any = ep.load()
+            backend: QueueBackend = factory(url=url)
+            return backend
+    distribution = _DISTRIBUTION_FOR_SCHEME.get(scheme)
+    hint = (
+        f"install {distribution!r} (pip install {distribution})"
+        if distribution
+        else "no known distribution provides it; pass a QueueBackend instance instead"
+    )
+    raise QueueConfigurationError(f"no queue backend is installed for URL scheme {scheme!r}: {hint}")

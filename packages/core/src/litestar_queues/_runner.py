@@ -1,0 +1,162 @@
+"""Running one claimed record: context, injection, timeout, retry decision and lifecycle events."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+
+from litestar_queues.events.context import TaskExecutionContext, reset_task_context, set_task_context
+from litestar_queues.exceptions import (
+    EventPublishError,
+    NonRetryableError,
+    QueueError,
+    SerializationError,
+    UnknownTaskError,
+)
+from litestar_queues.models import Outcome
+from litestar_queues.serialization import to_json_value
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from litestar_queues.config import QueueConfig
+    from litestar_queues.events.publisher import QueueEventPublisher
+    from litestar_queues.models import TaskRecord
+    from litestar_queues.ports import ExecutionBackend
+    from litestar_queues.task import Task
+
+logger = logging.getLogger("litestar_queues.worker")
+
+
+def describe_error(exc: BaseException) -> str:
+    """Render an exception as the error text stored on a record."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class TaskRunner:
+    """Runs claimed records with the core's rules; shared by workers and immediate execution."""
+
+    __slots__ = ("_config", "_execution_backends", "_limiter", "publisher")
+
+    def __init__(
+        self,
+        config: QueueConfig,
+        execution_backends: Mapping[str, ExecutionBackend],
+        publisher: QueueEventPublisher | None,
+        *,
+        sync_threads: int,
+    ) -> None:
+        self._config = config
+        self._execution_backends = execution_backends
+        self.publisher = publisher
+        self._limiter = anyio.CapacityLimiter(sync_threads)
+
+    def context_for(self, record: TaskRecord, worker_id: str | None) -> TaskExecutionContext:
+        """Build the execution context of one run of ``record``."""
+        return TaskExecutionContext(
+            task_id=record.id,
+            task_name=record.task_name,
+            queue=record.queue,
+            attempt=record.attempts,
+            run_number=record.runs,
+            worker_id=worker_id,
+            execution_backend=record.execution_backend or self._config.execution_backend,
+            execution_profile=record.execution_profile,
+            metadata=record.metadata,
+            publisher=self.publisher,
+            clock=self._config.clock,
+        )
+
+    async def emit(self, context: TaskExecutionContext, event_type: str, **fields: Any) -> None:
+        """Publish a lifecycle event of the run (no-op with events disabled)."""
+        if self.publisher is not None:
+            await self.publisher.publish(context.build_event(event_type, **fields))
+
+    async def emit_quietly(self, context: TaskExecutionContext, event_type: str, **fields: Any) -> None:
+        """Publish a lifecycle event, logging instead of raising (after the outcome is decided)."""
+        try:
+            await self.emit(context, event_type, **fields)
+        except EventPublishError as exc:
+            logger.warning("%s", exc)
+
+    async def run(self, record: TaskRecord, worker_id: str | None) -> Outcome:
+        """Run ``record`` once and decide its outcome.
+
+        Cancellation (lease lost, shutdown) propagates to the caller, which decides what to do.
+        """
+        try:
+            task = self._config.registry.get(record.task_name)
+        except UnknownTaskError as exc:
+            logger.error("failing task %s: %s", record.id, exc)
+            return self._outcome(record, "fail", error=f"{exc}; the worker does not run it")
+        context = self.context_for(record, worker_id)
+        backend_name = record.execution_backend or self._config.execution_backend
+        backend = self._execution_backends.get(backend_name)
+        if backend is None:
+            return self._outcome(record, "fail", error=f"unknown execution backend {backend_name!r}")
+        timed_out = False
+        try:
+            await self.emit(context, "task.started")
+            with anyio.move_on_after(record.timeout if record.timeout is not None else float("inf")) as scope:
+                value = await backend.execute(record, functools.partial(self._call, task, record, context))
+            if scope.cancelled_caught:
+                timed_out = True
+                raise TimeoutError(f"task timed out after {record.timeout} s")
+            result = to_json_value(value, what=f"result of task {record.task_name!r}")
+        except (NonRetryableError, SerializationError) as exc:
+            return await self._failed(record, context, describe_error(exc))
+        except Exception as exc:
+            if not timed_out:
+                logger.info(
+                    "task %s (%s) attempt %s failed: %r", record.id, record.task_name, record.attempts, exc
+                )
+            return await self._retry_or_fail(record, task, context, describe_error(exc))
+        await self.emit_quietly(context, "task.completed")
+        return self._outcome(record, "complete", result=result)
+
+    async def _call(self, task: Task[..., Any], record: TaskRecord, context: TaskExecutionContext) -> Any:
+        kwargs = dict(record.kwargs)
+        if task.wants_job_id:
+            kwargs["_job_id"] = record.id
+        if task.wants_context:
+            kwargs["_task_context"] = context
+        token = set_task_context(context)
+        try:
+            if task.is_async:
+                return await task.fn(*record.args, **kwargs)
+            call = functools.partial(task.fn, *record.args, **kwargs)
+            return await anyio.to_thread.run_sync(call, limiter=self._limiter, abandon_on_cancel=True)
+        finally:
+            reset_task_context(token)
+
+    async def _failed(self, record: TaskRecord, context: TaskExecutionContext, error: str) -> Outcome:
+        await self.emit_quietly(context, "task.failed", message=error, level="error")
+        return self._outcome(record, "fail", error=error)
+
+    async def _retry_or_fail(
+        self, record: TaskRecord, task: Task[..., Any], context: TaskExecutionContext, error: str
+    ) -> Outcome:
+        if record.attempts > record.max_retries:
+            return await self._failed(record, context, error)
+        delay = task.backoff.delay(record.attempts)
+        run_at = self._config.clock.now() + timedelta(seconds=delay)
+        await self.emit_quietly(
+            context,
+            "task.retrying",
+            message=error,
+            level="warning",
+            payload={"retryAt": run_at.isoformat(), "delaySeconds": delay},
+        )
+        return self._outcome(record, "retry", error=error, run_at=run_at)
+
+    @staticmethod
+    def _outcome(record: TaskRecord, kind: Any, **fields: Any) -> Outcome:
+        if record.lease_id is None:
+            raise QueueError(f"task {record.id} is not held under a lease")
+        return Outcome(task_id=record.id, lease_id=record.lease_id, kind=kind, **fields)

@@ -1,0 +1,7 @@
+"""Queue backends that ship with the core."""
+
+from __future__ import annotations
+
+from litestar_queues.backends.memory import MemoryQueueBackend
+
+__all__ = ("MemoryQueueBackend",)

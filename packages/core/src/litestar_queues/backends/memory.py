@@ -1,0 +1,301 @@
+"""The in-process queue backend: the default, and the reference the contract kit is proven on."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import uuid
+from typing import TYPE_CHECKING
+
+import anyio
+import msgspec
+
+from litestar_queues.models import EnqueueResult, TaskRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from uuid import UUID
+
+    from litestar_queues.models import Outcome
+
+__all__ = ("MemoryQueueBackend",)
+
+
+class _Signal:
+    """A broadcast wake-up: every waiter returns on the next :meth:`fire`."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = anyio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        with anyio.move_on_after(timeout):
+            await self._event.wait()
+
+
+class MemoryQueueBackend:
+    """Keeps task records in this process's memory.
+
+    Fast and dependency-free, for development, tests and single-process apps. Records are lost
+    when the process exits: use the SQL backend (``sqlite:///path.db``) for durability on one
+    machine, or Redis or PostgreSQL for several. Every operation runs without awaiting, so each
+    is atomic on the event loop.
+
+    Args:
+        url: Accepted for URL-based configuration (``memory://``); carries no options.
+    """
+
+    __slots__ = (
+        "_active_keys",
+        "_counter",
+        "_delayed",
+        "_finish_signal",
+        "_ready",
+        "_records",
+        "_seq",
+        "_work_signal",
+    )
+
+    def __init__(self, url: str | None = None) -> None:
+        self._records: dict[UUID, TaskRecord] = {}
+        self._seq: dict[UUID, int] = {}
+        self._active_keys: dict[str, UUID] = {}
+        # per queue: heap of (-priority, seq, id); entries may be stale and are checked on pop
+        self._ready: dict[str, list[tuple[int, int, UUID]]] = {}
+        # heap of (run_at, seq, id) for scheduled records
+        self._delayed: list[tuple[datetime, int, UUID]] = []
+        self._counter = itertools.count()
+        self._work_signal = _Signal()
+        self._finish_signal = _Signal()
+
+    async def open(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Wake every waiter; records stay readable until the object is dropped."""
+        self._work_signal.fire()
+        self._finish_signal.fire()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _queue_ready(self, record: TaskRecord) -> None:
+        heapq.heappush(
+            self._ready.setdefault(record.queue, []), (-record.priority, self._seq[record.id], record.id)
+        )
+
+    def _queue(self, record: TaskRecord) -> None:
+        if record.status == "scheduled":
+            heapq.heappush(self._delayed, (record.run_at, self._seq[record.id], record.id))
+        else:
+            self._queue_ready(record)
+
+    async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
+        """Store new records, returning the active holder of a taken dedup key instead."""
+        results: list[EnqueueResult] = []
+        for record in records:
+            if record.key is not None:
+                holder = self._active_keys.get(record.key)
+                if holder is not None:
+                    results.append(EnqueueResult(record=self._records[holder], created=False))
+                    continue
+                self._active_keys[record.key] = record.id
+            self._records[record.id] = record
+            self._seq[record.id] = next(self._counter)
+            self._queue(record)
+            results.append(EnqueueResult(record=record, created=True))
+        if results:
+            self._work_signal.fire()
+        return results
+
+    def _promote_due(self, now: datetime) -> None:
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, task_id = heapq.heappop(self._delayed)
+            record = self._records.get(task_id)
+            if record is not None and record.status == "scheduled":
+                self._queue_ready(record)
+
+    def _is_ready(self, task_id: UUID, now: datetime) -> bool:
+        record = self._records.get(task_id)
+        return record is not None and (
+            record.status == "pending" or (record.status == "scheduled" and record.run_at <= now)
+        )
+
+    def _take(self, record: TaskRecord, worker_id: str, now: datetime, lease_until: datetime) -> TaskRecord:
+        claimed = msgspec.structs.replace(
+            record,
+            status="running",
+            attempts=record.attempts + 1,
+            runs=record.runs + 1,
+            started_at=now,
+            lease_id=uuid.uuid4().hex,
+            lease_expires_at=lease_until,
+            worker_id=worker_id,
+        )
+        self._records[record.id] = claimed
+        return claimed
+
+    async def claim(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[TaskRecord]:
+        """Claim due records, highest priority first, then in enqueue order."""
+        self._promote_due(now)
+        names = list(self._ready) if queues is None else [q for q in queues if q in self._ready]
+        heaps = [self._ready[name] for name in names]
+        claimed: list[TaskRecord] = []
+        while len(claimed) < limit:
+            best: list[tuple[int, int, UUID]] | None = None
+            for heap in heaps:
+                while heap and not self._is_ready(heap[0][2], now):
+                    heapq.heappop(heap)
+                if heap and (best is None or heap[0] < best[0]):
+                    best = heap
+            if best is None:
+                break
+            _, _, task_id = heapq.heappop(best)
+            claimed.append(self._take(self._records[task_id], worker_id, now, lease_until))
+        return claimed
+
+    async def claim_task(
+        self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
+    ) -> TaskRecord | None:
+        """Claim one pending or scheduled record by id."""
+        record = self._records.get(task_id)
+        if record is None or record.status not in ("pending", "scheduled"):
+            return None
+        return self._take(record, worker_id, now, lease_until)
+
+    def _holds(self, task_id: UUID, lease_id: str) -> TaskRecord | None:
+        record = self._records.get(task_id)
+        if record is None or record.status != "running" or record.lease_id != lease_id:
+            return None
+        return record
+
+    async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
+        """Extend live leases; report the ones no longer held."""
+        lost: set[UUID] = set()
+        for task_id, lease_id in leases:
+            record = self._holds(task_id, lease_id)
+            if record is None:
+                lost.add(task_id)
+            else:
+                self._records[task_id] = msgspec.structs.replace(record, lease_expires_at=until)
+        return lost
+
+    def _end(self, record: TaskRecord, **changes: object) -> TaskRecord:
+        updated = msgspec.structs.replace(record, lease_id=None, lease_expires_at=None, **changes)
+        self._records[record.id] = updated
+        if updated.status in ("completed", "failed", "cancelled"):
+            if record.key is not None and self._active_keys.get(record.key) == record.id:
+                del self._active_keys[record.key]
+        else:
+            self._queue(updated)
+        return updated
+
+    async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
+        """Apply outcomes under their leases; reject the ones whose lease is lost."""
+        applied: list[TaskRecord | None] = []
+        requeued = finished = False
+        for outcome in outcomes:
+            record = self._holds(outcome.task_id, outcome.lease_id)
+            if record is None:
+                applied.append(None)
+                continue
+            if outcome.kind == "complete":
+                updated = self._end(record, status="completed", result=outcome.result, finished_at=now)
+                finished = True
+            elif outcome.kind == "fail":
+                updated = self._end(record, status="failed", error=outcome.error, finished_at=now)
+                finished = True
+            elif outcome.kind == "retry":
+                run_at = outcome.run_at if outcome.run_at is not None else now
+                status = "scheduled" if run_at > now else "pending"
+                updated = self._end(record, status=status, error=outcome.error, run_at=run_at)
+                requeued = True
+            else:
+                updated = self._end(record, status="pending", attempts=record.attempts - 1)
+                requeued = True
+            applied.append(updated)
+        if requeued:
+            self._work_signal.fire()
+        if finished:
+            self._finish_signal.fire()
+        return applied
+
+    async def reclaim_expired(self, *, now: datetime) -> list[TaskRecord]:
+        """Return running records with an expired lease to the queue, or fail them."""
+        changed: list[TaskRecord] = []
+        expired = [
+            r
+            for r in self._records.values()
+            if r.status == "running" and r.lease_expires_at is not None and r.lease_expires_at < now
+        ]
+        for record in expired:
+            reclaims = record.reclaims + 1
+            if reclaims > record.max_reclaims:
+                updated = self._end(
+                    record,
+                    status="failed",
+                    reclaims=reclaims,
+                    attempts=record.attempts - 1,
+                    finished_at=now,
+                    error=f"lease expired {reclaims} times: the task's worker was lost each time",
+                )
+            else:
+                updated = self._end(
+                    record,
+                    status="pending",
+                    reclaims=reclaims,
+                    attempts=record.attempts - 1,
+                    error="lease expired: the worker running the task was lost",
+                )
+            changed.append(updated)
+        if changed:
+            self._work_signal.fire()
+            self._finish_signal.fire()
+        return changed
+
+    async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        """Cancel a record that is not terminal yet."""
+        record = self._records.get(task_id)
+        if record is None or record.status in ("completed", "failed", "cancelled"):
+            return record
+        updated = self._end(record, status="cancelled", finished_at=now)
+        self._finish_signal.fire()
+        return updated
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def get(self, task_id: UUID) -> TaskRecord | None:
+        """Load one record."""
+        return self._records.get(task_id)
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Count records per queue and status."""
+        result: dict[str, dict[str, int]] = {}
+        for record in self._records.values():
+            per_queue = result.setdefault(record.queue, {})
+            per_queue[record.status] = per_queue.get(record.status, 0) + 1
+        return result
+
+    async def wait_for_work(self, queues: Sequence[str] | None, timeout: float) -> None:
+        """Return on the next enqueue or requeue, or after ``timeout``."""
+        await self._work_signal.wait(timeout)
+
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
+        """Return when the record may have become terminal, or after ``timeout``."""
+        record = self._records.get(task_id)
+        if record is None or record.is_terminal:
+            return
+        await self._finish_signal.wait(timeout)

@@ -1,0 +1,150 @@
+"""Configuration of the queue service and its workers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from litestar_queues.exceptions import QueueConfigurationError
+from litestar_queues.ports import SystemClock
+from litestar_queues.registry import TaskRegistry, default_registry
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from litestar_queues.events.config import QueueEventConfig
+    from litestar_queues.ports import Clock, ExecutionBackend, QueueBackend
+
+__all__ = ("QueueConfig", "WorkerConfig")
+
+BUILTIN_EXECUTION_BACKENDS = ("local", "immediate")
+
+
+@dataclass(kw_only=True, slots=True)
+class WorkerConfig:
+    """How a worker claims and runs tasks.
+
+    Attributes:
+        concurrency: Tasks run at the same time by one worker.
+        queues: Queues served (``None``: every queue).
+        lease_seconds: How long a claim is held without a heartbeat. A worker that dies loses
+            its tasks to other workers at most this long after its last heartbeat.
+        heartbeat_interval: Seconds between lease extensions (default: a third of the lease).
+        reclaim_interval: Seconds between sweeps that return expired leases to the queue
+            (default: a sixth of the lease).
+        poll_interval: Longest idle wait between claim attempts when no wake-up arrives.
+        shutdown_grace: Seconds running tasks get to finish on shutdown; the rest are released
+            back to the queue.
+        sync_threads: Threads for sync task functions (default: ``concurrency``).
+        worker_id: Identity in records and events (default: ``worker-{pid}``).
+        in_app: Whether the Litestar plugin runs a worker inside the app process (``None``: yes
+            for the in-process memory backend, no for shared backends).
+        processes: Worker processes started by ``litestar queues worker``.
+    """
+
+    concurrency: int = 10
+    queues: Sequence[str] | None = None
+    lease_seconds: float = 30.0
+    heartbeat_interval: float | None = None
+    reclaim_interval: float | None = None
+    poll_interval: float = 1.0
+    shutdown_grace: float = 30.0
+    sync_threads: int | None = None
+    worker_id: str | None = None
+    in_app: bool | None = None
+    processes: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.concurrency, int) or self.concurrency < 1:
+            raise QueueConfigurationError(
+                f"concurrency must be a whole number >= 1, got {self.concurrency!r}"
+            )
+        if self.processes < 1:
+            raise QueueConfigurationError(f"processes must be >= 1, got {self.processes!r}")
+        if not self.lease_seconds > 0:
+            raise QueueConfigurationError(f"lease_seconds must be > 0, got {self.lease_seconds!r}")
+        for name in ("heartbeat_interval", "reclaim_interval"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < self.lease_seconds:
+                raise QueueConfigurationError(f"{name} must be > 0 and shorter than lease_seconds")
+        if not self.poll_interval > 0:
+            raise QueueConfigurationError("poll_interval must be > 0")
+        if self.shutdown_grace < 0:
+            raise QueueConfigurationError("shutdown_grace must be >= 0")
+        if self.sync_threads is not None and self.sync_threads < 1:
+            raise QueueConfigurationError("sync_threads must be >= 1")
+        if self.queues is not None:
+            if isinstance(self.queues, str):
+                self.queues = [q for q in self.queues.split(",") if q]
+            if not self.queues or not all(isinstance(q, str) and q for q in self.queues):
+                raise QueueConfigurationError("queues must be None or a non-empty list of queue names")
+
+    @property
+    def effective_heartbeat_interval(self) -> float:
+        """Seconds between lease extensions."""
+        return self.heartbeat_interval or self.lease_seconds / 3
+
+    @property
+    def effective_reclaim_interval(self) -> float:
+        """Seconds between sweeps for expired leases."""
+        return self.reclaim_interval or self.lease_seconds / 6
+
+    @property
+    def effective_worker_id(self) -> str:
+        """The worker's identity."""
+        return self.worker_id or f"worker-{os.getpid()}"
+
+
+@dataclass(kw_only=True, slots=True)
+class QueueConfig:
+    """Everything a :class:`~litestar_queues.QueueService` needs.
+
+    Attributes:
+        queue_backend: A backend instance, or a URL resolved by scheme through the
+            ``litestar_queues.backends`` entry points (``memory://``, ``redis://``,
+            ``sqlite:///queue.db``, ``postgresql://...``).
+        execution_backend: Name of the default execution backend (``"local"``).
+        execution_backends: Extra execution backends by name, beside the built-in ones.
+        execution_profiles: Per-profile settings by profile name, read by execution backends.
+        event_config: Event publishing (disabled by default).
+        worker: Worker settings.
+        max_payload_bytes: Largest encoded arguments + metadata of one task.
+        max_reclaims: Expired leases a record survives before it fails (poison-task guard).
+        clock: The time source (a manual clock in tests).
+        registry: The task registry workers look names up in.
+    """
+
+    queue_backend: QueueBackend | str = "memory://"
+    execution_backend: str = "local"
+    execution_backends: Mapping[str, ExecutionBackend] = field(default_factory=dict)
+    execution_profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    event_config: QueueEventConfig | None = None
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    max_payload_bytes: int = 1024 * 1024
+    max_reclaims: int = 3
+    clock: Clock = field(default_factory=SystemClock)
+    registry: TaskRegistry = field(default_factory=lambda: default_registry)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.queue_backend, str) and not hasattr(self.queue_backend, "claim"):
+            raise QueueConfigurationError(
+                f"queue_backend must be a URL or a QueueBackend, got {type(self.queue_backend).__name__}"
+            )
+        if isinstance(self.queue_backend, str) and "://" not in self.queue_backend:
+            raise QueueConfigurationError(f"queue_backend URL must have a scheme, got {self.queue_backend!r}")
+        known = set(BUILTIN_EXECUTION_BACKENDS) | set(self.execution_backends)
+        if self.execution_backend not in known:
+            raise QueueConfigurationError(
+                f"unknown execution backend {self.execution_backend!r}; known: {sorted(known)}"
+            )
+        if self.max_payload_bytes < 1:
+            raise QueueConfigurationError("max_payload_bytes must be >= 1")
+        if self.max_reclaims < 0:
+            raise QueueConfigurationError("max_reclaims must be >= 0")
+        if not isinstance(self.worker, WorkerConfig):
+            raise QueueConfigurationError("worker must be a WorkerConfig")
+
+    def execution_backend_names(self) -> set[str]:
+        """Names an enqueue may choose as ``execution_backend``."""
+        return set(BUILTIN_EXECUTION_BACKENDS) | set(self.execution_backends)

@@ -1,0 +1,268 @@
+"""The task execution context: how a running task publishes progress, logs and custom events."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Any
+
+from litestar_queues.events.envelope import QueueEvent
+from litestar_queues.exceptions import NoTaskContextError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from uuid import UUID
+
+    from litestar_queues.events.publisher import QueueEventPublisher
+    from litestar_queues.ports import Clock
+
+__all__ = (
+    "TaskExecutionContext",
+    "current_task_context",
+    "publish_task_event",
+    "publish_task_log",
+    "publish_task_progress",
+    "reset_task_context",
+    "set_task_context",
+)
+
+_SEQUENCE_STRIDE = 1 << 20
+"""Sequence numbers of run ``n`` start at ``n * stride``, so they increase across attempts."""
+
+_current: contextvars.ContextVar[TaskExecutionContext | None] = contextvars.ContextVar(
+    "litestar_queues_task_context", default=None
+)
+
+
+class TaskExecutionContext:
+    """What a running task knows about itself, and its way to publish events.
+
+    A task receives it by declaring a ``_task_context`` parameter, or reaches it through
+    :func:`publish_task_event` and friends. With events disabled every method is a no-op.
+
+    Attributes:
+        task_id: Id of the running task.
+        task_name: Registered name.
+        queue: Queue it was claimed from.
+        attempt: Attempt number (1 for the first).
+        worker_id: Worker running it (``None`` for runs without a worker).
+        execution_backend: Where it runs.
+        execution_profile: Its execution profile.
+        metadata: Metadata stored at enqueue.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_next",
+        "_publisher",
+        "attempt",
+        "execution_backend",
+        "execution_profile",
+        "metadata",
+        "queue",
+        "task_id",
+        "task_name",
+        "worker_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        task_id: UUID,
+        task_name: str,
+        queue: str,
+        attempt: int,
+        run_number: int,
+        worker_id: str | None,
+        execution_backend: str | None,
+        execution_profile: str | None,
+        metadata: dict[str, Any],
+        publisher: QueueEventPublisher | None,
+        clock: Clock,
+    ) -> None:
+        self.task_id = task_id
+        self.task_name = task_name
+        self.queue = queue
+        self.attempt = attempt
+        self.worker_id = worker_id
+        self.execution_backend = execution_backend
+        self.execution_profile = execution_profile
+        self.metadata = metadata
+        self._publisher = publisher
+        self._clock = clock
+        self._next = run_number * _SEQUENCE_STRIDE
+
+    @property
+    def events_enabled(self) -> bool:
+        """Whether events are published at all."""
+        return self._publisher is not None
+
+    def build_event(self, event_type: str, **fields: Any) -> QueueEvent:
+        """Build a task-scoped event with this run's identity and the next sequence number."""
+        self._next += 1
+        return QueueEvent(
+            type=event_type,
+            scope="task",
+            scope_key=str(self.task_id),
+            task_id=str(self.task_id),
+            task_name=self.task_name,
+            queue=self.queue,
+            worker_id=self.worker_id,
+            execution_backend=self.execution_backend,
+            execution_profile=self.execution_profile,
+            attempt=self.attempt,
+            sequence=self._next,
+            occurred_at=self._clock.now(),
+            **fields,
+        )
+
+    async def event(
+        self,
+        event_type: str,
+        *,
+        message: str | None = None,
+        payload: Any = None,
+        channels: Iterable[str] = (),
+        event_key: str | None = None,
+        actor: str | None = None,
+        entity: str | None = None,
+        level: str | None = None,
+    ) -> QueueEvent | None:
+        """Publish a custom event for this task.
+
+        Returns:
+            The event published, or ``None`` when events are disabled.
+        """
+        if self._publisher is None:
+            return None
+        event = self.build_event(
+            event_type,
+            message=message,
+            payload=payload,
+            event_key=event_key,
+            actor=actor,
+            entity=entity,
+            level=level,
+        )
+        await self._publisher.publish(event, channels)
+        return event
+
+    async def log(
+        self,
+        message: str,
+        *,
+        level: str = "info",
+        payload: Any = None,
+        channels: Iterable[str] = (),
+        event_key: str | None = None,
+    ) -> QueueEvent | None:
+        """Publish a ``task.log`` event."""
+        return await self.event(
+            "task.log", message=message, level=level, payload=payload, channels=channels, event_key=event_key
+        )
+
+    async def progress(
+        self,
+        current: float,
+        total: float | None = None,
+        *,
+        message: str | None = None,
+        payload: Any = None,
+        channels: Iterable[str] = (),
+        event_key: str | None = None,
+    ) -> QueueEvent | None:
+        """Publish a ``task.progress`` event; ``progressPercent`` is derived from current/total."""
+        if self._publisher is None:
+            return None
+        percent = None
+        if total is not None and total > 0:
+            percent = max(0.0, min(100.0, 100.0 * current / total))
+        event = self.build_event(
+            "task.progress",
+            message=message,
+            payload=payload,
+            event_key=event_key,
+            progress_current=current,
+            progress_total=total,
+            progress_percent=percent,
+        )
+        await self._publisher.publish(event, channels)
+        return event
+
+
+def current_task_context() -> TaskExecutionContext:
+    """Return the context of the task running in the current asyncio task or thread.
+
+    Raises:
+        NoTaskContextError: Called outside a running task.
+    """
+    context = _current.get()
+    if context is None:
+        raise NoTaskContextError(
+            "no task is running here: publish_task_* helpers work only inside a task run by a worker"
+        )
+    return context
+
+
+def set_task_context(context: TaskExecutionContext | None) -> contextvars.Token[TaskExecutionContext | None]:
+    """Bind ``context`` to the current execution context; return the token to reset it."""
+    return _current.set(context)
+
+
+def reset_task_context(token: contextvars.Token[TaskExecutionContext | None]) -> None:
+    """Undo :func:`set_task_context`."""
+    _current.reset(token)
+
+
+async def publish_task_event(
+    event_type: str,
+    *,
+    message: str | None = None,
+    payload: Any = None,
+    channels: Iterable[str] = (),
+    event_key: str | None = None,
+) -> QueueEvent | None:
+    """Publish a custom event for the running task.
+
+    Raises:
+        NoTaskContextError: Called outside a running task.
+    """
+    return await current_task_context().event(
+        event_type, message=message, payload=payload, channels=channels, event_key=event_key
+    )
+
+
+async def publish_task_log(
+    message: str,
+    *,
+    level: str = "info",
+    payload: Any = None,
+    channels: Iterable[str] = (),
+    event_key: str | None = None,
+) -> QueueEvent | None:
+    """Publish a ``task.log`` event for the running task.
+
+    Raises:
+        NoTaskContextError: Called outside a running task.
+    """
+    return await current_task_context().log(
+        message, level=level, payload=payload, channels=channels, event_key=event_key
+    )
+
+
+async def publish_task_progress(
+    current: float,
+    total: float | None = None,
+    *,
+    message: str | None = None,
+    payload: Any = None,
+    channels: Iterable[str] = (),
+    event_key: str | None = None,
+) -> QueueEvent | None:
+    """Publish a ``task.progress`` event for the running task.
+
+    Raises:
+        NoTaskContextError: Called outside a running task.
+    """
+    return await current_task_context().progress(
+        current, total, message=message, payload=payload, channels=channels, event_key=event_key
+    )

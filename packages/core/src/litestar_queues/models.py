@@ -1,0 +1,146 @@
+"""The stored task record and the values exchanged through the queue backend port."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+
+__all__ = (
+    "ACTIVE_STATUSES",
+    "EnqueueResult",
+    "TERMINAL_STATUSES",
+    "Outcome",
+    "OutcomeKind",
+    "TaskRecord",
+    "TaskStatus",
+)
+
+TaskStatus = Literal["pending", "scheduled", "running", "completed", "failed", "cancelled"]
+"""The status of a task record."""
+
+OutcomeKind = Literal["complete", "fail", "retry", "release"]
+"""What a worker reports for a task it holds: see :class:`Outcome`."""
+
+ACTIVE_STATUSES: frozenset[str] = frozenset({"pending", "scheduled", "running"})
+"""Statuses of records that may still run; a dedup key is held while a record has one of them."""
+
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+"""Statuses a record never leaves."""
+
+
+class TaskRecord(msgspec.Struct, kw_only=True):
+    """One task as the queue backend stores it.
+
+    The core builds records at enqueue and interprets them; backends store them and change
+    them atomically according to the port's rules (:class:`~litestar_queues.ports.QueueBackend`).
+
+    Attributes:
+        id: Unique id of the record.
+        task_name: Registered name of the task to run.
+        queue: Queue the record waits in.
+        priority: Higher runs first; equal priorities run in enqueue order.
+        args: Positional arguments, as JSON values.
+        kwargs: Keyword arguments, as JSON values.
+        key: Dedup key: at most one active record holds a key at a time.
+        status: Current status.
+        attempts: Attempts counted against ``max_retries`` (incremented by each claim; an
+            attempt whose lease expired or that was released is not counted).
+        max_retries: Retries allowed after the first attempt.
+        runs: How many times the record was claimed; never decreases.
+        reclaims: How many times the record's lease expired while running.
+        max_reclaims: Past this many expired leases the record fails instead of returning
+            to the queue (protects the queue from a task that kills its worker every time).
+        timeout: Seconds an attempt may run before it is cancelled and counted as failed.
+        metadata: Free JSON metadata supplied at enqueue.
+        execution_backend: Name of the execution backend that runs the task (``None``: default).
+        execution_profile: Name of the execution profile (``None``: default).
+        created_at: When the record was enqueued.
+        run_at: When the record becomes due.
+        started_at: When the latest attempt started.
+        finished_at: When the record became terminal.
+        lease_id: Token of the current lease while running.
+        lease_expires_at: When the current lease expires while running.
+        worker_id: Worker holding (or that last held) the record.
+        result: The task's return value once completed.
+        error: Text of the last failure.
+    """
+
+    id: UUID
+    task_name: str
+    queue: str = "default"
+    priority: int = 0
+    args: list[Any] = msgspec.field(default_factory=list)
+    kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
+    key: str | None = None
+    status: TaskStatus = "pending"
+    attempts: int = 0
+    max_retries: int = 0
+    runs: int = 0
+    reclaims: int = 0
+    max_reclaims: int = 3
+    timeout: float | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    execution_backend: str | None = None
+    execution_profile: str | None = None
+    created_at: datetime
+    run_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    lease_id: str | None = None
+    lease_expires_at: datetime | None = None
+    worker_id: str | None = None
+    result: Any = None
+    error: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the record reached a status it never leaves."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the record may still run (pending, scheduled or running)."""
+        return self.status in ACTIVE_STATUSES
+
+
+class Outcome(msgspec.Struct, kw_only=True):
+    """What a worker reports for a task it holds under a lease.
+
+    Kinds:
+        ``complete``: the task returned ``result``; the record becomes ``completed``.
+        ``fail``: the task failed for good; the record becomes ``failed`` with ``error``.
+        ``retry``: the attempt failed and the task runs again at ``run_at``; the record becomes
+            ``scheduled`` (or ``pending`` when ``run_at`` is not in the future).
+        ``release``: the worker gives the task back without an outcome (graceful shutdown);
+            the record becomes ``pending`` and the attempt is not counted.
+
+    Attributes:
+        task_id: The record the outcome is for.
+        lease_id: The lease under which the worker holds the record; a mismatch is rejected.
+        kind: One of the kinds above.
+        result: Return value for ``complete``.
+        error: Error text for ``fail`` and ``retry``.
+        run_at: When a ``retry`` becomes due.
+    """
+
+    task_id: UUID
+    lease_id: str
+    kind: OutcomeKind
+    result: Any = None
+    error: str | None = None
+    run_at: datetime | None = None
+
+
+class EnqueueResult(msgspec.Struct, frozen=True):
+    """What :meth:`~litestar_queues.ports.QueueBackend.enqueue` returns for each record.
+
+    Attributes:
+        record: The stored record: the new one, or the active record already holding the key.
+        created: ``False`` when an active record with the same dedup key was returned instead.
+    """
+
+    record: TaskRecord
+    created: bool

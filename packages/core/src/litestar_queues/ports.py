@@ -1,0 +1,221 @@
+"""The ports of the hexagon: what the core needs from the outside world.
+
+* :class:`QueueBackend` stores task records and changes them atomically.
+* :class:`ExecutionBackend` decides where a claimed task runs.
+* :class:`EventSink` delivers queue events to application-owned infrastructure.
+* :class:`Clock` tells the time, so the core and its tests never depend on sleeping.
+
+Each port is a small :class:`typing.Protocol`. Conformance of a queue backend is decided by the
+contract kit in :mod:`litestar_queues.testing`, not by inheritance.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+    from uuid import UUID
+
+    from litestar_queues.events.envelope import QueueEvent
+    from litestar_queues.models import EnqueueResult, Outcome, TaskRecord
+
+__all__ = (
+    "Clock",
+    "EventSink",
+    "ExecutionBackend",
+    "QueueBackend",
+    "SystemClock",
+)
+
+
+@runtime_checkable
+class QueueBackend(Protocol):
+    """Stores task records and changes them atomically.
+
+    All policy (retries, backoff, timeouts, events) lives in the core; a backend only stores and
+    applies the state changes below, each atomically. Times are passed in by the caller, so a
+    backend never reads a clock of its own.
+
+    Rules every backend follows (checked by :class:`litestar_queues.testing.QueueBackendContract`):
+
+    * **enqueue**: a record with a ``key`` that an active (pending, scheduled, running) record
+      already holds is not stored; the active record is returned with ``created=False``.
+    * **claim**: hands out due records (pending, or scheduled with ``run_at <= now``) from the
+      given queues, highest ``priority`` first, then in enqueue order; each becomes ``running``
+      with a fresh ``lease_id``, ``lease_expires_at=lease_until``, ``worker_id``,
+      ``started_at=now``, ``attempts + 1`` and ``runs + 1``. A record is never handed to two
+      claimers while its lease is live.
+    * **extend_leases**: moves ``lease_expires_at`` of held records to ``until``; returns the ids
+      whose lease is no longer held (expired and reclaimed, cancelled, or finished).
+    * **finish**: applies :class:`~litestar_queues.models.Outcome` values, each only when the
+      record is running under the same ``lease_id``; otherwise that outcome is rejected (``None``
+      in the returned list) and nothing changes.
+    * **reclaim_expired**: every running record whose lease expired before ``now`` goes back to
+      ``pending`` (``attempts - 1``, ``reclaims + 1``, ``error`` explains), or to ``failed`` once
+      ``reclaims`` exceeds ``max_reclaims``.
+    * **cancel**: a pending, scheduled or running record becomes ``cancelled`` (a running one
+      loses its lease); a terminal record is returned unchanged.
+    * A terminal record never changes again.
+    """
+
+    async def open(self) -> None:
+        """Connect and prepare storage. Called once before any other method."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections. Called once; no other method is called afterwards."""
+        ...
+
+    async def enqueue(self, records: Sequence[TaskRecord]) -> Sequence[EnqueueResult]:
+        """Store new records (in order), honouring dedup keys.
+
+        Args:
+            records: Records built by the core, status ``pending`` or ``scheduled``.
+
+        Returns:
+            One result per record, in the same order.
+        """
+        ...
+
+    async def claim(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> Sequence[TaskRecord]:
+        """Claim up to ``limit`` due records from ``queues`` (``None``: every queue).
+
+        Returns:
+            The claimed records, already ``running``, in claim order.
+        """
+        ...
+
+    async def claim_task(
+        self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
+    ) -> TaskRecord | None:
+        """Claim one pending or scheduled record by id, whether or not it is due.
+
+        Returns:
+            The claimed record, or ``None`` when it does not exist or is not pending/scheduled.
+        """
+        ...
+
+    async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
+        """Extend the leases ``(task_id, lease_id)`` to ``until``.
+
+        Returns:
+            The ids whose lease is no longer held by that lease id.
+        """
+        ...
+
+    async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> Sequence[TaskRecord | None]:
+        """Apply outcomes reported by workers, each under its lease.
+
+        Returns:
+            Per outcome, the updated record, or ``None`` when it was rejected (lease lost).
+        """
+        ...
+
+    async def reclaim_expired(self, *, now: datetime) -> Sequence[TaskRecord]:
+        """Return running records whose lease expired before ``now`` to the queue (or fail them).
+
+        Returns:
+            The records changed.
+        """
+        ...
+
+    async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        """Cancel a record that is not terminal yet.
+
+        Returns:
+            The record after the call, or ``None`` when no record has that id.
+        """
+        ...
+
+    async def get(self, task_id: UUID) -> TaskRecord | None:
+        """Load one record, or ``None`` when no record has that id."""
+        ...
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Count records per queue and status: ``{queue: {status: n}}`` (zero counts may be left out)."""
+        ...
+
+    async def wait_for_work(self, queues: Sequence[str] | None, timeout: float) -> None:
+        """Return when new work may be due in ``queues``, or after ``timeout`` seconds.
+
+        A hint only: the caller claims afterwards and copes with finding nothing. A wake-up that
+        arrives while nobody waits (during a claim) must not be lost: the next call returns at
+        once. Backends without notifications return after a short poll interval.
+        """
+        ...
+
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
+        """Return when the record ``task_id`` may have become terminal, or after ``timeout``.
+
+        Must not miss a change made after the call started: implementations subscribe first and
+        then look at the stored record once, returning at once when it is already terminal.
+        """
+        ...
+
+
+@runtime_checkable
+class ExecutionBackend(Protocol):
+    """Decides where a claimed task runs.
+
+    The worker holds the record's lease and applies retry and timeout policy; the execution
+    backend only runs the task and reports its return value, or raises its failure.
+    """
+
+    async def open(self) -> None:
+        """Prepare resources (process pools, clients)."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources."""
+        ...
+
+    async def execute(self, record: TaskRecord, run_here: Callable[[], Awaitable[Any]]) -> Any:
+        """Run the task of ``record`` and return its JSON-serialisable result.
+
+        Args:
+            record: The claimed record (running, under the worker's lease).
+            run_here: Runs the task in this process with the core's rules (context, events,
+                sync functions in a thread). In-process backends just await it.
+
+        Returns:
+            The task's return value.
+        """
+        ...
+
+
+@runtime_checkable
+class EventSink(Protocol):
+    """Delivers queue events to application-owned infrastructure (Channels, logs, tests)."""
+
+    async def publish(self, event: QueueEvent, channels: Sequence[str]) -> None:
+        """Publish ``event`` on each of ``channels``."""
+        ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Tells the time. The core reads time only through this port."""
+
+    def now(self) -> datetime:
+        """Return the current time as an aware UTC datetime."""
+        ...
+
+
+class SystemClock:
+    """The real clock: :func:`datetime.now` in UTC."""
+
+    __slots__ = ()
+
+    def now(self) -> datetime:
+        """Return the current time as an aware UTC datetime."""
+        return datetime.now(UTC)

@@ -1,0 +1,239 @@
+"""The task API: ``@task(...)`` registers a function and returns a :class:`Task`."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+
+import msgspec
+
+from litestar_queues.exceptions import QueueConfigurationError, TaskRegistrationError
+from litestar_queues.registry import TaskRegistry, default_registry
+from litestar_queues.retry import Backoff
+
+if TYPE_CHECKING:
+    from litestar_queues.service import QueueService
+    from litestar_queues.task_result import TaskResult
+
+__all__ = ("EnqueueOptions", "Task", "task")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RunAfter = float | int | timedelta | datetime
+"""Delay before a task is due: seconds, a :class:`~datetime.timedelta` or an aware datetime."""
+
+_INJECTED = frozenset({"_job_id", "_task_context"})
+
+
+class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """Per-enqueue overrides of a task's defaults; ``None`` keeps the default.
+
+    Attributes:
+        queue: Queue to enqueue into.
+        priority: Higher runs first.
+        retries: Retries after the first attempt.
+        timeout: Seconds an attempt may run.
+        run_after: Delay before the task is due.
+        execution_backend: Where the task runs.
+        execution_profile: Execution profile name.
+        metadata: Free JSON metadata stored on the record.
+        key: Dedup key.
+    """
+
+    queue: str | None = None
+    priority: int | None = None
+    retries: int | None = None
+    timeout: float | None = None
+    run_after: float | int | timedelta | datetime | None = None
+    execution_backend: str | None = None
+    execution_profile: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    key: str | None = None
+
+    def merged(self, other: EnqueueOptions) -> EnqueueOptions:
+        """Return these options with every value ``other`` sets taking precedence."""
+        changes = {f: getattr(other, f) for f in other.__struct_fields__ if getattr(other, f) is not None}
+        return msgspec.structs.replace(self, **changes)
+
+
+class Task(Generic[P, R]):
+    """A registered task: a function plus its queueing defaults.
+
+    Calling the task calls the function directly (an async task returns its coroutine, so
+    ``await render_report("x")`` works as before). :meth:`enqueue` queues it through the active
+    service; :meth:`using` returns a configured copy.
+    """
+
+    __slots__ = (
+        "backoff",
+        "execution_backend",
+        "execution_profile",
+        "fn",
+        "is_async",
+        "name",
+        "options",
+        "priority",
+        "queue",
+        "retries",
+        "timeout",
+        "wants_context",
+        "wants_job_id",
+    )
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str,
+        queue: str = "default",
+        priority: int = 0,
+        retries: int = 0,
+        timeout: float | None = None,
+        execution_backend: str | None = None,
+        execution_profile: str | None = None,
+        backoff: Backoff | None = None,
+        options: EnqueueOptions | None = None,
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise TaskRegistrationError("a task name must be a non-empty string")
+        _check_defaults(queue=queue, retries=retries, timeout=timeout)
+        self.fn = fn
+        self.name = name
+        self.queue = queue
+        self.priority = priority
+        self.retries = retries
+        self.timeout = timeout
+        self.execution_backend = execution_backend
+        self.execution_profile = execution_profile
+        self.backoff = backoff or Backoff()
+        self.options = options or EnqueueOptions()
+        self.is_async = inspect.iscoroutinefunction(fn)
+        params = inspect.signature(fn).parameters
+        self.wants_job_id = "_job_id" in params
+        self.wants_context = "_task_context" in params
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call the function directly, without queueing."""
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name!r} queue={self.queue!r}>"
+
+    def using(
+        self,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        retries: int | None = None,
+        timeout: float | None = None,
+        run_after: RunAfter | None = None,
+        execution_backend: str | None = None,
+        execution_profile: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        key: str | None = None,
+    ) -> Task[P, R]:
+        """Return a copy with other enqueue defaults; the original is unchanged.
+
+        The copy shares the registered name, so workers run it as the same task.
+        """
+        overrides = EnqueueOptions(
+            queue=queue,
+            priority=priority,
+            retries=retries,
+            timeout=timeout,
+            run_after=run_after,
+            execution_backend=execution_backend,
+            execution_profile=execution_profile,
+            metadata=metadata,
+            key=key,
+        )
+        return Task(
+            self.fn,
+            name=self.name,
+            queue=self.queue,
+            priority=self.priority,
+            retries=self.retries,
+            timeout=self.timeout,
+            execution_backend=self.execution_backend,
+            execution_profile=self.execution_profile,
+            backoff=self.backoff,
+            options=self.options.merged(overrides),
+        )
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> TaskResult[R]:
+        """Enqueue through the active service (the one most recently opened in this process).
+
+        Usable where no service is at hand, such as ``BackgroundTask(my_task.enqueue, 42)``.
+
+        Raises:
+            NoActiveServiceError: No service is open in this process.
+        """
+        from litestar_queues._active import active_service
+        from litestar_queues.service import TaskCall
+
+        service: QueueService = active_service()
+        (handle,) = await service.enqueue_many([TaskCall(self, args, kwargs)])
+        return handle
+
+
+def _check_defaults(*, queue: str | None, retries: int | None, timeout: float | None) -> None:
+    if queue is not None and (not isinstance(queue, str) or not queue):
+        raise QueueConfigurationError("queue must be a non-empty string")
+    if retries is not None and (not isinstance(retries, int) or retries < 0):
+        raise QueueConfigurationError(f"retries must be a whole number >= 0, got {retries!r}")
+    if timeout is not None and not timeout > 0:
+        raise QueueConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
+
+
+def task(
+    name: str,
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    retries: int = 0,
+    timeout: float | None = None,
+    execution_backend: str | None = None,
+    execution_profile: str | None = None,
+    backoff: Backoff | None = None,
+    registry: TaskRegistry | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """Register a function as a task under ``name``.
+
+    Args:
+        name: Unique name that records refer to (``"reports.render"``).
+        queue: Default queue.
+        priority: Default priority (higher runs first).
+        retries: Retries after a failed first attempt (``retries=2``: at most 3 attempts).
+        timeout: Seconds an attempt may run before it is cancelled and counted as failed.
+        execution_backend: Default execution backend name (``None``: the config's default).
+        execution_profile: Default execution profile name.
+        backoff: Delay between attempts (default: exponential from 1 s, with jitter).
+        registry: Registry to use (default: the process registry).
+
+    Returns:
+        A decorator turning the function into a :class:`Task`.
+
+    Raises:
+        TaskRegistrationError: ``name`` is already registered to another function.
+        QueueConfigurationError: A default is invalid.
+    """
+
+    def decorate(fn: Callable[P, R]) -> Task[P, R]:
+        created = Task(
+            fn,
+            name=name,
+            queue=queue,
+            priority=priority,
+            retries=retries,
+            timeout=timeout,
+            execution_backend=execution_backend,
+            execution_profile=execution_profile,
+            backoff=backoff,
+        )
+        (registry or default_registry).register(created)
+        return created
+
+    return decorate

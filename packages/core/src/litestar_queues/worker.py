@@ -1,0 +1,308 @@
+"""The worker: claims tasks, runs them, keeps their leases alive and reports outcomes."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from litestar_queues.config import WorkerConfig
+from litestar_queues.models import Outcome
+
+if TYPE_CHECKING:
+    from types import TracebackType
+    from uuid import UUID
+
+    from anyio.abc import TaskGroup
+
+    from litestar_queues.models import TaskRecord
+    from litestar_queues.service import QueueService
+
+__all__ = ("Worker",)
+
+logger = logging.getLogger("litestar_queues.worker")
+
+_BACKOFF_ON_ERROR = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class _Running:
+    __slots__ = ("record", "released", "scope")
+
+    def __init__(self, record: TaskRecord) -> None:
+        self.record = record
+        self.scope = anyio.CancelScope()
+        self.released = False
+
+
+class Worker:
+    """Claims tasks from the service's queue backend and runs them.
+
+    Use it as an async context manager to run in the background of the current event loop, or
+    ``await worker.run()`` to run in the foreground until SIGTERM or SIGINT. On shutdown the
+    worker stops claiming, gives running tasks ``shutdown_grace`` seconds to finish, and
+    releases the rest back to the queue.
+
+    Guarantees: a task is held under a lease that a heartbeat keeps alive; a worker that dies
+    loses its tasks to other workers once the lease expires; a task whose lease was lost or that
+    was cancelled is cancelled here and its late outcome is never applied.
+
+    Args:
+        service: An open :class:`~litestar_queues.QueueService`.
+        config: Worker settings (default: the service config's ``worker``).
+        **overrides: Fields of :class:`~litestar_queues.WorkerConfig` to override.
+    """
+
+    def __init__(self, service: QueueService, config: WorkerConfig | None = None, **overrides: Any) -> None:
+        base = config or service.config.worker
+        self.config = _replace(base, overrides)
+        self.service = service
+        self.worker_id = self.config.effective_worker_id
+        self._running: dict[UUID, _Running] = {}
+        self._finishing: dict[UUID, str] = {}
+        self._acks: list[Outcome] = []
+        self._ack_wake = anyio.Event()
+        self._slot_freed = anyio.Event()
+        self._stopping = anyio.Event()
+        self._stopped = anyio.Event()
+        self._idle_scope: anyio.CancelScope | None = None
+        self._task_group: TaskGroup | None = None
+        self._tg_cm: Any = None
+        self.completed = 0
+        self.failed = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Worker:
+        self._tg_cm = anyio.create_task_group()
+        self._task_group = await self._tg_cm.__aenter__()
+        self._task_group.start_soon(self._serve)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        self.stop()
+        try:
+            return bool(await self._tg_cm.__aexit__(exc_type, exc, tb))
+        finally:
+            self._task_group = None
+
+    def stop(self) -> None:
+        """Ask the worker to stop claiming and drain (returns at once)."""
+        self._stopping.set()
+        if self._idle_scope is not None:
+            self._idle_scope.cancel()
+        self._slot_freed.set()
+
+    async def wait_stopped(self) -> None:
+        """Wait until the worker has drained and stopped."""
+        await self._stopped.wait()
+
+    async def run(self, *, handle_signals: bool = True) -> None:
+        """Run in the foreground until SIGTERM/SIGINT (or :meth:`stop`), then drain and return."""
+        async with anyio.create_task_group() as tg:
+            if handle_signals:
+                tg.start_soon(self._stop_on_signal)
+            await self._serve()
+            tg.cancel_scope.cancel()
+
+    async def _stop_on_signal(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                logger.info("worker %s received %s: draining", self.worker_id, signal.Signals(signum).name)
+                self.stop()
+                return
+
+    @property
+    def running_count(self) -> int:
+        """Tasks running now."""
+        return len(self._running)
+
+    # -- the loops ------------------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        logger.info("worker %s serving queues %s", self.worker_id, self.config.queues or "(all)")
+        try:
+            async with anyio.create_task_group() as service_tg:
+                service_tg.start_soon(self._heartbeat_loop)
+                service_tg.start_soon(self._reclaim_loop)
+                service_tg.start_soon(self._ack_loop)
+                async with anyio.create_task_group() as tasks_tg:
+                    await self._claim_loop(tasks_tg)
+                    await self._drain()
+                await self._flush_acks(final=True)
+                service_tg.cancel_scope.cancel()
+        finally:
+            self._stopped.set()
+            logger.info("worker %s stopped", self.worker_id)
+
+    async def _claim_loop(self, tasks_tg: TaskGroup) -> None:
+        backend = self.service.backend
+        clock = self.service.config.clock
+        lease = timedelta(seconds=self.config.lease_seconds)
+        errors = 0
+        while not self._stopping.is_set():
+            free = self.config.concurrency - len(self._running)
+            if free <= 0:
+                await self._slot_freed.wait()
+                self._slot_freed = anyio.Event()
+                continue
+            now = clock.now()
+            try:
+                records = await backend.claim(
+                    queues=self.config.queues,
+                    worker_id=self.worker_id,
+                    limit=free,
+                    now=now,
+                    lease_until=now + lease,
+                )
+                errors = 0
+            except Exception as exc:
+                delay = _BACKOFF_ON_ERROR[min(errors, len(_BACKOFF_ON_ERROR) - 1)]
+                errors += 1
+                logger.warning("worker %s could not claim (retrying in %s s): %r", self.worker_id, delay, exc)
+                await self._idle(delay)
+                continue
+            for record in records:
+                entry = _Running(record)
+                self._running[record.id] = entry
+                tasks_tg.start_soon(self._execute, entry)
+            if not records:
+                await self._idle(self.config.poll_interval, wait_for_work=True)
+
+    async def _idle(self, seconds: float, *, wait_for_work: bool = False) -> None:
+        with anyio.CancelScope() as scope:
+            self._idle_scope = scope
+            if self._stopping.is_set():
+                return
+            try:
+                if wait_for_work:
+                    await self.service.backend.wait_for_work(self.config.queues, seconds)
+                else:
+                    await anyio.sleep(seconds)
+            except Exception as exc:
+                logger.warning("worker %s: waiting for work failed: %r", self.worker_id, exc)
+                await anyio.sleep(min(seconds, 1.0))
+            finally:
+                self._idle_scope = None
+
+    async def _execute(self, entry: _Running) -> None:
+        record = entry.record
+        runner = self.service.runner
+        outcome: Outcome | None = None
+        try:
+            with entry.scope:
+                outcome = await runner.run(record, self.worker_id)
+            if entry.scope.cancelled_caught:
+                outcome = None
+                context = runner.context_for(record, self.worker_id)
+                if entry.released:
+                    assert record.lease_id is not None
+                    outcome = Outcome(task_id=record.id, lease_id=record.lease_id, kind="release")
+                else:
+                    with anyio.CancelScope(shield=True):
+                        await runner.emit_quietly(
+                            context, "task.cancelled", message="lease lost or task cancelled"
+                        )
+        finally:
+            del self._running[record.id]
+            self._slot_freed.set()
+        if outcome is not None:
+            if outcome.kind == "complete":
+                self.completed += 1
+            elif outcome.kind == "fail":
+                self.failed += 1
+            self._finishing[record.id] = outcome.lease_id
+            self._acks.append(outcome)
+            self._ack_wake.set()
+
+    async def _drain(self) -> None:
+        if self._running:
+            with anyio.move_on_after(self.config.shutdown_grace):
+                while self._running:
+                    await self._slot_freed.wait()
+                    self._slot_freed = anyio.Event()
+        for entry in list(self._running.values()):
+            entry.released = True
+            entry.scope.cancel()
+
+    async def _ack_loop(self) -> None:
+        while True:
+            await self._ack_wake.wait()
+            self._ack_wake = anyio.Event()
+            await self._flush_acks(final=False)
+
+    async def _flush_acks(self, *, final: bool) -> None:
+        errors = 0
+        while self._acks:
+            batch, self._acks = self._acks, []
+            try:
+                applied = await self.service.backend.finish(batch, now=self.service.config.clock.now())
+            except Exception as exc:
+                self._acks[:0] = batch
+                delay = _BACKOFF_ON_ERROR[min(errors, len(_BACKOFF_ON_ERROR) - 1)]
+                errors += 1
+                logger.warning(
+                    "worker %s could not report %d outcomes (retrying): %r", self.worker_id, len(batch), exc
+                )
+                if final and errors > len(_BACKOFF_ON_ERROR):
+                    logger.error("worker %s gave up reporting %d outcomes", self.worker_id, len(batch))
+                    return
+                await anyio.sleep(delay)
+                continue
+            for outcome, record in zip(batch, applied, strict=True):
+                self._finishing.pop(outcome.task_id, None)
+                if record is None:
+                    logger.warning(
+                        "outcome %s of task %s rejected: its lease was lost", outcome.kind, outcome.task_id
+                    )
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.config.effective_heartbeat_interval
+        while True:
+            await anyio.sleep(interval)
+            leases = [(e.record.id, e.record.lease_id) for e in self._running.values() if e.record.lease_id]
+            leases += list(self._finishing.items())
+            if not leases:
+                continue
+            until = self.service.config.clock.now() + timedelta(seconds=self.config.lease_seconds)
+            try:
+                lost = await self.service.backend.extend_leases(leases, until=until)
+            except Exception as exc:
+                logger.warning("worker %s could not extend leases: %r", self.worker_id, exc)
+                continue
+            for task_id in lost:
+                entry = self._running.get(task_id)
+                if entry is not None:
+                    logger.warning("task %s lost its lease (cancelled or reclaimed): cancelling it", task_id)
+                    entry.scope.cancel()
+
+    async def _reclaim_loop(self) -> None:
+        interval = self.config.effective_reclaim_interval
+        while True:
+            try:
+                reclaimed = await self.service.backend.reclaim_expired(now=self.service.config.clock.now())
+            except Exception as exc:
+                logger.warning("worker %s could not reclaim expired leases: %r", self.worker_id, exc)
+            else:
+                for record in reclaimed:
+                    logger.warning(
+                        "task %s (%s) %s after its lease expired",
+                        record.id,
+                        record.task_name,
+                        "failed" if record.status == "failed" else "returned to the queue",
+                    )
+            await anyio.sleep(interval)
+
+
+def _replace(config: WorkerConfig, overrides: dict[str, Any]) -> WorkerConfig:
+    if not overrides:
+        return config
+    from dataclasses import asdict
+
+    values = asdict(config)
+    values.update(overrides)
+    return WorkerConfig(**values)

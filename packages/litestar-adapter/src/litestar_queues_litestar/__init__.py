@@ -1,0 +1,1 @@
+"""litestar_queues_litestar."""
