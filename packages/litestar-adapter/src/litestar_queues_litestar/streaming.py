@@ -1,0 +1,154 @@
+"""``stream_queue_events``: relay queue events from Channels to one WebSocket."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+from litestar.channels import ChannelsPlugin
+from litestar.exceptions import ImproperlyConfiguredException, WebSocketDisconnect
+
+from litestar_queues_litestar import _streams
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from litestar.channels.subscriber import Subscriber
+    from litestar.connection import WebSocket
+
+__all__ = ("MAX_REMEMBERED_KEYS", "stream_queue_events")
+
+logger = logging.getLogger("litestar_queues.litestar")
+
+MAX_REMEMBERED_KEYS = 100_000
+"""Dedup keys one connection remembers; the oldest are forgotten beyond this."""
+
+
+class _Keys(msgspec.Struct):
+    id: str | None = None
+    eventKey: str | None = None
+
+
+_decode_keys = msgspec.json.Decoder(_Keys).decode
+
+
+async def stream_queue_events(
+    socket: WebSocket[Any, Any, Any],
+    channels: str | Iterable[str],
+    *,
+    channels_plugin: ChannelsPlugin | None = None,
+    history: int = 0,
+) -> None:
+    """Accept ``socket`` and send it every queue event published on ``channels`` as JSON text.
+
+    Each event is sent at most once per connection: events are deduplicated on ``eventKey``, or
+    on ``id`` when no key is set. The stream ends when the client disconnects or the app shuts
+    down (``QueuePlugin`` ends open streams before it closes the service); the subscription is
+    always removed, including the Channels plugin's entry for a channel nobody listens to any
+    more.
+
+    Args:
+        socket: The WebSocket of the route (accepted here unless already accepted).
+        channels: Channel names, such as ``QueueChannels.task(task_id)``.
+        channels_plugin: The Channels plugin (default: the one registered on ``socket.app``;
+            it needs ``arbitrary_channels_allowed=True`` for per-task channels).
+        history: Send up to this many past events per channel first (needs a backend with
+            history, such as ``MemoryChannelsBackend(history=...)`` or the Redis stream backend);
+            an event both in the history and live is sent once.
+
+    Raises:
+        ImproperlyConfiguredException: No Channels plugin was given or registered on the app.
+    """
+    plugin = channels_plugin if channels_plugin is not None else _app_channels(socket)
+    names = [channels] if isinstance(channels, str) else list(dict.fromkeys(channels))
+    if socket.connection_state == "init":
+        await socket.accept()
+    app = socket.app
+    with anyio.CancelScope() as scope:
+        _streams.register(app, scope)
+        try:
+            await _relay(socket, plugin, names, history)
+        finally:
+            _streams.unregister(app, scope)
+    if scope.cancel_called and socket.connection_state in ("connect", "receive"):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+            await socket.close(code=1001, reason="server shutting down")
+
+
+def _app_channels(socket: WebSocket[Any, Any, Any]) -> ChannelsPlugin:
+    try:
+        return socket.app.plugins.get(ChannelsPlugin)
+    except KeyError:
+        raise ImproperlyConfiguredException(
+            "stream_queue_events needs a ChannelsPlugin: register one on the app "
+            "(ChannelsPlugin(backend, arbitrary_channels_allowed=True)) or pass channels_plugin="
+        ) from None
+
+
+async def _relay(
+    socket: WebSocket[Any, Any, Any], plugin: ChannelsPlugin, names: list[str], history: int
+) -> None:
+    # subscribe() registers the subscriber before it awaits the backend: shielded, a
+    # cancellation cannot leave a registered subscriber that nobody unsubscribes
+    subscriber = await _subscribe_shielded(plugin, names)
+    try:
+        if history > 0:
+            await plugin.put_subscriber_history(subscriber, names, limit=history)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_until_disconnect, socket, tg.cancel_scope)
+            await _send_events(socket, subscriber)
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _unsubscribe(plugin, subscriber, names)
+
+
+async def _subscribe_shielded(plugin: ChannelsPlugin, names: list[str]) -> Subscriber:
+    with anyio.CancelScope(shield=True):
+        subscriber = await plugin.subscribe(names)
+    return subscriber
+
+
+async def _until_disconnect(socket: WebSocket[Any, Any, Any], scope: anyio.CancelScope) -> None:
+    try:
+        while (await socket.receive())["type"] != "websocket.disconnect":
+            pass
+    except WebSocketDisconnect:
+        pass
+    scope.cancel()
+
+
+async def _send_events(socket: WebSocket[Any, Any, Any], subscriber: Subscriber) -> None:
+    seen: OrderedDict[str, None] = OrderedDict()
+    async for data in subscriber.iter_events():
+        try:
+            keys = _decode_keys(data)
+        except msgspec.DecodeError:
+            logger.warning("skipping a message that is not a queue event (%d bytes)", len(data))
+            continue
+        key = keys.eventKey if keys.eventKey is not None else keys.id
+        if key is not None:
+            if key in seen:
+                continue
+            seen[key] = None
+            if len(seen) > MAX_REMEMBERED_KEYS:
+                seen.popitem(last=False)
+        try:
+            await socket.send_text(data.decode() if isinstance(data, bytes) else str(data))
+        except WebSocketDisconnect:
+            return
+
+
+async def _unsubscribe(plugin: ChannelsPlugin, subscriber: Subscriber, names: list[str]) -> None:
+    try:
+        await plugin.unsubscribe(subscriber, names)
+    finally:
+        # with arbitrary channels the plugin keeps an empty entry per channel ever used: drop
+        # the ones this stream left empty (checked and removed without awaiting in between)
+        entries = plugin._channels
+        for name in names:
+            if name in entries and not entries[name] and plugin._arbitrary_channels_allowed:
+                del entries[name]
