@@ -1,0 +1,155 @@
+"""``litestar queues``: run workers, show counts, retry and cancel tasks from the Litestar CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import click
+
+from litestar_queues import MemoryQueueBackend, QueueService
+from litestar_queues.exceptions import QueueConfigurationError, TaskNotFoundError
+from litestar_queues_litestar._supervisor import child_command, supervise
+from litestar_queues_litestar.channels_sink import ChannelsQueueEventSink
+from litestar_queues_litestar.plugin import QueuePlugin
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from litestar import Litestar
+    from litestar.cli._utils import LitestarEnv
+
+__all__ = ("queues_group",)
+
+
+def _plugin(app: Litestar) -> QueuePlugin:
+    try:
+        return app.plugins.get(QueuePlugin)
+    except KeyError:
+        raise click.ClickException("the app has no QueuePlugin: add plugins=[QueuePlugin(...)]") from None
+
+
+def _run(plugin: QueuePlugin, action: Callable[[QueueService], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        async with QueueService(plugin.config) as service:
+            return await action(service)
+
+    try:
+        return anyio.run(main)
+    except (TaskNotFoundError, QueueConfigurationError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(name="queues")
+def queues_group() -> None:
+    """Run queue workers and inspect or change tasks."""
+
+
+@queues_group.command(name="worker")
+@click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Tasks run at once per process.")
+@click.option("--queues", "-q", default=None, help="Comma-separated queues to serve (default: all).")
+@click.option("--processes", "-p", type=click.IntRange(min=1), default=None, help="Worker processes to run.")
+@click.option("--shutdown-grace", type=click.FloatRange(min=0), help="Seconds to drain on SIGTERM.")
+def worker_command(
+    app: Litestar,
+    env: LitestarEnv,
+    concurrency: int | None,
+    queues: str | None,
+    processes: int | None,
+    shutdown_grace: float | None,
+) -> None:
+    """Run workers until SIGTERM or SIGINT, then drain running tasks and exit.
+
+    The app's in-app worker does not start here: the app is loaded but not run.
+    """
+    plugin = _plugin(app)
+    count = processes if processes is not None else plugin.config.worker.processes
+    if count > 1:
+        args: list[str] = []
+        if concurrency is not None:
+            args += ["--concurrency", str(concurrency)]
+        if queues:
+            args += ["--queues", queues]
+        if shutdown_grace is not None:
+            args += ["--shutdown-grace", str(shutdown_grace)]
+        raise SystemExit(supervise(child_command(env.app_path, env.cwd, args), count, env.cwd))
+    overrides: dict[str, Any] = {}
+    if concurrency is not None:
+        overrides["concurrency"] = concurrency
+    if queues:
+        overrides["queues"] = [q.strip() for q in queues.split(",") if q.strip()]
+    if shutdown_grace is not None:
+        overrides["shutdown_grace"] = shutdown_grace
+    logging.getLogger("litestar_queues").setLevel(logging.INFO)
+    anyio.run(_serve, plugin, overrides)
+
+
+async def _serve(plugin: QueuePlugin, overrides: dict[str, Any]) -> None:
+    async with AsyncExitStack() as stack:
+        service = await stack.enter_async_context(QueueService(plugin.config))
+        if service.publisher is not None:
+            for sink in service.publisher.sinks:
+                if isinstance(sink, ChannelsQueueEventSink):
+                    await stack.enter_async_context(sink.started())
+        if isinstance(service.backend, MemoryQueueBackend):
+            click.echo(
+                "warning: the memory backend lives in this process only: this worker sees no task "
+                "enqueued elsewhere (use sqlite://, redis:// or postgresql:// to share the queue)",
+                err=True,
+            )
+        worker = service.worker(**overrides)
+        served = ",".join(worker.config.queues) if worker.config.queues else "all queues"
+        click.echo(
+            f"worker {worker.worker_id} ready: serving {served}, concurrency {worker.config.concurrency}"
+        )
+        await worker.run()
+        click.echo(f"worker {worker.worker_id} stopped: {worker.completed} completed, {worker.failed} failed")
+
+
+@queues_group.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {queue: {status: count}}.")
+def status_command(app: Litestar, as_json: bool) -> None:
+    """Show how many tasks each queue holds, per status."""
+
+    async def read(service: QueueService) -> dict[str, dict[str, int]]:
+        return (await service.stats()).queues
+
+    counts: dict[str, dict[str, int]] = _run(_plugin(app), read)
+    if as_json:
+        click.echo(json.dumps(counts, sort_keys=True))
+        return
+    if not counts:
+        click.echo("no tasks")
+        return
+    width = max(len("queue"), *(len(q) for q in counts))
+    click.echo(f"{'queue':<{width}}  {'status':<10}  count")
+    for queue in sorted(counts):
+        for status, count in sorted(counts[queue].items()):
+            click.echo(f"{queue:<{width}}  {status:<10}  {count}")
+
+
+@queues_group.command(name="retry")
+@click.argument("task_id")
+def retry_command(app: Litestar, task_id: str) -> None:
+    """Enqueue a fresh copy of a failed or cancelled task and print its id."""
+
+    async def retry(service: QueueService) -> str:
+        return str((await service.retry(task_id)).id)
+
+    new_id: str = _run(_plugin(app), retry)
+    click.echo(f"retried {task_id} as {new_id}")
+
+
+@queues_group.command(name="cancel")
+@click.argument("task_id")
+def cancel_command(app: Litestar, task_id: str) -> None:
+    """Cancel a pending, scheduled or running task (a finished task stays as it is)."""
+
+    async def cancel(service: QueueService) -> str:
+        return (await service.cancel(task_id)).status
+
+    status: str = _run(_plugin(app), cancel)
+    click.echo(f"task {task_id} is {status}")
