@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, settings
 
 pytest_plugins = [
     "tests.fixtures.servers",
+    "tests.fixtures.redis",
+    "tests.fixtures.sql",
 ]
 
 settings.register_profile(

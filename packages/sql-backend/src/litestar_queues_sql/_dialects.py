@@ -1,0 +1,158 @@
+"""Backend URLs, engines and per-dialect connection settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from litestar_queues.exceptions import QueueConfigurationError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+READ_ONLY = "litestar_queues_read"
+"""Execution option marking a SQLite transaction that only reads (plain ``BEGIN``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class URLOptions:
+    """A backend URL split into the SQLAlchemy URL and the backend's own options."""
+
+    url: URL
+    table_prefix: str
+    schema: str | None
+    create_schema: bool
+    poll_interval: float | None
+    busy_timeout: float
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise QueueConfigurationError(f"URL option {name} must be true or false, got {value!r}")
+
+
+def _number(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise QueueConfigurationError(f"URL option {name} must be a number, got {value!r}") from None
+    if not number > 0:
+        raise QueueConfigurationError(f"URL option {name} must be > 0, got {value!r}")
+    return number
+
+
+def parse_url(
+    url: str,
+    *,
+    table_prefix: str = "lq_",
+    schema: str | None = None,
+    create_schema: bool = True,
+    poll_interval: float | None = None,
+    busy_timeout: float = 30.0,
+) -> URLOptions:
+    """Split a backend URL into the driver URL and the backend options found in its query.
+
+    ``postgresql://`` and ``postgres://`` use asyncpg, ``sqlite://`` uses aiosqlite. Query
+    parameters ``table_prefix``, ``schema``, ``create_schema``, ``poll_interval`` and
+    ``busy_timeout`` override the keyword defaults; other parameters go to the driver.
+
+    Raises:
+        QueueConfigurationError: The URL is invalid, names an unsupported driver, or is an
+            in-memory SQLite database (each connection would see a different database).
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise QueueConfigurationError(f"invalid database URL {url!r}: {exc}") from None
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise QueueConfigurationError(
+            f"unsupported database URL scheme {parsed.drivername!r}; use one of {sorted(_DRIVERS)}"
+        )
+    query = dict(parsed.query)
+
+    def take(name: str) -> str | None:
+        value = query.pop(name, None)
+        if isinstance(value, tuple):
+            value = value[-1]
+        return value
+
+    if (value := take("table_prefix")) is not None:
+        table_prefix = value
+    if (value := take("schema")) is not None:
+        schema = value or None
+    if (value := take("create_schema")) is not None:
+        create_schema = _flag("create_schema", value)
+    if (value := take("poll_interval")) is not None:
+        poll_interval = _number("poll_interval", value)
+    if (value := take("busy_timeout")) is not None:
+        busy_timeout = _number("busy_timeout", value)
+    parsed = parsed.set(drivername=driver, query=query)
+    if driver.startswith("sqlite"):
+        if parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed):
+            raise QueueConfigurationError(
+                "an in-memory SQLite database is private to one connection: use a file "
+                "(sqlite:///path/queue.db) or the memory:// backend"
+            )
+        if schema is not None:
+            raise QueueConfigurationError("SQLite has no schemas: drop the schema option")
+    return URLOptions(parsed, table_prefix, schema, create_schema, poll_interval, busy_timeout)
+
+
+def engine_from_url(url: URL, *, busy_timeout: float = 30.0, **kwargs: Any) -> AsyncEngine:
+    """Create the engine for a parsed backend URL, with the dialect's settings installed."""
+    if url.drivername.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
+        configure_sqlite(engine, busy_timeout=busy_timeout)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def configure_sqlite(engine: AsyncEngine, *, busy_timeout: float = 30.0) -> None:
+    """Make SQLite connections durable and safe for several processes.
+
+    WAL journal, a busy timeout, and transactions opened with ``BEGIN IMMEDIATE`` (the write
+    lock is taken up front, so two writers never deadlock upgrading a read lock); transactions
+    run with the ``litestar_queues_read`` execution option open with a plain ``BEGIN``.
+    """
+    sync_engine = engine.sync_engine
+    if getattr(sync_engine, "_litestar_queues_sqlite", False):
+        return
+    sync_engine._litestar_queues_sqlite = True  # type: ignore[attr-defined]
+    timeout_ms = int(busy_timeout * 1000)
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

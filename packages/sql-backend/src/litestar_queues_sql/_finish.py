@@ -1,0 +1,160 @@
+"""Statements that end or extend a lease: finish (batch of outcomes), reclaim, cancel, extend."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Text, Uuid, case, cast, column, literal, literal_column, null, text, update, values
+
+from litestar_queues_sql._claim import PENDING, RUNNING
+from litestar_queues_sql._records import encode_json
+from litestar_queues_sql._types import JSONText, UTCDateTime
+from litestar_queues_sql.schema import ACTIVE
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from uuid import UUID
+
+    from sqlalchemy import Table
+    from sqlalchemy.sql.dml import ReturningUpdate
+    from sqlalchemy.sql.elements import ColumnClause
+
+    from litestar_queues.models import Outcome
+
+FAILED: ColumnClause[Any] = literal_column("'failed'")
+CANCELLED: ColumnClause[Any] = literal_column("'cancelled'")
+LOST = "lease expired: the worker running the task was lost"
+
+_CLEARED = {"lease_id": null(), "lease_expires_at": null()}
+
+
+def target_status(outcome: Outcome, now: datetime) -> str:
+    """The status an outcome moves its record to."""
+    if outcome.kind == "complete":
+        return "completed"
+    if outcome.kind == "fail":
+        return "failed"
+    if outcome.kind == "retry":
+        run_at = outcome.run_at if outcome.run_at is not None else now
+        return "scheduled" if run_at > now else "pending"
+    return "pending"
+
+
+def rounds(outcomes: Sequence[Outcome]) -> list[list[int]]:
+    """Split outcome positions into rounds in which each task id appears once (in order)."""
+    result: list[list[int]] = []
+    seen: list[set[UUID]] = []
+    for index, outcome in enumerate(outcomes):
+        for ids, batch in zip(seen, result, strict=True):
+            if outcome.task_id not in ids:
+                ids.add(outcome.task_id)
+                batch.append(index)
+                break
+        else:
+            seen.append({outcome.task_id})
+            result.append([index])
+    return result
+
+
+def finish_one_statement(tasks: Table, outcome: Outcome, now: datetime) -> ReturningUpdate[Any]:
+    """Apply one outcome under its lease (SQLite runs these in one transaction)."""
+    c = tasks.c
+    changes: dict[str, Any] = {"status": target_status(outcome, now), **_CLEARED}
+    if outcome.kind == "complete":
+        changes.update(result=encode_json(outcome.result), finished_at=now)
+    elif outcome.kind == "fail":
+        changes.update(error=outcome.error, finished_at=now)
+    elif outcome.kind == "retry":
+        changes.update(error=outcome.error, run_at=outcome.run_at if outcome.run_at is not None else now)
+    else:
+        changes.update(attempts=c.attempts - 1)
+    return (
+        update(tasks)
+        .where(c.id == outcome.task_id, c.lease_id == outcome.lease_id, c.status == RUNNING)
+        .values(changes)
+        .returning(*tasks.c)
+    )
+
+
+def finish_many_statement(tasks: Table, outcomes: Sequence[Outcome], now: datetime) -> ReturningUpdate[Any]:
+    """Apply a batch of outcomes (distinct task ids) in one ``UPDATE ... FROM (VALUES ...)``."""
+    c = tasks.c
+    rows = [
+        (
+            o.task_id,
+            o.lease_id,
+            o.kind,
+            target_status(o, now),
+            encode_json(o.result),
+            o.error,
+            o.run_at if o.run_at is not None else now,
+        )
+        for o in outcomes
+    ]
+    v = values(
+        column("task_id", Uuid()),
+        column("lease_id", Text()),
+        column("kind", Text()),
+        column("status", Text()),
+        column("result", JSONText()),
+        column("error", Text()),
+        column("run_at", UTCDateTime()),
+        name="outcomes",
+    ).data(rows)
+    kind = v.c.kind
+    return (
+        update(tasks)
+        .where(c.id == v.c.task_id, c.lease_id == v.c.lease_id, c.status == RUNNING)
+        .values(
+            status=v.c.status,
+            result=case((kind == "complete", v.c.result), else_=c.result),
+            error=case((kind.in_(("fail", "retry")), v.c.error), else_=c.error),
+            run_at=case((kind == "retry", v.c.run_at), else_=c.run_at),
+            finished_at=case(
+                (kind.in_(("complete", "fail")), literal(now, UTCDateTime())), else_=c.finished_at
+            ),
+            attempts=case((kind == "release", c.attempts - 1), else_=c.attempts),
+            **_CLEARED,
+        )
+        .returning(*tasks.c)
+    )
+
+
+def reclaim_statements(tasks: Table, now: datetime) -> list[ReturningUpdate[Any]]:
+    """Fail records past ``max_reclaims``, then return the other expired ones to the queue."""
+    c = tasks.c
+    expired = (c.status == RUNNING, c.lease_expires_at < now)
+    reclaims = c.reclaims + 1
+    fail = (
+        update(tasks)
+        .where(*expired, reclaims > c.max_reclaims)
+        .values(
+            status=FAILED,
+            reclaims=reclaims,
+            attempts=c.attempts - 1,
+            finished_at=now,
+            error=literal("lease expired ", Text())
+            + cast(reclaims, Text())
+            + literal(" times: the task's worker was lost each time", Text()),
+            **_CLEARED,
+        )
+        .returning(*tasks.c)
+    )
+    requeue = (
+        update(tasks)
+        .where(*expired)
+        .values(status=PENDING, reclaims=reclaims, attempts=c.attempts - 1, error=LOST, **_CLEARED)
+        .returning(*tasks.c)
+    )
+    return [fail, requeue]
+
+
+def cancel_statement(tasks: Table, task_id: UUID, now: datetime) -> ReturningUpdate[Any]:
+    """Cancel an active record (a running one loses its lease)."""
+    return (
+        update(tasks)
+        .where(tasks.c.id == task_id, text(ACTIVE))
+        .values(status=CANCELLED, finished_at=now, **_CLEARED)
+        .returning(*tasks.c)
+    )

@@ -1,0 +1,483 @@
+"""The SQL queue backend: PostgreSQL (asyncpg, psycopg) and SQLite (aiosqlite) on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
+from litestar_queues.models import EnqueueResult
+from litestar_queues_sql import _finish
+from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_statement
+from litestar_queues_sql._dialects import READ_ONLY, configure_sqlite, engine_from_url, parse_url
+from litestar_queues_sql._errors import unavailable_as_backend_error
+from litestar_queues_sql._notify import WORK, FinishWaiters, Latch, PgListener, finish_payloads
+from litestar_queues_sql._records import describe_row, record_to_row, row_to_record
+from litestar_queues_sql.schema import ACTIVE, ensure_tables, queue_tables
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping, Sequence
+    from datetime import datetime
+    from uuid import UUID
+
+    from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from litestar_queues.models import Outcome, TaskRecord
+
+__all__ = ("SQLQueueBackend",)
+
+logger = logging.getLogger("litestar_queues_sql")
+
+_CHUNK = 500
+_TERMINAL = ("completed", "failed", "cancelled")
+
+
+class SQLQueueBackend:
+    """Stores task records in PostgreSQL or SQLite through SQLAlchemy's async Core.
+
+    Give either a URL or an existing ``AsyncEngine``. URLs: ``postgresql://`` (asyncpg),
+    ``postgresql+psycopg://``, ``sqlite:///path/queue.db`` (aiosqlite). The query parameters
+    ``table_prefix``, ``schema``, ``create_schema``, ``poll_interval`` and ``busy_timeout`` set the
+    keyword options below; the rest go to the driver.
+
+    Args:
+        url: Database URL.
+        engine: An existing engine (not disposed by :meth:`close`). For SQLite, WAL mode, a busy
+            timeout and ``BEGIN IMMEDIATE`` transactions are installed on it.
+        table_prefix: Prefix of the queue's table names (several queues may share a database).
+        schema: PostgreSQL schema of the tables (``None``: the default search path).
+        create_schema: Create missing tables and indexes on :meth:`open` (idempotent).
+        poll_interval: Seconds between checks for work or finished tasks made by other
+            processes when no notification can arrive (default 1 s on PostgreSQL, used only
+            while LISTEN is down; 0.25 s on SQLite).
+        busy_timeout: SQLite: seconds to wait for the write lock.
+        engine_options: Extra keyword arguments of ``create_async_engine`` (URL only).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        engine: AsyncEngine | None = None,
+        table_prefix: str = "lq_",
+        schema: str | None = None,
+        create_schema: bool = True,
+        poll_interval: float | None = None,
+        busy_timeout: float = 30.0,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if (url is None) == (engine is None):
+            raise QueueConfigurationError("SQLQueueBackend takes either url or engine")
+        self._engine_options = dict(engine_options or {})
+        self._busy_timeout = busy_timeout
+        self._engine: AsyncEngine | None = engine
+        self._owns_engine = engine is None
+        if url is not None:
+            options = parse_url(
+                url,
+                table_prefix=table_prefix,
+                schema=schema,
+                create_schema=create_schema,
+                poll_interval=poll_interval,
+                busy_timeout=busy_timeout,
+            )
+            self._url: URL = options.url
+            table_prefix, schema = options.table_prefix, options.schema
+            create_schema, poll_interval = options.create_schema, options.poll_interval
+            self._busy_timeout = options.busy_timeout
+        else:
+            assert engine is not None
+            self._url = engine.url
+        self.dialect: str = self._url.get_backend_name()
+        if self.dialect not in ("postgresql", "sqlite"):
+            raise QueueConfigurationError(f"unsupported database {self.dialect!r}: use PostgreSQL or SQLite")
+        try:
+            self.tables = queue_tables(table_prefix=table_prefix, schema=schema)
+        except ValueError as exc:
+            raise QueueConfigurationError(str(exc)) from None
+        self._create_schema = create_schema
+        sqlite = self.dialect == "sqlite"
+        self.poll_interval = poll_interval if poll_interval is not None else (0.25 if sqlite else 1.0)
+        self._work = Latch()
+        self._finished = FinishWaiters()
+        self._listener: PgListener | None = None
+
+    def __repr__(self) -> str:
+        return f"<SQLQueueBackend {self._url.render_as_string()} prefix={self.tables.table_prefix!r}>"
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine (created by :meth:`open` when the backend was given a URL)."""
+        if self._engine is None:
+            raise RuntimeError("the backend is not open")
+        return self._engine
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the engine, the tables (unless disabled) and the notification listener."""
+        if self._engine is None:
+            self._engine = engine_from_url(self._url, busy_timeout=self._busy_timeout, **self._engine_options)
+        elif self.dialect == "sqlite":
+            configure_sqlite(self._engine, busy_timeout=self._busy_timeout)
+        if self._create_schema:
+            async with self._transaction("create schema") as conn:
+                await ensure_tables(conn, self.tables)
+        if self.dialect == "postgresql":
+            dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._listener = PgListener(
+                dsn,
+                self.tables.channel,
+                on_work=self._work.fire,
+                on_finish=self._finished.fire,
+                on_reset=self._reset,
+            )
+            await self._listener.ensure()
+
+    async def close(self) -> None:
+        """Stop listening, wake every waiter and dispose of the engine if the backend made it."""
+        if self._listener is not None:
+            await self._listener.close()
+        self._reset()
+        if self._owns_engine and self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    def _reset(self) -> None:
+        self._work.fire()
+        self._finished.fire_all()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, what: str, *, read: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction (SQLite: ``BEGIN IMMEDIATE`` unless ``read``)."""
+        with unavailable_as_backend_error(what):
+            async with self.engine.connect() as conn:
+                if read and self.dialect == "sqlite":
+                    await conn.execution_options(**{READ_ONLY: True})
+                async with conn.begin():
+                    yield conn
+
+    @contextlib.asynccontextmanager
+    async def _statement(self, what: str, *, read: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for one atomic statement (PostgreSQL: autocommit, one round trip)."""
+        if self.dialect == "sqlite":
+            async with self._transaction(what, read=read) as conn:
+                yield conn
+            return
+        with unavailable_as_backend_error(what):
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+
+    async def _notify(
+        self, conn: AsyncConnection, *, work: bool = False, finished: Sequence[UUID] = ()
+    ) -> None:
+        """Wake local waiters, and other processes through NOTIFY on PostgreSQL."""
+        payloads = ([WORK] if work else []) + finish_payloads(finished)
+        if not payloads:
+            return
+        if self.dialect == "postgresql":
+            channel = self.tables.channel
+            await conn.execute(select(*(func.pg_notify(channel, p) for p in payloads)))
+        if work:
+            self._work.fire()
+        self._finished.fire(finished)
+
+    # -- decoding -------------------------------------------------------------------------------
+
+    async def _decode(self, rows: Sequence[Mapping[Any, Any]]) -> list[TaskRecord]:
+        """Decode rows; rows that cannot be decoded are moved to the dead-letter table."""
+        records: list[TaskRecord] = []
+        bad: list[tuple[Mapping[Any, Any], MalformedRecordError]] = []
+        for row in rows:
+            try:
+                records.append(row_to_record(row))
+            except MalformedRecordError as exc:
+                bad.append((row, exc))
+        if bad:
+            await self._dead_letter(bad)
+        return records
+
+    async def _dead_letter(self, bad: Sequence[tuple[Mapping[Any, Any], MalformedRecordError]]) -> None:
+        dead, tasks = self.tables.dead_letters, self.tables.tasks
+        async with self._transaction("dead-letter") as conn:
+            for row, error in bad:
+                logger.error(
+                    "task row %s (id %s) cannot be decoded and was moved to %s: %s",
+                    row.get("seq"),
+                    row.get("id"),
+                    dead.name,
+                    error,
+                )
+                await conn.execute(
+                    insert(dead).values(task_id=str(row.get("id")), row=describe_row(row), error=str(error))
+                )
+                await conn.execute(delete(tasks).where(tasks.c.seq == row["seq"]))
+
+    # -- enqueue --------------------------------------------------------------------------------
+
+    async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
+        """Store new records in one transaction; a held dedup key returns its active holder."""
+        if not records:
+            return []
+        async with self._transaction("enqueue") as conn:
+            return await self._enqueue_on(conn, records)
+
+    async def enqueue_in(
+        self, connection: AsyncConnection | AsyncSession, records: Sequence[TaskRecord]
+    ) -> list[EnqueueResult]:
+        """Store records inside the caller's open transaction: they commit or roll back with it.
+
+        Args:
+            connection: An ``AsyncConnection`` or ``AsyncSession`` on this backend's database,
+                in a transaction the caller commits. The tables must exist.
+            records: Records built by :meth:`QueueService.build_record
+                <litestar_queues.QueueService.build_record>`.
+
+        Returns:
+            One result per record. On PostgreSQL, workers are notified when the transaction
+            commits; nothing is visible (or notified) if it rolls back.
+        """
+        conn = await connection.connection() if isinstance(connection, AsyncSession) else connection
+        if not records:
+            return []
+        with unavailable_as_backend_error("enqueue in transaction"):
+            return await self._enqueue_on(conn, records)
+
+    async def _enqueue_on(self, conn: AsyncConnection, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
+        tasks = self.tables.tasks
+        make_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        results: list[EnqueueResult | None] = [None] * len(records)
+        todo = list(range(len(records)))
+        for _ in range(5):
+            inserted: set[UUID] = set()
+            for start in range(0, len(todo), _CHUNK):
+                chunk = [record_to_row(records[i]) for i in todo[start : start + _CHUNK]]
+                stmt = make_insert(tasks).values(chunk).on_conflict_do_nothing().returning(tasks.c.id)
+                inserted.update((await conn.execute(stmt)).scalars())
+            rejected = []
+            for i in todo:
+                if records[i].id in inserted:
+                    results[i] = EnqueueResult(record=records[i], created=True)
+                else:
+                    rejected.append(i)
+            todo = await self._resolve_conflicts(conn, records, rejected, results)
+            if not todo:
+                break
+        else:  # pragma: no cover - a key churned five times during one enqueue
+            raise QueueConfigurationError("dedup key holders kept changing during enqueue; try again")
+        await self._notify(conn, work=True)
+        return [r for r in results if r is not None]
+
+    async def _resolve_conflicts(
+        self,
+        conn: AsyncConnection,
+        records: Sequence[TaskRecord],
+        rejected: list[int],
+        results: list[EnqueueResult | None],
+    ) -> list[int]:
+        """Fill results of rejected records with the holder; return those to insert again."""
+        if not rejected:
+            return []
+        tasks = self.tables.tasks
+        keys = {records[i].key for i in rejected if records[i].key is not None}
+        ids = {records[i].id for i in rejected}
+        holders: dict[Any, TaskRecord] = {}
+        if keys:
+            rows = (
+                (await conn.execute(select(tasks).where(tasks.c.key.in_(keys), text(ACTIVE))))
+                .mappings()
+                .all()
+            )
+            holders.update((r.key, r) for r in await self._decode(rows))
+        rows = (await conn.execute(select(tasks).where(tasks.c.id.in_(ids)))).mappings().all()
+        holders.update((r.id, r) for r in await self._decode(rows))
+        retry: list[int] = []
+        for i in rejected:
+            record = records[i]
+            holder = holders.get(record.id) or (holders.get(record.key) if record.key is not None else None)
+            if holder is None:
+                retry.append(i)
+            else:
+                results[i] = EnqueueResult(record=holder, created=False)
+        return retry
+
+    # -- claims and outcomes --------------------------------------------------------------------
+
+    async def claim(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[TaskRecord]:
+        """Claim up to ``limit`` due records in one statement, highest priority first, then FIFO."""
+        if limit <= 0 or (queues is not None and not queues):
+            return []
+        stmt = claim_statement(
+            self.tables.tasks,
+            self.dialect,
+            queues=queues,
+            worker_id=worker_id,
+            limit=limit,
+            now=now,
+            lease_until=lease_until,
+        )
+        async with self._statement("claim") as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        ordered = sorted(rows, key=lambda r: (-r["priority"], r["seq"]))
+        return await self._decode(ordered)
+
+    async def claim_task(
+        self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
+    ) -> TaskRecord | None:
+        """Claim one pending or scheduled record by id, due or not."""
+        stmt = claim_one_statement(
+            self.tables.tasks, self.dialect, task_id, worker_id=worker_id, now=now, lease_until=lease_until
+        )
+        async with self._statement("claim task") as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        records = await self._decode(rows)
+        return records[0] if records else None
+
+    async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
+        """Move the held leases' expiry to ``until`` in one statement; return the lost ones."""
+        if not leases:
+            return set()
+        tasks = self.tables.tasks
+        held: set[UUID] = set()
+        async with self._statement("extend leases") as conn:
+            for start in range(0, len(leases), _CHUNK):
+                pairs = [(task_id, lease) for task_id, lease in leases[start : start + _CHUNK]]
+                stmt = (
+                    tasks.update()
+                    .where(tuple_(tasks.c.id, tasks.c.lease_id).in_(pairs), tasks.c.status == RUNNING)
+                    .values(lease_expires_at=until)
+                    .returning(tasks.c.id)
+                )
+                held.update((await conn.execute(stmt)).scalars())
+        return {task_id for task_id, _ in leases} - held
+
+    async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
+        """Apply outcomes, each only under its lease (PostgreSQL: one statement per batch)."""
+        if not outcomes:
+            return []
+        tasks = self.tables.tasks
+        applied: list[TaskRecord | None] = [None] * len(outcomes)
+        async with self._statement("finish") as conn:
+            for batch in _finish.rounds(outcomes):
+                if self.dialect == "postgresql":
+                    stmt = _finish.finish_many_statement(tasks, [outcomes[i] for i in batch], now)
+                    rows = list((await conn.execute(stmt)).mappings().all())
+                else:
+                    rows = []
+                    for i in batch:
+                        stmt = _finish.finish_one_statement(tasks, outcomes[i], now)
+                        rows.extend((await conn.execute(stmt)).mappings().all())
+                by_id = {r.id: r for r in await self._decode(rows)}
+                for i in batch:
+                    applied[i] = by_id.get(outcomes[i].task_id)
+            done = [r for r in applied if r is not None]
+            await self._notify(
+                conn,
+                work=any(r.status in ("pending", "scheduled") for r in done),
+                finished=[r.id for r in done if r.status in _TERMINAL],
+            )
+        return applied
+
+    async def reclaim_expired(self, *, now: datetime) -> list[TaskRecord]:
+        """Return running records whose lease expired before ``now`` to the queue, or fail them."""
+        rows: list[Mapping[Any, Any]] = []
+        async with self._transaction("reclaim expired leases") as conn:
+            for stmt in _finish.reclaim_statements(self.tables.tasks, now):
+                rows.extend((await conn.execute(stmt)).mappings().all())
+            changed = await self._decode(rows)
+            if changed:
+                await self._notify(
+                    conn,
+                    work=any(r.status == "pending" for r in changed),
+                    finished=[r.id for r in changed if r.status == "failed"],
+                )
+        return changed
+
+    async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        """Cancel an active record; a terminal record is returned unchanged."""
+        async with self._transaction("cancel") as conn:
+            rows = (
+                (await conn.execute(_finish.cancel_statement(self.tables.tasks, task_id, now)))
+                .mappings()
+                .all()
+            )
+            if rows:
+                await self._notify(conn, finished=[task_id])
+        if rows:
+            records = await self._decode(rows)
+            return records[0] if records else None
+        return await self.get(task_id)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, task_id: UUID) -> TaskRecord | None:
+        """Load one record.
+
+        Raises:
+            MalformedRecordError: The stored row cannot be decoded (it is moved aside).
+        """
+        tasks = self.tables.tasks
+        async with self._statement("get", read=True) as conn:
+            rows = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().all()
+        if not rows:
+            return None
+        records = await self._decode(rows)
+        if not records:
+            raise MalformedRecordError(
+                f"task record {task_id} cannot be decoded; it was moved to {self.tables.dead_letters.name}"
+            )
+        return records[0]
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Count records per queue and status."""
+        tasks = self.tables.tasks
+        stmt = select(tasks.c.queue, tasks.c.status, func.count()).group_by(tasks.c.queue, tasks.c.status)
+        async with self._statement("counts", read=True) as conn:
+            rows = (await conn.execute(stmt)).all()
+        result: dict[str, dict[str, int]] = {}
+        for queue, status, count in rows:
+            result.setdefault(queue, {})[status] = count
+        return result
+
+    # -- wake-ups -------------------------------------------------------------------------------
+
+    async def _listening(self) -> bool:
+        return self._listener is not None and await self._listener.ensure()
+
+    async def wait_for_work(self, queues: Sequence[str] | None, timeout: float) -> None:
+        """Return on a work notification (kept if it arrived during a claim), or after ``timeout``.
+
+        Without notifications from other processes (SQLite, or PostgreSQL while LISTEN is
+        reconnecting) the wait is at most ``poll_interval``.
+        """
+        if not await self._listening():
+            timeout = min(timeout, self.poll_interval)
+        await self._work.wait(timeout)
+
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
+        """Return when ``task_id`` may have become terminal, or after ``timeout``."""
+        if not await self._listening():
+            timeout = min(timeout, self.poll_interval)
+        with self._finished.subscribe(task_id) as event:
+            record = await self.get(task_id)
+            if record is None or record.is_terminal:
+                return
+            with anyio.move_on_after(timeout):
+                await event.wait()

@@ -1,0 +1,229 @@
+"""The queue's tables as SQLAlchemy Core objects, for the backend and for your migrations.
+
+The default tables live on :data:`metadata` (prefix ``lq_``), so an Alembic ``env.py`` can list
+it beside the application's own metadata::
+
+    from litestar_queues_sql import metadata as queue_metadata
+
+    target_metadata = [app_metadata, queue_metadata]
+
+Other prefixes or schemas: :func:`queue_tables` defines the same tables on any ``MetaData``.
+Without migrations, :func:`create_schema` (or ``python -m litestar_queues_sql create-schema URL``)
+creates them, idempotently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    text,
+)
+
+from litestar_queues_sql._types import JSONText, UTCDateTime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+__all__ = (
+    "QueueTables",
+    "create_schema",
+    "metadata",
+    "queue_tables",
+    "tables",
+)
+
+_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,29}$")
+
+ACTIVE = "status IN ('pending', 'scheduled', 'running')"
+WAITING = "status IN ('pending', 'scheduled')"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTables:
+    """The tables of one queue namespace (a table prefix in a schema).
+
+    Attributes:
+        metadata: The ``MetaData`` the tables are defined on.
+        tasks: One row per task record; ``seq`` is the enqueue order.
+        dead_letters: Rows moved aside because they could not be decoded.
+        table_prefix: Prefix of every table and index name.
+        schema: Database schema (``None``: the default one).
+    """
+
+    metadata: MetaData
+    tasks: Table
+    dead_letters: Table
+    table_prefix: str
+    schema: str | None
+
+    @property
+    def channel(self) -> str:
+        """Base name of the PostgreSQL notification channels of this namespace."""
+        return f"{self.schema or 'public'}.{self.table_prefix}queue"
+
+
+def queue_tables(
+    metadata: MetaData | None = None, *, table_prefix: str = "lq_", schema: str | None = None
+) -> QueueTables:
+    """Define the queue tables on ``metadata`` (a new ``MetaData`` when ``None``).
+
+    Args:
+        metadata: Where to define the tables (e.g. your application's metadata, for Alembic).
+        table_prefix: Prefix of table and index names: letters, digits and ``_``, at most 30.
+        schema: Database schema of the tables (PostgreSQL), ``None`` for the default.
+
+    Returns:
+        The defined tables.
+
+    Raises:
+        ValueError: The prefix is not a valid identifier start.
+    """
+    if not _PREFIX.match(table_prefix):
+        raise ValueError(f"table_prefix must match {_PREFIX.pattern}, got {table_prefix!r}")
+    md = metadata if metadata is not None else MetaData()
+    p = table_prefix
+    tasks = Table(
+        f"{p}tasks",
+        md,
+        Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        Column("id", Uuid(), nullable=False),
+        Column("task_name", Text(), nullable=False),
+        Column("queue", Text(), nullable=False),
+        Column("priority", Integer(), nullable=False),
+        Column("status", Text(), nullable=False),
+        Column("key", Text()),
+        Column("args", JSONText(), nullable=False),
+        Column("kwargs", JSONText(), nullable=False),
+        Column("metadata", JSONText(), nullable=False),
+        Column("attempts", Integer(), nullable=False),
+        Column("max_retries", Integer(), nullable=False),
+        Column("runs", Integer(), nullable=False),
+        Column("reclaims", Integer(), nullable=False),
+        Column("max_reclaims", Integer(), nullable=False),
+        Column("timeout", Float()),
+        Column("execution_backend", Text()),
+        Column("execution_profile", Text()),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("run_at", UTCDateTime(), nullable=False),
+        Column("started_at", UTCDateTime()),
+        Column("finished_at", UTCDateTime()),
+        Column("lease_id", Text()),
+        Column("lease_expires_at", UTCDateTime()),
+        Column("worker_id", Text()),
+        Column("result", JSONText()),
+        Column("error", Text()),
+        schema=schema,
+    )
+    c = tasks.c
+    Index(f"{p}tasks_id", c.id, unique=True)
+    # the claim: an ordered scan of waiting records by priority, then enqueue order
+    Index(
+        f"{p}tasks_ready",
+        c.priority.desc(),
+        c.seq,
+        postgresql_where=text(WAITING),
+        sqlite_where=text(WAITING),
+    )
+    Index(
+        f"{p}tasks_ready_queue",
+        c.queue,
+        c.priority.desc(),
+        c.seq,
+        postgresql_where=text(WAITING),
+        sqlite_where=text(WAITING),
+    )
+    # a dedup key is held by at most one active record: enforced by the database
+    Index(
+        f"{p}tasks_active_key",
+        c.key,
+        unique=True,
+        postgresql_where=text(f"key IS NOT NULL AND {ACTIVE}"),
+        sqlite_where=text(f"key IS NOT NULL AND {ACTIVE}"),
+    )
+    Index(
+        f"{p}tasks_leases",
+        c.lease_expires_at,
+        postgresql_where=text("status = 'running'"),
+        sqlite_where=text("status = 'running'"),
+    )
+    dead_letters = Table(
+        f"{p}dead_letters",
+        md,
+        Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        Column("task_id", Text()),
+        Column("row", Text(), nullable=False),
+        Column("error", Text(), nullable=False),
+        Column("moved_at", UTCDateTime(), nullable=False, server_default=text("CURRENT_TIMESTAMP")),
+        schema=schema,
+    )
+    return QueueTables(md, tasks, dead_letters, table_prefix, schema)
+
+
+tables = queue_tables()
+"""The default queue tables (prefix ``lq_``, default schema)."""
+
+metadata = tables.metadata
+"""``MetaData`` holding the default queue tables: add it to your Alembic ``target_metadata``."""
+
+
+async def ensure_tables(connection: AsyncConnection, namespace: QueueTables) -> None:
+    """Create the tables and indexes that do not exist yet (idempotent, safe under concurrency).
+
+    Runs inside the caller's transaction; on PostgreSQL a transaction-scoped advisory lock keeps
+    several processes from creating the same objects at once.
+    """
+    if connection.dialect.name == "postgresql":
+        lock = f"litestar_queues:{namespace.channel}"
+        await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": lock})
+        if namespace.schema:
+            quoted = connection.dialect.identifier_preparer.quote_schema(namespace.schema)
+            await connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+    await connection.run_sync(
+        namespace.metadata.create_all,
+        tables=[namespace.tasks, namespace.dead_letters],
+        checkfirst=True,
+    )
+
+
+async def create_schema(
+    target: AsyncEngine | str, *, table_prefix: str = "lq_", schema: str | None = None
+) -> QueueTables:
+    """Create the queue tables and indexes if they do not exist yet.
+
+    Args:
+        target: An ``AsyncEngine``, or a backend URL (``postgresql://...``, ``sqlite:///queue.db``;
+            ``table_prefix`` and ``schema`` query parameters are honoured).
+        table_prefix: Prefix of table names (when ``target`` is an engine).
+        schema: Database schema (when ``target`` is an engine).
+
+    Returns:
+        The tables that now exist.
+    """
+    from litestar_queues_sql._dialects import engine_from_url, parse_url
+
+    if isinstance(target, str):
+        options = parse_url(target)
+        engine = engine_from_url(options.url)
+        namespace = queue_tables(table_prefix=options.table_prefix, schema=options.schema)
+        try:
+            async with engine.begin() as conn:
+                await ensure_tables(conn, namespace)
+        finally:
+            await engine.dispose()
+        return namespace
+    namespace = queue_tables(table_prefix=table_prefix, schema=schema)
+    async with target.begin() as conn:
+        await ensure_tables(conn, namespace)
+    return namespace
