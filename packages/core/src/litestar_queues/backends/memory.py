@@ -39,6 +39,26 @@ class _Signal:
             await self._event.wait()
 
 
+class _Latch:
+    """A latched wake-up: a fire while nobody waits makes the next :meth:`wait` return at once."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        event = self._event
+        if not event.is_set():
+            with anyio.move_on_after(timeout):
+                await event.wait()
+        if event.is_set() and self._event is event:
+            self._event = anyio.Event()
+
+
 class MemoryQueueBackend:
     """Keeps task records in this process's memory.
 
@@ -71,7 +91,7 @@ class MemoryQueueBackend:
         # heap of (run_at, seq, id) for scheduled records
         self._delayed: list[tuple[datetime, int, UUID]] = []
         self._counter = itertools.count()
-        self._work_signal = _Signal()
+        self._work_signal = _Latch()
         self._finish_signal = _Signal()
 
     async def open(self) -> None:

@@ -1,0 +1,361 @@
+"""The contract's hypothesis state machine: random operation sequences against backend and model."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+import hypothesis.strategies as st
+from anyio.from_thread import start_blocking_portal
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from litestar_queues.models import TERMINAL_STATUSES, Outcome
+from litestar_queues.testing._check import ContractViolation, expect, expect_equal, make_record
+from litestar_queues.testing._clock import ManualClock
+from litestar_queues.testing._compare import check_counts, check_record, check_store
+from litestar_queues.testing._model import Model
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from uuid import UUID
+
+    from anyio.from_thread import BlockingPortal
+    from hypothesis import settings
+
+    from litestar_queues.models import TaskRecord
+    from litestar_queues.ports import QueueBackend
+
+__all__ = ("BackendFactory", "run_backend_machine")
+
+T = TypeVar("T")
+
+QUEUES = ("default", "other")
+WORKERS = ("w1", "w2", "w3")
+_QUEUE_FILTERS: tuple[tuple[str, ...] | None, ...] = (None, ("default",), ("other",), ("other", "default"))
+_SPEC = st.fixed_dictionaries(
+    {
+        "queue": st.sampled_from(QUEUES),
+        "priority": st.integers(-1, 2),
+        "key": st.sampled_from((None, None, "k1", "k2")),
+        "delay": st.sampled_from((0.0, 0.0, 1.0, 5.0, 20.0)),
+        "max_retries": st.integers(0, 2),
+        "max_reclaims": st.integers(0, 2),
+    }
+)
+_KINDS = ("complete", "fail", "retry", "retry_later", "retry_past", "release")
+
+
+class BackendFactory(Protocol):
+    """What the machine needs from the contract: make a backend, and clean up after it."""
+
+    async def make_backend(self) -> QueueBackend:
+        """Return a fresh, empty, unopened backend."""
+        ...
+
+    async def teardown_backend(self, backend: QueueBackend) -> None:
+        """Clean up after ``backend`` was closed."""
+        ...
+
+
+class _BackendMachine(RuleBasedStateMachine):
+    """Drives one backend and the reference model with the same operations."""
+
+    factory: ClassVar[BackendFactory]
+    portal: ClassVar[BlockingPortal]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock()
+        self.model = Model()
+        self.held: dict[str, list[tuple[UUID, str]]] = {w: [] for w in WORKERS}
+        self.terminal: dict[UUID, TaskRecord] = {}
+        self._records: dict[UUID, TaskRecord | None] = {}
+        self._counts: dict[str, dict[str, int]] = {}
+        self.backend: QueueBackend | None = None
+        self.backend = self.portal.call(self._open)
+
+    async def _open(self) -> QueueBackend:
+        backend = await self.factory.make_backend()
+        await backend.open()
+        return backend
+
+    async def _close(self) -> None:
+        if self.backend is not None:
+            try:
+                await self.backend.close()
+            finally:
+                await self.factory.teardown_backend(self.backend)
+
+    def teardown(self) -> None:
+        """Close the backend through the portal."""
+        self.portal.call(self._close)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _step(self, operation: Callable[[QueueBackend], Awaitable[T]]) -> T:
+        """Run ``operation``, then load every known record and the counts, in one portal call."""
+        ids = list(self.model.records)
+
+        async def run() -> tuple[T, dict[UUID, TaskRecord | None], dict[str, dict[str, int]]]:
+            backend = self.backend
+            assert backend is not None
+            result = await operation(backend)
+            records = {task_id: await backend.get(task_id) for task_id in ids}
+            return result, records, await backend.counts()
+
+        result, self._records, self._counts = self.portal.call(run)
+        return result
+
+    def _verify(self) -> None:
+        check_store(self._records, self.model, self.terminal, self.clock.now())
+        check_counts(self._counts, self._records)
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    @rule(specs=st.lists(_SPEC, min_size=1, max_size=3))
+    def enqueue(self, specs: list[dict[str, Any]]) -> None:
+        """Enqueue a batch with keys, priorities, delays and queues."""
+        now = self.clock.now()
+        batch = [
+            make_record(
+                now,
+                queue=s["queue"],
+                priority=s["priority"],
+                key=s["key"],
+                run_at=self.clock.later(s["delay"]),
+                max_retries=s["max_retries"],
+                max_reclaims=s["max_reclaims"],
+                args=[i],
+            )
+            for i, s in enumerate(specs)
+        ]
+        expected = [self.model.enqueue(record) for record in batch]
+        results = self._step(lambda b: b.enqueue(batch))
+        expect_equal(len(results), len(batch), "enqueue", "number of results")
+        for record, result, (task_id, created) in zip(batch, results, expected, strict=True):
+            if result.created and not created:
+                raise ContractViolation(
+                    f"at most one active record per dedup key: enqueue stored a second record with "
+                    f"key {record.key!r} while {task_id} holds it"
+                )
+            expect_equal(result.created, created, "enqueue", f"created flag for {record.id}")
+            expect_equal(result.record.id, task_id, "enqueue", "id of the returned record")
+        self._verify()
+
+    @rule(
+        worker=st.sampled_from(WORKERS),
+        limit=st.integers(1, 3),
+        queues=st.sampled_from(_QUEUE_FILTERS),
+        lease=st.sampled_from((5.0, 30.0)),
+    )
+    def claim(self, worker: str, limit: int, queues: tuple[str, ...] | None, lease: float) -> None:
+        """Claim by one of several workers."""
+        now, until = self.clock.now(), self.clock.later(lease)
+        expected = self.model.due_order(queues, now)[:limit]
+        names = None if queues is None else list(queues)
+        claimed = self._step(
+            lambda b: b.claim(queues=names, worker_id=worker, limit=limit, now=now, lease_until=until)
+        )
+        ids = [r.id for r in claimed]
+        for record in claimed:
+            self._check_claimable(record.id, worker, now)
+            expect(
+                queues is None or record.queue in queues,
+                "claim queue filter",
+                f"{record.id} is in {record.queue!r}",
+            )
+        expect(len(set(ids)) == len(ids), "no task held by two workers", f"one claim returned {ids}")
+        if ids != expected:
+            if set(ids) == set(expected):
+                raise ContractViolation(
+                    f"claim order (priority, then enqueue order): got {ids}, expected {expected}"
+                )
+            missing = [i for i in expected if i not in ids]
+            if len(ids) < len(expected):
+                raise ContractViolation(f"no task lost: due records {missing} were not handed out by claim")
+            raise ContractViolation(
+                f"claim order (priority, then enqueue order): got {ids}, expected {expected}"
+            )
+        for record in claimed:
+            self._accept_claim(record, worker, now, until)
+        self._verify()
+
+    @precondition(lambda self: bool(self.model.records))
+    @rule(data=st.data(), worker=st.sampled_from(WORKERS), lease=st.sampled_from((5.0, 30.0)))
+    def claim_task(self, data: st.DataObject, worker: str, lease: float) -> None:
+        """Claim one record by id, due or not."""
+        task_id = data.draw(st.sampled_from(list(self.model.records)), label="task_id")
+        now, until = self.clock.now(), self.clock.later(lease)
+        claimable = self.model.records[task_id].status in ("pending", "scheduled")
+        claimed = self._step(lambda b: b.claim_task(task_id, worker_id=worker, now=now, lease_until=until))
+        if claimed is not None:
+            self._check_claimable(task_id, worker, now, by_id=True)
+            self._accept_claim(claimed, worker, now, until)
+        else:
+            expect(not claimable, "claim_task", f"{task_id} is claimable but claim_task returned None")
+        self._verify()
+
+    def _check_claimable(self, task_id: UUID, worker: str, now: Any, *, by_id: bool = False) -> None:
+        model = self.model.records.get(task_id)
+        expect(model is not None, "claim", f"claim returned unknown record {task_id}")
+        assert model is not None
+        if model.status == "running":
+            live = model.lease_expires_at is not None and model.lease_expires_at >= now
+            raise ContractViolation(
+                f"no task held by two workers: {task_id} is running under {model.worker_id}'s "
+                f"{'live' if live else 'unreclaimed'} lease and was handed to {worker}"
+            )
+        if model.status in TERMINAL_STATUSES:
+            raise ContractViolation(
+                f"a terminal record never changes: claim handed out {model.status} {task_id}"
+            )
+        if not by_id and model.status == "scheduled" and model.run_at > now:
+            raise ContractViolation(
+                f"a delayed task is never claimed before it is due: {task_id} is due at "
+                f"{model.run_at}, now is {now}"
+            )
+
+    def _accept_claim(self, record: TaskRecord, worker: str, now: Any, until: Any) -> None:
+        model = self.model.records[record.id]
+        lease_id = record.lease_id
+        expect(isinstance(lease_id, str) and bool(lease_id), "claim", f"{record.id} has no lease_id")
+        assert lease_id is not None
+        expect(lease_id not in model.leases, "claim", f"{record.id} got a lease_id it had before")
+        self.model.claim(record.id, lease_id=lease_id, worker_id=worker, now=now, until=until)
+        check_record(record, model, now)
+        self.held[worker].append((record.id, lease_id))
+
+    @rule(worker=st.sampled_from(WORKERS), extend=st.sampled_from((5.0, 30.0)), forget_lost=st.booleans())
+    def heartbeat(self, worker: str, extend: float, forget_lost: bool) -> None:
+        """Extend every lease a worker believes it holds (some may be lost)."""
+        leases = list(self.held[worker])
+        until = self.clock.later(extend)
+        expected = self.model.extend(leases, until)
+        lost = self._step(lambda b: b.extend_leases(leases, until=until))
+        for task_id in set(lost) - expected:
+            raise ContractViolation(f"extend_leases: the live lease of {task_id} was reported lost")
+        for task_id in expected - set(lost):
+            raise ContractViolation(f"extend_leases: the lost lease of {task_id} was not reported")
+        if forget_lost:
+            self.held[worker] = [(t, lease) for t, lease in leases if t not in lost]
+        self._verify()
+
+    @rule(
+        data=st.data(),
+        worker=st.sampled_from(WORKERS),
+        kinds=st.lists(st.sampled_from(_KINDS), min_size=1, max_size=2),
+    )
+    def finish(self, data: st.DataObject, worker: str, kinds: list[str]) -> None:
+        """Report outcomes (complete, fail, retry now / later / in the past, release) for held leases."""
+        held = self.held[worker]
+        if not held:
+            return
+        now = self.clock.now()
+        outcomes: list[Outcome] = []
+        for kind in kinds:
+            task_id, lease_id = data.draw(st.sampled_from(held), label="lease")
+            outcomes.append(self._outcome(task_id, lease_id, kind))
+        self.held[worker] = [pair for pair in held if pair not in {(o.task_id, o.lease_id) for o in outcomes}]
+        applies = [self.model.finish(outcome, now) for outcome in outcomes]
+        results = self._step(lambda b: b.finish(outcomes, now=now))
+        expect_equal(len(results), len(outcomes), "finish", "number of results")
+        for outcome, result, applied in zip(outcomes, results, applies, strict=True):
+            if result is not None and not applied:
+                raise ContractViolation(
+                    f"finish applies only under the live lease: a {outcome.kind} of {outcome.task_id} "
+                    f"under lost lease {outcome.lease_id} was applied"
+                )
+            if result is None and applied:
+                raise ContractViolation(
+                    f"finish: a {outcome.kind} of {outcome.task_id} under its live lease was rejected"
+                )
+            if result is not None:
+                check_record(result, self.model.records[outcome.task_id], now)
+        self._verify()
+
+    def _outcome(self, task_id: UUID, lease_id: str, kind: str) -> Outcome:
+        record = self.model.records[task_id]
+        live = self.model.holds(task_id, lease_id)
+        if kind.startswith("retry") and live and record.attempts > record.submitted.max_retries:
+            kind = "fail"  # the core never retries past max_retries
+        if kind == "retry":
+            return Outcome(
+                task_id=task_id, lease_id=lease_id, kind="retry", error="boom", run_at=self.clock.now()
+            )
+        if kind == "retry_later":
+            return Outcome(
+                task_id=task_id, lease_id=lease_id, kind="retry", error="later", run_at=self.clock.later(3)
+            )
+        if kind == "retry_past":
+            return Outcome(
+                task_id=task_id,
+                lease_id=lease_id,
+                kind="retry",
+                error="past",
+                run_at=self.clock.now() - timedelta(seconds=1),
+            )
+        if kind == "complete":
+            return Outcome(task_id=task_id, lease_id=lease_id, kind="complete", result={"done": str(task_id)})
+        if kind == "fail":
+            return Outcome(task_id=task_id, lease_id=lease_id, kind="fail", error="failed for good")
+        return Outcome(task_id=task_id, lease_id=lease_id, kind="release")
+
+    @rule(seconds=st.sampled_from((0.5, 1.0, 5.0, 31.0)))
+    def advance_clock(self, seconds: float) -> None:
+        """Let time pass (leases expire, delayed records become due)."""
+        self.clock.advance(seconds)
+
+    @rule()
+    def reclaim_expired(self) -> None:
+        """Return expired leases to the queue, or fail records past max_reclaims."""
+        now = self.clock.now()
+        expected = self.model.reclaim(now)
+        changed = self._step(lambda b: b.reclaim_expired(now=now))
+        ids = [r.id for r in changed]
+        expect(len(set(ids)) == len(ids), "reclaim_expired", f"returned {ids}")
+        expect_equal(set(ids), expected, "reclaim_expired", "the set of reclaimed records")
+        for record in changed:
+            check_record(record, self.model.records[record.id], now)
+        self._verify()
+
+    @rule(data=st.data(), unknown=st.booleans())
+    def cancel(self, data: st.DataObject, unknown: bool) -> None:
+        """Cancel a record in any status (or an unknown id)."""
+        if unknown or not self.model.records:
+            task_id = uuid.uuid4()
+        else:
+            task_id = data.draw(st.sampled_from(list(self.model.records)), label="task_id")
+        now = self.clock.now()
+        before = self.terminal.get(task_id)
+        expected = self.model.cancel(task_id, now)
+        result = self._step(lambda b: b.cancel(task_id, now=now))
+        if expected is None:
+            expect(result is None, "cancel", f"cancel of unknown id {task_id} returned {result!r}")
+        else:
+            expect(result is not None, "no task lost", f"cancel of {task_id} returned None")
+            assert result is not None
+            if before is not None and result != before:
+                raise ContractViolation(
+                    f"a terminal record never changes: cancel changed {task_id} to {result!r}"
+                )
+            check_record(result, expected, now)
+        self._verify()
+
+
+def run_backend_machine(factory: BackendFactory, settings: settings | None) -> None:
+    """Run the state machine against backends made by ``factory``.
+
+    One event loop runs in a thread (an anyio blocking portal) for the whole run; every backend
+    is created, opened, used and closed on it.
+
+    Args:
+        factory: Makes fresh backends and cleans up after them.
+        settings: Hypothesis settings, or ``None`` for the loaded profile's.
+
+    Raises:
+        ContractViolation: When the backend breaks a rule (after hypothesis shrank the example).
+    """
+    with start_blocking_portal() as portal:
+        machine = type("QueueBackendMachine", (_BackendMachine,), {"factory": factory, "portal": portal})
+        run_state_machine_as_test(machine, settings=settings)

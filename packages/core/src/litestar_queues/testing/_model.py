@@ -1,0 +1,187 @@
+"""A plain reference model of a queue backend, used by the contract's state machine.
+
+It predicts what every operation of the port must do, so the machine can compare a real backend
+with it step by step. It keeps only what the rules decide; lease ids come from the backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from litestar_queues.models import ACTIVE_STATUSES, TERMINAL_STATUSES
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from uuid import UUID
+
+    from litestar_queues.models import Outcome, TaskRecord
+
+__all__ = ("Model", "ModelRecord")
+
+
+@dataclass
+class ModelRecord:
+    """What the model knows about one stored record."""
+
+    submitted: TaskRecord
+    seq: int
+    status: str
+    run_at: datetime
+    attempts: int = 0
+    runs: int = 0
+    reclaims: int = 0
+    lease_id: str | None = None
+    lease_expires_at: datetime | None = None
+    worker_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: Any = None
+    error: str | None = None
+    # after a reclaim the error text is the backend's own: any non-empty text is accepted
+    any_error: bool = False
+    # a record failed by reclaim may keep the expired attempt counted, or not
+    alt_attempts: int | None = None
+    leases: set[str] = field(default_factory=set)
+
+    @property
+    def id(self) -> UUID:
+        """The record's id."""
+        return self.submitted.id
+
+    def is_due(self, now: datetime) -> bool:
+        """Whether a claim at ``now`` may hand the record out."""
+        return self.status == "pending" or (self.status == "scheduled" and self.run_at <= now)
+
+
+class Model:
+    """The reference: records in a dict, enqueue order as a counter, no cleverness."""
+
+    def __init__(self) -> None:
+        self.records: dict[UUID, ModelRecord] = {}
+        self._seq = 0
+
+    # -- predictions ---------------------------------------------------------------------------
+
+    def key_holder(self, key: str | None) -> ModelRecord | None:
+        """The active record holding ``key``, if any."""
+        if key is None:
+            return None
+        for record in self.records.values():
+            if record.submitted.key == key and record.status in ACTIVE_STATUSES:
+                return record
+        return None
+
+    def due_order(self, queues: Sequence[str] | None, now: datetime) -> list[UUID]:
+        """Ids a claim at ``now`` hands out, in claim order (priority, then enqueue order)."""
+        due = [
+            r
+            for r in self.records.values()
+            if r.is_due(now) and (queues is None or r.submitted.queue in queues)
+        ]
+        due.sort(key=lambda r: (-r.submitted.priority, r.seq))
+        return [r.id for r in due]
+
+    def holds(self, task_id: UUID, lease_id: str) -> bool:
+        """Whether ``lease_id`` is the live lease of a running record."""
+        record = self.records.get(task_id)
+        return record is not None and record.status == "running" and record.lease_id == lease_id
+
+    def expired(self, now: datetime) -> set[UUID]:
+        """Ids of running records whose lease expired before ``now``."""
+        return {
+            r.id
+            for r in self.records.values()
+            if r.status == "running" and r.lease_expires_at is not None and r.lease_expires_at < now
+        }
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def enqueue(self, record: TaskRecord) -> tuple[UUID, bool]:
+        """Store ``record`` unless its key is held; return the resulting id and ``created``."""
+        holder = self.key_holder(record.key)
+        if holder is not None:
+            return holder.id, False
+        self.records[record.id] = ModelRecord(
+            submitted=record, seq=self._seq, status=record.status, run_at=record.run_at
+        )
+        self._seq += 1
+        return record.id, True
+
+    def claim(self, task_id: UUID, *, lease_id: str, worker_id: str, now: datetime, until: datetime) -> None:
+        """Record a claim the backend made."""
+        record = self.records[task_id]
+        record.status = "running"
+        record.attempts += 1
+        record.runs += 1
+        record.lease_id = lease_id
+        record.lease_expires_at = until
+        record.worker_id = worker_id
+        record.started_at = now
+        record.alt_attempts = None
+        record.leases.add(lease_id)
+
+    def extend(self, leases: Sequence[tuple[UUID, str]], until: datetime) -> set[UUID]:
+        """Extend held leases; return the ids whose lease is lost."""
+        lost: set[UUID] = set()
+        for task_id, lease_id in leases:
+            if self.holds(task_id, lease_id):
+                self.records[task_id].lease_expires_at = until
+            else:
+                lost.add(task_id)
+        return lost
+
+    def _leave_running(self, record: ModelRecord, status: str) -> None:
+        record.status = status
+        record.lease_id = None
+        record.lease_expires_at = None
+
+    def finish(self, outcome: Outcome, now: datetime) -> bool:
+        """Apply one outcome; return whether it applies (the lease is held)."""
+        if not self.holds(outcome.task_id, outcome.lease_id):
+            return False
+        record = self.records[outcome.task_id]
+        record.any_error = False
+        if outcome.kind == "complete":
+            self._leave_running(record, "completed")
+            record.result = outcome.result
+            record.finished_at = now
+        elif outcome.kind == "fail":
+            self._leave_running(record, "failed")
+            record.error = outcome.error
+            record.finished_at = now
+        elif outcome.kind == "retry":
+            run_at = now if outcome.run_at is None else outcome.run_at
+            self._leave_running(record, "scheduled" if run_at > now else "pending")
+            record.error = outcome.error
+            record.run_at = run_at
+        else:
+            self._leave_running(record, "pending")
+            record.attempts -= 1
+        return True
+
+    def reclaim(self, now: datetime) -> set[UUID]:
+        """Return expired leases to the queue (or fail them); return the ids changed."""
+        changed = self.expired(now)
+        for task_id in changed:
+            record = self.records[task_id]
+            record.reclaims += 1
+            record.any_error = True
+            record.attempts -= 1
+            if record.reclaims > record.submitted.max_reclaims:
+                self._leave_running(record, "failed")
+                record.finished_at = now
+                record.alt_attempts = record.attempts + 1
+            else:
+                self._leave_running(record, "pending")
+        return changed
+
+    def cancel(self, task_id: UUID, now: datetime) -> ModelRecord | None:
+        """Cancel a record that is not terminal; return it (``None`` when unknown)."""
+        record = self.records.get(task_id)
+        if record is None or record.status in TERMINAL_STATUSES:
+            return record
+        self._leave_running(record, "cancelled")
+        record.finished_at = now
+        return record
