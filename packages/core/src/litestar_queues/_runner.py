@@ -22,7 +22,7 @@ from litestar_queues.models import Outcome
 from litestar_queues.serialization import to_json_value
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from litestar_queues.config import QueueConfig
     from litestar_queues.events.publisher import QueueEventPublisher
@@ -31,6 +31,22 @@ if TYPE_CHECKING:
     from litestar_queues.task import Task
 
 logger = logging.getLogger("litestar_queues.worker")
+
+
+class _Here:
+    """Runs the task in this process (the ``run-task`` command's placement)."""
+
+    async def open(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+    async def execute(self, record: TaskRecord, run_here: Callable[[], Awaitable[Any]]) -> Any:
+        return await run_here()
+
+
+_HERE = _Here()
 
 
 def describe_error(exc: BaseException) -> str:
@@ -85,26 +101,49 @@ class TaskRunner:
         except EventPublishError as exc:
             logger.warning("%s", exc)
 
-    async def run(self, record: TaskRecord, worker_id: str | None) -> Outcome:
+    async def run(
+        self,
+        record: TaskRecord,
+        worker_id: str | None,
+        *,
+        here: bool = False,
+        context: TaskExecutionContext | None = None,
+    ) -> Outcome | None:
         """Run ``record`` once and decide its outcome.
 
         Cancellation (lease lost, shutdown) propagates to the caller, which decides what to do.
+
+        Args:
+            record: The claimed record.
+            worker_id: Identity of the worker holding the lease.
+            here: Run the task in this process whatever its execution backend (what the
+                ``run-task`` command does: it *is* the placement the record asked for).
+            context: The run's context when the caller needs it afterwards (so that every event
+                of the run, ``task.cancelled`` included, continues one sequence); built otherwise.
+
+        Returns:
+            The outcome to report, or ``None`` when an execution backend that writes outcomes
+            itself (``writes_outcomes``) already reported it elsewhere.
         """
         try:
             task = self._config.registry.get(record.task_name)
         except UnknownTaskError as exc:
             logger.error("failing task %s: %s", record.id, exc)
             return self._outcome(record, "fail", error=f"{exc}; the worker does not run it")
-        context = self.context_for(record, worker_id)
+        if context is None:
+            context = self.context_for(record, worker_id)
         backend_name = record.execution_backend or self._config.execution_backend
-        backend = self._execution_backends.get(backend_name)
+        backend: ExecutionBackend | None = _HERE if here else self._execution_backends.get(backend_name)
         if backend is None:
             return self._outcome(record, "fail", error=f"unknown execution backend {backend_name!r}")
+        run_here = functools.partial(self._call, task, record, context)
+        if getattr(backend, "writes_outcomes", False):
+            return await self._run_remote(record, task, context, backend, run_here)
         timed_out = False
         try:
             await self.emit(context, "task.started")
             with anyio.move_on_after(record.timeout if record.timeout is not None else float("inf")) as scope:
-                value = await backend.execute(record, functools.partial(self._call, task, record, context))
+                value = await backend.execute(record, run_here)
             if scope.cancelled_caught:
                 timed_out = True
                 raise TimeoutError(f"task timed out after {record.timeout} s")
@@ -119,6 +158,30 @@ class TaskRunner:
             return await self._retry_or_fail(record, task, context, describe_error(exc))
         await self.emit_quietly(context, "task.completed")
         return self._outcome(record, "complete", result=result)
+
+    async def _run_remote(
+        self,
+        record: TaskRecord,
+        task: Task[..., Any],
+        context: TaskExecutionContext,
+        backend: ExecutionBackend,
+        run_here: Callable[[], Awaitable[Any]],
+    ) -> Outcome | None:
+        # The remote side runs the ``run-task`` protocol: it applies the timeout, publishes the
+        # lifecycle events and writes the outcome under this lease. ``execute`` returns once it
+        # did (or had nothing to write); it raises when the run ended without an outcome (the
+        # process was killed, the container failed), and then this side decides as for a local
+        # failure.
+        try:
+            await backend.execute(record, run_here)
+        except NonRetryableError as exc:
+            return await self._failed(record, context, describe_error(exc))
+        except Exception as exc:
+            logger.info(
+                "task %s (%s) attempt %s failed: %s", record.id, record.task_name, record.attempts, exc
+            )
+            return await self._retry_or_fail(record, task, context, describe_error(exc))
+        return None
 
     async def _call(self, task: Task[..., Any], record: TaskRecord, context: TaskExecutionContext) -> Any:
         kwargs = dict(record.kwargs)

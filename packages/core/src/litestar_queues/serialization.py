@@ -34,7 +34,7 @@ def to_json_value(value: Any, *, what: str, max_bytes: int | None = None) -> Any
     """
     try:
         encoded = _encoder.encode(value)
-    except (TypeError, ValueError, OverflowError) as exc:
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise SerializationError(f"{what} cannot be serialised to JSON: {exc}") from exc
     if max_bytes is not None and len(encoded) > max_bytes:
         raise PayloadTooLargeError(

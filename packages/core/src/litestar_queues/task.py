@@ -182,9 +182,9 @@ class Task(Generic[P, R]):
 def _check_defaults(*, queue: str | None, retries: int | None, timeout: float | None) -> None:
     if queue is not None and (not isinstance(queue, str) or not queue):
         raise QueueConfigurationError("queue must be a non-empty string")
-    if retries is not None and (not isinstance(retries, int) or retries < 0):
+    if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or retries < 0):
         raise QueueConfigurationError(f"retries must be a whole number >= 0, got {retries!r}")
-    if timeout is not None and not timeout > 0:
+    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
         raise QueueConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
 
 

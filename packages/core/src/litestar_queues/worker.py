@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from litestar_queues.config import WorkerConfig
+from litestar_queues.exceptions import QueueError
 from litestar_queues.models import Outcome
 
 if TYPE_CHECKING:
@@ -29,12 +30,16 @@ _BACKOFF_ON_ERROR = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 class _Running:
-    __slots__ = ("record", "released", "scope")
+    __slots__ = ("lease_id", "lost", "record", "released", "scope")
 
     def __init__(self, record: TaskRecord) -> None:
+        if record.lease_id is None:
+            raise QueueError(f"claimed task {record.id} carries no lease id")
         self.record = record
+        self.lease_id: str = record.lease_id
         self.scope = anyio.CancelScope()
         self.released = False
+        self.lost = False
 
 
 class Worker:
@@ -60,7 +65,9 @@ class Worker:
         self.config = _replace(base, overrides)
         self.service = service
         self.worker_id = self.config.effective_worker_id
-        self._running: dict[UUID, _Running] = {}
+        # keyed by lease id: after a lost lease the same task may be claimed again by this worker
+        # while its first run is still unwinding
+        self._running: dict[str, _Running] = {}
         self._finishing: dict[UUID, str] = {}
         self._acks: list[Outcome] = []
         self._ack_wake = anyio.Event()
@@ -167,8 +174,13 @@ class Worker:
                 await self._idle(delay)
                 continue
             for record in records:
+                # the backend hands a task out again only after this worker's lease on it was lost:
+                # an earlier run still unwinding here is stale, and stopped now
+                for stale in [e for e in self._running.values() if e.record.id == record.id]:
+                    stale.lost = True
+                    stale.scope.cancel()
                 entry = _Running(record)
-                self._running[record.id] = entry
+                self._running[entry.lease_id] = entry
                 tasks_tg.start_soon(self._execute, entry)
             if not records:
                 await self._idle(self.config.poll_interval, wait_for_work=True)
@@ -193,12 +205,13 @@ class Worker:
         record = entry.record
         runner = self.service.runner
         outcome: Outcome | None = None
+        # one context per run, so the events of the run (task.cancelled too) share one sequence
+        context = runner.context_for(record, self.worker_id)
         try:
             with entry.scope:
-                outcome = await runner.run(record, self.worker_id)
+                outcome = await runner.run(record, self.worker_id, context=context)
             if entry.scope.cancelled_caught:
                 outcome = None
-                context = runner.context_for(record, self.worker_id)
                 if entry.released:
                     assert record.lease_id is not None
                     outcome = Outcome(task_id=record.id, lease_id=record.lease_id, kind="release")
@@ -208,13 +221,9 @@ class Worker:
                             context, "task.cancelled", message="lease lost or task cancelled"
                         )
         finally:
-            del self._running[record.id]
+            self._running.pop(entry.lease_id, None)
             self._slot_freed.set()
         if outcome is not None:
-            if outcome.kind == "complete":
-                self.completed += 1
-            elif outcome.kind == "fail":
-                self.failed += 1
             self._finishing[record.id] = outcome.lease_id
             self._acks.append(outcome)
             self._ack_wake.set()
@@ -254,30 +263,40 @@ class Worker:
                 await anyio.sleep(delay)
                 continue
             for outcome, record in zip(batch, applied, strict=True):
-                self._finishing.pop(outcome.task_id, None)
+                if self._finishing.get(outcome.task_id) == outcome.lease_id:
+                    del self._finishing[outcome.task_id]
                 if record is None:
                     logger.warning(
                         "outcome %s of task %s rejected: its lease was lost", outcome.kind, outcome.task_id
                     )
+                elif record.status == "completed":
+                    self.completed += 1
+                elif record.status == "failed":
+                    self.failed += 1
 
     async def _heartbeat_loop(self) -> None:
         interval = self.config.effective_heartbeat_interval
         while True:
             await anyio.sleep(interval)
-            leases = [(e.record.id, e.record.lease_id) for e in self._running.values() if e.record.lease_id]
-            leases += list(self._finishing.items())
+            # one lease per task id: extend_leases reports lost leases by task id only
+            live = [e for e in self._running.values() if not e.lost]
+            leases = {e.record.id: e.lease_id for e in live}
+            for task_id, lease_id in self._finishing.items():
+                leases.setdefault(task_id, lease_id)
             if not leases:
                 continue
             until = self.service.config.clock.now() + timedelta(seconds=self.config.lease_seconds)
             try:
-                lost = await self.service.backend.extend_leases(leases, until=until)
+                lost = await self.service.backend.extend_leases(list(leases.items()), until=until)
             except Exception as exc:
                 logger.warning("worker %s could not extend leases: %r", self.worker_id, exc)
                 continue
-            for task_id in lost:
-                entry = self._running.get(task_id)
-                if entry is not None:
-                    logger.warning("task %s lost its lease (cancelled or reclaimed): cancelling it", task_id)
+            for entry in live:
+                if entry.record.id in lost and leases[entry.record.id] == entry.lease_id:
+                    logger.warning(
+                        "task %s lost its lease (cancelled or reclaimed): cancelling it", entry.record.id
+                    )
+                    entry.lost = True
                     entry.scope.cancel()
 
     async def _reclaim_loop(self) -> None:
