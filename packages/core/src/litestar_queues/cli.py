@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
-from typing import Any
+import uuid
+from typing import Any, NoReturn
 
 import anyio
 
@@ -55,6 +57,58 @@ async def _run_worker(args: argparse.Namespace) -> None:
         await service.worker(**overrides).run()
 
 
+def _add_run_task(commands: Any) -> None:
+    run_task = commands.add_parser(
+        "run-task",
+        help="run one stored task here and write its outcome (the remote-execution protocol)",
+        description="Exit status: 0 completed, 10 failed, 11 scheduled for retry, 12 lease lost, "
+        "13 record not found or not claimable, 64 usage or configuration error.",
+    )
+    run_task.add_argument("task_id", help="id of the task record")
+    run_task.add_argument("--app", required=True, help="MODULE:ATTR of a QueueConfig or QueueService")
+    run_task.add_argument("--lease", default=None, help="adopt the record claimed under this lease id")
+    run_task.add_argument("--worker-id", default=None, help="identity in the record and events")
+    run_task.add_argument("--memory-limit-mb", type=int, default=None, help="address-space limit (RLIMIT_AS)")
+    run_task.add_argument(
+        "--exit-zero-when-recorded",
+        action="store_true",
+        help="exit 0 whenever nothing is left to report (for platforms that retry failed containers)",
+    )
+    run_task.add_argument("--log-level", default="WARNING")
+
+
+async def _run_task(args: argparse.Namespace) -> int:
+    from litestar_queues.execution.protocol import ExitCode, run_task
+
+    try:
+        task_id = uuid.UUID(args.task_id)
+        service = load_service(args.app)
+    except Exception as exc:  # whatever stops the app from loading is a usage/configuration error
+        print(f"litestar-queues run-task: cannot load {args.app!r}: {exc!r}", file=sys.stderr)
+        return ExitCode.USAGE
+    async with service:
+        code = await run_task(service, task_id, lease_id=args.lease, worker_id=args.worker_id)
+    if args.exit_zero_when_recorded:
+        return 0
+    return int(code)
+
+
+def _limit_memory(megabytes: int) -> None:
+    import resource
+
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _exit_now(code: int) -> NoReturn:
+    # run-task ends the process at once: a sync task abandoned at its timeout may still hold a
+    # (non-daemon) worker thread, and the outcome is already written
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``litestar-queues``."""
     parser = argparse.ArgumentParser(prog="litestar-queues", description="litestar-queues command line")
@@ -64,11 +118,22 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--concurrency", "-c", type=int, default=None)
     worker.add_argument("--queues", "-q", default=None, help="comma-separated queue names (default: all)")
     worker.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
+    _add_run_task(commands)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if argv[:1] == ["run-task"] and exc.code == 2:
+            return 64
+        raise
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     sys.path.insert(0, "")
+    if args.command == "run-task":
+        if args.memory_limit_mb is not None:
+            _limit_memory(args.memory_limit_mb)
+        _exit_now(anyio.run(_run_task, args))
     try:
         anyio.run(_run_worker, args)
     except QueueConfigurationError as exc:

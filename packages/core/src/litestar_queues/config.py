@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ("QueueConfig", "WorkerConfig")
 
-BUILTIN_EXECUTION_BACKENDS = ("local", "immediate")
+BUILTIN_EXECUTION_BACKENDS = ("local", "immediate", "process")
 
 
 @dataclass(kw_only=True, slots=True)
@@ -107,6 +107,12 @@ class QueueConfig:
         execution_backend: Name of the default execution backend (``"local"``).
         execution_backends: Extra execution backends by name, beside the built-in ones.
         execution_profiles: Per-profile settings by profile name, read by execution backends.
+            A profile's ``"backend"`` key names the execution backend it belongs to (an
+            enqueue naming only the profile runs there); that backend decodes the other keys
+            (see ``docs/execution.md``).
+        app: ``MODULE:ATTR`` where this configuration (or a service built from it) can be
+            imported: the ``--app`` of ``litestar-queues run-task``, which the ``process`` and
+            remote execution backends start to run a task elsewhere.
         event_config: Event publishing (disabled by default).
         worker: Worker settings.
         max_payload_bytes: Largest encoded arguments + metadata of one task.
@@ -125,6 +131,7 @@ class QueueConfig:
     max_reclaims: int = 3
     clock: Clock = field(default_factory=SystemClock)
     registry: TaskRegistry = field(default_factory=lambda: default_registry)
+    app: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.queue_backend, str) and not hasattr(self.queue_backend, "claim"):
@@ -138,6 +145,17 @@ class QueueConfig:
             raise QueueConfigurationError(
                 f"unknown execution backend {self.execution_backend!r}; known: {sorted(known)}"
             )
+        for name, settings in self.execution_profiles.items():
+            if not hasattr(settings, "get"):
+                raise QueueConfigurationError(f"execution profile {name!r} must be a mapping of settings")
+            profile_backend = settings.get("backend")
+            if profile_backend is not None and profile_backend not in known:
+                raise QueueConfigurationError(
+                    f"execution profile {name!r} names unknown execution backend {profile_backend!r}; "
+                    f"known: {sorted(known)}"
+                )
+        if self.app is not None and (":" not in self.app or self.app.startswith(":")):
+            raise QueueConfigurationError(f"app must be MODULE:ATTR, got {self.app!r}")
         if self.max_payload_bytes < 1:
             raise QueueConfigurationError("max_payload_bytes must be >= 1")
         if self.max_reclaims < 0:

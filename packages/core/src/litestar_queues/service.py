@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
 
 from litestar_queues._active import pop_active, push_active
 from litestar_queues._loading import backend_from_url
@@ -14,6 +17,7 @@ from litestar_queues.config import QueueConfig
 from litestar_queues.events.publisher import QueueEventPublisher
 from litestar_queues.exceptions import QueueConfigurationError, TaskNotFoundError
 from litestar_queues.execution.local import LocalExecutionBackend
+from litestar_queues.execution.process import ProcessExecutionBackend
 from litestar_queues.models import TaskRecord
 from litestar_queues.serialization import to_json_value
 from litestar_queues.task import EnqueueOptions, RunAfter, Task, _check_defaults
@@ -82,8 +86,16 @@ class QueueService:
         backend = self.config.queue_backend
         self.backend: QueueBackend = backend_from_url(backend) if isinstance(backend, str) else backend
         local = LocalExecutionBackend()
-        self.execution_backends: dict[str, ExecutionBackend] = {"local": local, "immediate": local}
+        self.execution_backends: dict[str, ExecutionBackend] = {
+            "local": local,
+            "immediate": local,
+            "process": ProcessExecutionBackend(),
+        }
         self.execution_backends.update(self.config.execution_backends)
+        for execution in dict.fromkeys(self.execution_backends.values()):
+            configure = getattr(execution, "configure", None)
+            if configure is not None:
+                configure(self.config)
         self.publisher = QueueEventPublisher.from_config(self.config.event_config)
         worker = self.config.worker
         self.runner = TaskRunner(
@@ -171,17 +183,7 @@ class QueueService:
         _check_defaults(queue=queue, retries=retries, timeout=timeout)
         if not isinstance(priority, int) or isinstance(priority, bool):
             raise QueueConfigurationError(f"priority must be an integer, got {priority!r}")
-        execution_backend = opts.execution_backend or resolved.execution_backend
-        if execution_backend is not None and execution_backend not in self.execution_backends:
-            raise QueueConfigurationError(
-                f"unknown execution backend {execution_backend!r}; "
-                f"configured: {sorted(self.execution_backends)}"
-            )
-        profile = opts.execution_profile or resolved.execution_profile
-        if profile is not None and profile not in self.config.execution_profiles:
-            raise QueueConfigurationError(
-                f"unknown execution profile {profile!r}; configured: {sorted(self.config.execution_profiles)}"
-            )
+        execution_backend, profile = self._placement(opts, resolved)
         if opts.key is not None and (not isinstance(opts.key, str) or not opts.key):
             raise QueueConfigurationError("key must be a non-empty string")
         what = f"arguments of task {resolved.name!r}"
@@ -210,6 +212,34 @@ class QueueService:
             created_at=now,
             run_at=run_at,
         )
+
+    def _placement(self, opts: EnqueueOptions, resolved: Task[..., Any]) -> tuple[str | None, str | None]:
+        execution_backend = opts.execution_backend or resolved.execution_backend
+        profile = opts.execution_profile or resolved.execution_profile
+        if profile is not None:
+            if profile not in self.config.execution_profiles:
+                raise QueueConfigurationError(
+                    f"unknown execution profile {profile!r}; "
+                    f"configured: {sorted(self.config.execution_profiles)}"
+                )
+            profile_backend = self.config.execution_profiles[profile].get("backend")
+            if execution_backend is None:
+                execution_backend = profile_backend
+            elif profile_backend is not None and profile_backend != execution_backend:
+                raise QueueConfigurationError(
+                    f"execution profile {profile!r} belongs to execution backend {profile_backend!r}, "
+                    f"not {execution_backend!r}"
+                )
+        if execution_backend is not None and execution_backend not in self.execution_backends:
+            raise QueueConfigurationError(
+                f"unknown execution backend {execution_backend!r}; "
+                f"configured: {sorted(self.execution_backends)}"
+            )
+        placement = self.execution_backends[execution_backend or self.config.execution_backend]
+        check = getattr(placement, "check", None)
+        if check is not None:
+            check(profile)
+        return execution_backend, profile
 
     async def enqueue(
         self,
@@ -284,15 +314,22 @@ class QueueService:
         return handles
 
     async def _run_immediately(self, handle: TaskResult[Any]) -> None:
-        now = self.config.clock.now()
-        lease_until = now + timedelta(seconds=self.config.worker.lease_seconds)
-        claimed = await self.backend.claim_task(
-            handle.id, worker_id="immediate", now=now, lease_until=lease_until
-        )
-        if claimed is None:
-            return
-        outcome = await self.runner.run(claimed, None)
-        await self.backend.finish([outcome], now=self.config.clock.now())
+        # attempts run inline one after another (waiting out the backoff) until one is final
+        while True:
+            now = self.config.clock.now()
+            lease_until = now + timedelta(seconds=self.config.worker.lease_seconds)
+            claimed = await self.backend.claim_task(
+                handle.id, worker_id="immediate", now=now, lease_until=lease_until
+            )
+            if claimed is None:
+                break
+            outcome = await self.runner.run(claimed, None)
+            if outcome is None:
+                break
+            await self.backend.finish([outcome], now=self.config.clock.now())
+            if outcome.kind != "retry" or outcome.run_at is None:
+                break
+            await anyio.sleep(max(0.0, (outcome.run_at - self.config.clock.now()).total_seconds()))
         await handle.refresh()
 
     # -- reads and changes ----------------------------------------------------------------------
@@ -378,17 +415,25 @@ def _due_time(now: datetime, run_after: RunAfter | None) -> datetime:
     if run_after is None:
         return now
     if isinstance(run_after, datetime):
-        if run_after.tzinfo is None:
+        if run_after.tzinfo is None or run_after.utcoffset() is None:
             raise QueueConfigurationError("run_after datetime must be timezone-aware")
-        return run_after
+        return run_after.astimezone(UTC)
     if isinstance(run_after, timedelta):
         delay = run_after
     elif isinstance(run_after, int | float) and not isinstance(run_after, bool):
-        delay = timedelta(seconds=run_after)
+        if not math.isfinite(run_after):
+            raise QueueConfigurationError(f"run_after must be a finite number of seconds, got {run_after!r}")
+        try:
+            delay = timedelta(seconds=run_after)
+        except OverflowError:
+            raise QueueConfigurationError(f"run_after is out of range: {run_after!r}") from None
     else:
         raise QueueConfigurationError(
             f"run_after must be seconds, a timedelta or a datetime, got {run_after!r}"
         )
     if delay < timedelta(0):
         raise QueueConfigurationError("run_after must not be negative")
-    return now + delay
+    try:
+        return now + delay
+    except OverflowError:
+        raise QueueConfigurationError(f"run_after is out of range: {run_after!r}") from None
