@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import msgspec
 from litestar.channels import ChannelsPlugin
 from litestar.exceptions import ImproperlyConfiguredException, WebSocketDisconnect
 
 from litestar_queues_litestar import _streams
+from litestar_queues_litestar._dedup import Deduplicator, NotAnEvent
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -19,20 +18,9 @@ if TYPE_CHECKING:
     from litestar.channels.subscriber import Subscriber
     from litestar.connection import WebSocket
 
-__all__ = ("MAX_REMEMBERED_KEYS", "stream_queue_events")
+__all__ = ("stream_queue_events",)
 
 logger = logging.getLogger("litestar_queues.litestar")
-
-MAX_REMEMBERED_KEYS = 100_000
-"""Dedup keys one connection remembers; the oldest are forgotten beyond this."""
-
-
-class _Keys(msgspec.Struct):
-    id: str | None = None
-    eventKey: str | None = None
-
-
-_decode_keys = msgspec.json.Decoder(_Keys).decode
 
 
 async def stream_queue_events(
@@ -122,20 +110,14 @@ async def _until_disconnect(socket: WebSocket[Any, Any, Any], scope: anyio.Cance
 
 
 async def _send_events(socket: WebSocket[Any, Any, Any], subscriber: Subscriber) -> None:
-    seen: OrderedDict[str, None] = OrderedDict()
+    dedup = Deduplicator()
     async for data in subscriber.iter_events():
         try:
-            keys = _decode_keys(data)
-        except msgspec.DecodeError:
+            if not dedup.first_time(data):
+                continue
+        except NotAnEvent:
             logger.warning("skipping a message that is not a queue event (%d bytes)", len(data))
             continue
-        key = keys.eventKey if keys.eventKey is not None else keys.id
-        if key is not None:
-            if key in seen:
-                continue
-            seen[key] = None
-            if len(seen) > MAX_REMEMBERED_KEYS:
-                seen.popitem(last=False)
         try:
             await socket.send_text(data.decode() if isinstance(data, bytes) else str(data))
         except WebSocketDisconnect:
