@@ -1,0 +1,50 @@
+"""Key names of one backend: every key carries the hash tag ``{prefix}`` (one cluster slot)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from litestar_queues.exceptions import QueueConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from uuid import UUID
+
+
+class Keys:
+    """Builds the key names under one prefix (mirrors ``rkey``/``qkey`` in ``lua/common.lua``)."""
+
+    __slots__ = ("prefix", "tag")
+
+    def __init__(self, prefix: str) -> None:
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise QueueConfigurationError(f"key_prefix must be non-empty without braces, got {prefix!r}")
+        self.prefix = prefix
+        self.tag = "{" + prefix + "}"
+
+    def record(self, task_id: UUID | str) -> str:
+        """The hash holding one task record."""
+        return f"{self.tag}:t:{task_id}"
+
+    def queue(self, queue: str, name: str) -> str:
+        """A per-queue structure: ``ready``, ``delayed``, ``leases``, ``wake``, terminal statuses."""
+        return f"{self.tag}:q:{queue}:{name}"
+
+    def wake_lists(self, queues: Sequence[str] | None) -> list[str]:
+        """The wake-up lists an idle worker serving ``queues`` blocks on."""
+        if queues is None:
+            return [f"{self.tag}:wake"]
+        return [self.queue(q, "wake") for q in queues]
+
+    def done_channel(self, task_id: UUID | str) -> str:
+        """The pub/sub channel announcing that a record became terminal."""
+        return f"{self.tag}:done:{task_id}"
+
+    @property
+    def dead(self) -> str:
+        """The hash of dead letters: task id -> JSON ``{"error": ..., "key": ...}``."""
+        return f"{self.tag}:dead"
+
+    def dead_record(self, task_id: UUID | str) -> str:
+        """Where a malformed record's raw key is moved."""
+        return f"{self.tag}:dead:{task_id}"

@@ -1,0 +1,54 @@
+"""The Lua scripts (package data under ``lua/``), each prefixed with ``lua/common.lua``."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+SCRIPT_NAMES = (
+    "bury",
+    "cancel",
+    "claim",
+    "claim_task",
+    "counts",
+    "enqueue",
+    "extend",
+    "finish",
+    "get",
+    "reclaim",
+)
+
+
+def _source(name: str) -> str:
+    return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+def load_sources() -> dict[str, str]:
+    """Return the full source of every script (the common prelude, then the script)."""
+    common = _source("common")
+    return {name: common + "\n" + _source(name) for name in SCRIPT_NAMES}
+
+
+class Scripts:
+    """The scripts registered on one client; each runs with EVALSHA, loading itself on NOSCRIPT."""
+
+    __slots__ = SCRIPT_NAMES
+
+    bury: AsyncScript
+    cancel: AsyncScript
+    claim: AsyncScript
+    claim_task: AsyncScript
+    counts: AsyncScript
+    enqueue: AsyncScript
+    extend: AsyncScript
+    finish: AsyncScript
+    get: AsyncScript
+    reclaim: AsyncScript
+
+    def __init__(self, client: Redis) -> None:
+        for name, source in load_sources().items():
+            setattr(self, name, client.register_script(source))

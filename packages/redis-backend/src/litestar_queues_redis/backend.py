@@ -1,0 +1,369 @@
+"""The Redis / Valkey queue backend: every state change is one atomic Lua script."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as aioredis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
+from litestar_queues.models import EnqueueResult
+from litestar_queues_redis._codec import decode_reply, is_buried, outcome_args, record_args, to_us
+from litestar_queues_redis._keys import Keys
+from litestar_queues_redis._scripts import Scripts
+from litestar_queues_redis._url import parse_ttl, split_url
+from litestar_queues_redis._waiting import FinishWaiter
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from datetime import datetime
+    from uuid import UUID
+
+    from litestar_queues.models import Outcome, TaskRecord
+
+__all__ = ("RedisQueueBackend",)
+
+logger = logging.getLogger("litestar_queues.redis")
+
+DEFAULT_RESULT_TTL = 86_400.0
+"""Seconds a finished (completed, failed, cancelled) record is kept: one day."""
+
+_ENQUEUE_CHUNK = 500
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+@contextlib.contextmanager
+def _mapped_errors() -> Iterator[None]:
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise BackendUnavailableError(f"the Redis server cannot be reached: {exc}") from exc
+
+
+class RedisQueueBackend:
+    """Stores task records in Redis or Valkey (6.2 or newer).
+
+    Every change (enqueue with dedup, claim, lease extension, finish, reclaim, cancel) is one Lua
+    script, so it is atomic on the server and costs one round trip however many records it
+    touches. Idle workers block on a wake-up list and wake as soon as work is enqueued; waiting
+    for a result subscribes to the record's completion channel.
+
+    Args:
+        url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` (TLS) or
+            ``unix:///path/to/redis.sock?db=0``. Query parameters are passed to redis-py
+            (``ssl_cert_reqs``, ``socket_timeout``, ...), except this backend's own options
+            ``key_prefix`` and ``result_ttl``.
+        client: A ``redis.asyncio.Redis`` client to use instead of a URL (not closed by
+            :meth:`close`). Its socket timeout must be longer than the workers' poll interval.
+        key_prefix: Prefix of every key (default ``"lq"``, or the URL's ``key_prefix``). Keys
+            are ``{prefix}:...``: the hash tag puts a backend's keys in one cluster slot.
+        result_ttl: Seconds finished records are kept (default one day, or the URL's
+            ``result_ttl``); ``None`` keeps them forever.
+        socket_timeout: Socket timeout of the command connections in seconds.
+
+    Raises:
+        QueueConfigurationError: Neither or both of ``url`` and ``client`` are given, or an
+            option is invalid.
+    """
+
+    __slots__ = (
+        "_blocking",
+        "_client",
+        "_finish_waiter",
+        "_keys",
+        "_owns_clients",
+        "_route",
+        "_scripts",
+        "_ttl_ms",
+        "_url",
+        "result_ttl",
+        "socket_timeout",
+    )
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: aioredis.Redis | None = None,
+        key_prefix: str | None = None,
+        result_ttl: float | str | None = DEFAULT_RESULT_TTL,
+        socket_timeout: float = 10.0,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise QueueConfigurationError("RedisQueueBackend needs exactly one of url= and client=")
+        self._url: str | None = None
+        prefix = key_prefix
+        ttl = parse_ttl(result_ttl)
+        if url is not None:
+            options = split_url(url)
+            self._url = options.redis_url
+            prefix = prefix or options.key_prefix
+            if options.has_result_ttl:
+                ttl = options.result_ttl
+        self._keys = Keys(prefix or "lq")
+        self._route = [self._keys.tag + ":queues"]
+        self.result_ttl = ttl
+        self._ttl_ms = "0" if ttl is None else str(max(1, round(ttl * 1000)))
+        self.socket_timeout = socket_timeout
+        self._owns_clients = client is None
+        self._client: aioredis.Redis | None = client
+        self._blocking: aioredis.Redis | None = client
+        self._scripts: Scripts | None = None
+        self._finish_waiter: FinishWaiter | None = None
+
+    def __repr__(self) -> str:
+        return f"<RedisQueueBackend prefix={self._keys.prefix!r}>"
+
+    @property
+    def key_prefix(self) -> str:
+        """The prefix of every key (inside the ``{...}`` hash tag)."""
+        return self._keys.prefix
+
+    @property
+    def keys(self) -> Keys:
+        """The key names used by this backend."""
+        return self._keys
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def _connect(self, url: str, socket_timeout: float | None) -> aioredis.Redis:
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)
+        client: aioredis.Redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=5.0,
+            retry=retry,
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        return client
+
+    async def open(self) -> None:
+        """Connect (checking the server answers) and register the scripts.
+
+        Raises:
+            BackendUnavailableError: The server cannot be reached.
+        """
+        if self._url is not None and self._client is None:
+            self._client = self._connect(self._url, self.socket_timeout)
+            self._blocking = self._connect(self._url, None)
+        assert self._client is not None and self._blocking is not None
+        self._scripts = Scripts(self._client)
+        self._finish_waiter = FinishWaiter(self._blocking)
+        with _mapped_errors():
+            await self._client.ping()
+
+    async def close(self) -> None:
+        """Close the connections this backend opened (a passed-in client stays open)."""
+        if self._finish_waiter is not None:
+            await self._finish_waiter.close()
+        if self._owns_clients:
+            for client in (self._client, self._blocking):
+                if client is not None:
+                    await client.aclose()
+            self._client = self._blocking = None
+
+    @property
+    def _s(self) -> Scripts:
+        if self._scripts is None:
+            raise QueueConfigurationError("RedisQueueBackend is not open: call open() first")
+        return self._scripts
+
+    async def _run(self, script: Any, args: list[Any]) -> Any:
+        with _mapped_errors():
+            return await script(keys=self._route, args=[self._keys.tag, *args])
+
+    # -- decoding and dead letters --------------------------------------------------------------
+
+    async def _bury(self, task_id: str, reason: str) -> None:
+        logger.error("task record %s is malformed and was moved to %s: %s", task_id, self._keys.dead, reason)
+        await self._run(self._s.bury, [task_id, reason])
+
+    async def _decode(self, reply: Any) -> TaskRecord | None:
+        """Decode a reply; a malformed record is dead-lettered and ``None`` returned."""
+        if is_buried(reply):
+            logger.error(
+                "task record %s is malformed and was moved to %s: %s",
+                reply[1].decode(),
+                self._keys.dead,
+                reply[2].decode(errors="replace"),
+            )
+            return None
+        try:
+            return decode_reply(reply)
+        except MalformedRecordError as exc:
+            await self._bury(reply[0].decode(), str(exc))
+            return None
+
+    async def _decode_strict(self, reply: Any, task_id: UUID) -> TaskRecord | None:
+        if not reply:
+            return None
+        record = await self._decode(reply)
+        if record is None:
+            raise MalformedRecordError(
+                f"task record {task_id} is malformed; it was moved to the dead letters "
+                f"({self._keys.dead} / {self._keys.dead_record(task_id)})"
+            )
+        return record
+
+    async def _decode_all(self, replies: Sequence[Any]) -> list[TaskRecord]:
+        records = []
+        for reply in replies:
+            record = await self._decode(reply)
+            if record is not None:
+                records.append(record)
+        return records
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
+        """Store records in order (one script call per 500 records, one round trip in all).
+
+        A record whose dedup key an active record holds is not stored; that record is returned.
+        """
+        if not records:
+            return []
+        chunks = [records[i : i + _ENQUEUE_CHUNK] for i in range(0, len(records), _ENQUEUE_CHUNK)]
+        payloads = [[self._keys.tag, str(len(c)), *(a for r in c for a in record_args(r))] for c in chunks]
+        with _mapped_errors():
+            if len(chunks) == 1:
+                replies = [await self._s.enqueue(keys=self._route, args=payloads[0])]
+            else:
+                assert self._client is not None
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for payload in payloads:
+                        await self._s.enqueue(keys=self._route, args=payload, client=pipe)
+                    replies = await pipe.execute()
+        results: list[EnqueueResult] = []
+        for chunk, chunk_replies in zip(chunks, replies, strict=True):
+            for record, reply in zip(chunk, chunk_replies, strict=True):
+                if reply[0] == 1:
+                    results.append(EnqueueResult(record=record, created=True))
+                    continue
+                stored = await self._decode(reply[1])
+                if stored is None:  # the holder was malformed and is gone: store again
+                    (result,) = await self.enqueue([record])
+                    results.append(result)
+                else:
+                    results.append(EnqueueResult(record=stored, created=stored.id == record.id))
+        return results
+
+    async def claim(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[TaskRecord]:
+        """Claim up to ``limit`` due records in one round trip (promoting due delayed ones)."""
+        if limit <= 0:
+            return []
+        names = [] if queues is None else list(queues)
+        if queues is not None and not names:
+            return []
+        leases = [uuid.uuid4().hex for _ in range(limit)]
+        args = [to_us(now), to_us(lease_until), worker_id, str(limit), str(len(names)), *names, *leases]
+        return await self._decode_all(await self._run(self._s.claim, args))
+
+    async def claim_task(
+        self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
+    ) -> TaskRecord | None:
+        """Claim one pending or scheduled record by id, due or not."""
+        args = [str(task_id), to_us(now), to_us(lease_until), worker_id, uuid.uuid4().hex]
+        reply = await self._run(self._s.claim_task, args)
+        return await self._decode(reply) if reply else None
+
+    async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
+        """Extend held leases to ``until`` in one call; return the ids no longer held."""
+        if not leases:
+            return set()
+        pairs = (v for task_id, lease in leases for v in (str(task_id), lease))
+        args = [to_us(until), str(len(leases)), *pairs]
+        lost = await self._run(self._s.extend, args)
+        return {uuid.UUID(raw.decode()) for raw in lost}
+
+    async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
+        """Apply a batch of outcomes in one call, each only under its lease."""
+        if not outcomes:
+            return []
+        args = [to_us(now), self._ttl_ms, str(len(outcomes)), *(a for o in outcomes for a in outcome_args(o))]
+        replies = await self._run(self._s.finish, args)
+        return [await self._decode(reply) if reply else None for reply in replies]
+
+    async def reclaim_expired(self, *, now: datetime) -> list[TaskRecord]:
+        """Return records whose lease expired before ``now`` to their queue, or fail them."""
+        return await self._decode_all(await self._run(self._s.reclaim, [to_us(now), self._ttl_ms]))
+
+    async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        """Cancel a record that is not terminal yet; a terminal one is returned unchanged.
+
+        Raises:
+            MalformedRecordError: The stored record was malformed (it is dead-lettered).
+        """
+        reply = await self._run(self._s.cancel, [str(task_id), to_us(now), self._ttl_ms])
+        return await self._decode_strict(reply, task_id)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, task_id: UUID) -> TaskRecord | None:
+        """Load one record.
+
+        Raises:
+            MalformedRecordError: The stored record was malformed (it is dead-lettered).
+        """
+        return await self._decode_strict(await self._run(self._s.get, [str(task_id)]), task_id)
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Count records per queue and status (finished ones until their retention ends)."""
+        result: dict[str, dict[str, int]] = {}
+        statuses = ("pending", "scheduled", "running", "completed", "failed", "cancelled")
+        for row in await self._run(self._s.counts, []):
+            per_queue = {status: n for status, n in zip(statuses, row[1:], strict=True) if n}
+            if per_queue:
+                result[row[0].decode()] = per_queue
+        return result
+
+    async def dead_letters(self) -> dict[str, str]:
+        """The records moved aside because they could not be decoded: ``{task id: JSON info}``."""
+        assert self._client is not None
+        with _mapped_errors():
+            raw = await self._client.hgetall(self._keys.dead)
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    # -- waiting --------------------------------------------------------------------------------
+
+    async def wait_for_work(self, queues: Sequence[str] | None, timeout: float) -> None:
+        """Block on the queues' wake-up lists until work arrives or ``timeout`` passes.
+
+        Each list holds at most one token, pushed by enqueue, requeue and by a claim that left
+        work behind; a token pushed while nobody waits stays until the next call takes it.
+        """
+        if timeout <= 0:
+            return
+        assert self._blocking is not None
+        with _mapped_errors():
+            await self._blocking.blpop(self._keys.wake_lists(queues), timeout=timeout)
+
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
+        """Subscribe to the record's completion channel, then check the record, then wait."""
+        if timeout <= 0:
+            return
+        assert self._finish_waiter is not None
+
+        async def is_done() -> bool:
+            record = await self.get(task_id)
+            return record is None or record.is_terminal
+
+        with _mapped_errors():
+            await self._finish_waiter.wait(self._keys.done_channel(task_id), is_done, timeout)

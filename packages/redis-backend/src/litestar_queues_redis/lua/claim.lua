@@ -1,0 +1,78 @@
+-- ARGV: P, now, lease_until, worker_id, limit, nq, queue names (nq of them; 0 = every queue),
+-- then `limit` fresh lease ids. Promotes due delayed records, then claims up to `limit` ready
+-- records across the queues: lowest score (highest priority) first, then lowest member
+-- (enqueue sequence). Returns replies of claimed records (and {'!', id, reason} for buried ones).
+local now, lease_until, worker = ARGV[2], ARGV[3], ARGV[4]
+local limit, nq = tonumber(ARGV[5]), tonumber(ARGV[6])
+local queues = {}
+if nq == 0 then
+  queues = redis.call('SMEMBERS', P .. ':queues')
+else
+  for i = 1, nq do queues[i] = ARGV[6 + i] end
+end
+local lease_base = 6 + nq
+local out = {}
+
+for _, q in ipairs(queues) do
+  local dkey = qkey(q, 'delayed')
+  local due = redis.call('ZRANGEBYSCORE', dkey, '-inf', now)
+  if #due > 0 then
+    for _, id in ipairs(due) do
+      local s, why = state(id)
+      if s then
+        if s.status == 'scheduled' then
+          redis.call('HSET', rkey(id), 'status', 'pending')
+          redis.call('ZADD', qkey(q, 'ready'), s.score, s.member)
+        end
+      elseif s == false then
+        out[#out + 1] = bury(id, why)
+      end
+    end
+    redis.call('ZREMRANGEBYSCORE', dkey, '-inf', now)
+  end
+end
+
+local taken = 0
+local function claim_member(member)
+  local id = string.sub(member, 17)
+  local s, why = state(id)
+  if s == false then
+    out[#out + 1] = bury(id, why)
+  elseif s and (s.status == 'pending' or s.status == 'scheduled') then
+    taken = taken + 1
+    out[#out + 1] = take(id, s, now, lease_until, worker, ARGV[lease_base + taken])
+  end
+end
+
+if #queues == 1 then
+  local ready = qkey(queues[1], 'ready')
+  while taken < limit do
+    local popped = redis.call('ZPOPMIN', ready, limit - taken)
+    if #popped == 0 then break end
+    for i = 1, #popped, 2 do claim_member(popped[i]) end
+  end
+else
+  while taken < limit do
+    local best_q, best_m, best_s = nil, nil, nil
+    for _, q in ipairs(queues) do
+      local top = redis.call('ZRANGE', qkey(q, 'ready'), 0, 0, 'WITHSCORES')
+      if top[1] then
+        local sc = tonumber(top[2])
+        if best_q == nil or sc < best_s or (sc == best_s and top[1] < best_m) then
+          best_q, best_m, best_s = q, top[1], sc
+        end
+      end
+    end
+    if best_q == nil then break end
+    redis.call('ZREM', qkey(best_q, 'ready'), best_m)
+    claim_member(best_m)
+  end
+end
+
+-- work left behind: pass the wake-up on to the next idle worker
+if taken >= limit then
+  for _, q in ipairs(queues) do
+    if redis.call('ZCARD', qkey(q, 'ready')) > 0 then wake(q) end
+  end
+end
+return out

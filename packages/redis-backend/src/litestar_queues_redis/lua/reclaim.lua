@@ -1,0 +1,32 @@
+-- ARGV: P, now, ttl_ms. Every running record whose lease expired before `now` returns to its
+-- queue (attempts - 1, reclaims + 1), or fails once reclaims exceed max_reclaims.
+local now, ttl = ARGV[2], tonumber(ARGV[3])
+local out = {}
+for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
+  local lkey = qkey(q, 'leases')
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', lkey, '-inf', '(' .. now)) do
+    local s, why = state(id)
+    if s == false then
+      out[#out + 1] = bury(id, why)
+    elseif s and s.status == 'running' then
+      local k = rkey(id)
+      local reclaims = s.reclaims + 1
+      clear_lease(id, s)
+      redis.call('HINCRBY', k, 'attempts', -1)
+      redis.call('HSET', k, 'reclaims', reclaims)
+      if reclaims > s.max_reclaims then
+        redis.call('HSET', k, 'status', 'failed', 'finished_at', now, 'error',
+          'lease expired ' .. reclaims .. ' times: the task\'s worker was lost each time')
+        settle(id, s, 'failed', ttl)
+      else
+        redis.call('HSET', k, 'status', 'pending', 'error',
+          'lease expired: the worker running the task was lost')
+        requeue(id, s)
+      end
+      out[#out + 1] = reply(id)
+    else
+      redis.call('ZREM', lkey, id)
+    end
+  end
+end
+return out
