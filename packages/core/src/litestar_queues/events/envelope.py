@@ -93,6 +93,12 @@ class QueueEvent(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=Fal
     occurred_at: datetime = msgspec.field(default_factory=_now)
     event_key: str | None = None
 
+    def __post_init__(self) -> None:
+        # one instant, one representation: naive times are taken as UTC, others converted to UTC,
+        # so the wire form always ends in Z and decode(encode(event)) == event
+        if self.occurred_at.tzinfo is not UTC:
+            self.occurred_at = _utc(self.occurred_at)
+
     @property
     def dedup_key(self) -> str:
         """The key subscribers deduplicate on: ``event_key`` when set, else ``id``."""
@@ -115,7 +121,7 @@ def _utc(value: datetime) -> datetime:
 
 def encode_event(event: QueueEvent) -> bytes:
     """Encode an event as its JSON wire form (``occurredAt`` in UTC with a trailing ``Z``)."""
-    if event.occurred_at.tzinfo is not UTC:
+    if event.occurred_at.tzinfo is not UTC:  # changed after construction
         event = msgspec.structs.replace(event, occurred_at=_utc(event.occurred_at))
     return _encoder.encode(event)
 
