@@ -1,0 +1,252 @@
+"""A complete queue backend in one file: records in a dict, enqueue order in a list.
+
+Every claim scans the whole list, so it suits small queues only; it is here to show what a
+backend must do, in the plainest code. It passes the contract kit
+(tests/contract/test_custom_backend_example.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import anyio
+import msgspec
+
+from litestar_queues.models import EnqueueResult, TaskRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from uuid import UUID
+
+    from litestar_queues.models import Outcome
+
+ACTIVE = ("pending", "scheduled", "running")
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+class ListQueueBackend:
+    """Keeps records in a dict and their enqueue order in a list.
+
+    Atomicity: no method awaits between reading and writing the records, so each runs as one
+    step on the event loop. A backend over a database gets the same from a transaction, or a
+    Lua script on Redis.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self._records: dict[UUID, TaskRecord] = {}
+        self._order: list[UUID] = []  # enqueue order; a requeued record keeps its place
+        self._work = anyio.Event()  # latched: set by new work, reset by the waiter it wakes
+        self._finished = anyio.Event()  # broadcast: replaced by a fresh event when set
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Nothing to connect to."""
+
+    async def close(self) -> None:
+        """Wake every waiter."""
+        self._wake_workers()
+        self._wake_finish_waiters()
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
+        """Store records in order; a held dedup key returns the active holder instead."""
+        results = []
+        for record in records:
+            holder = self._key_holder(record.key)
+            if holder is not None:
+                results.append(EnqueueResult(record=holder, created=False))
+                continue
+            self._records[record.id] = record
+            self._order.append(record.id)
+            results.append(EnqueueResult(record=record, created=True))
+        self._wake_workers()
+        return results
+
+    async def claim(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[TaskRecord]:
+        """Claim due records: highest priority first, then enqueue order."""
+        due = [
+            record
+            for record in (self._records[task_id] for task_id in self._order)
+            if _is_due(record, now) and (queues is None or record.queue in queues)
+        ]
+        due.sort(key=lambda record: -record.priority)  # a stable sort keeps enqueue order
+        return [self._start(record, worker_id, now, lease_until) for record in due[: max(limit, 0)]]
+
+    async def claim_task(
+        self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
+    ) -> TaskRecord | None:
+        """Claim one pending or scheduled record by id, due or not."""
+        record = self._records.get(task_id)
+        if record is None or record.status not in ("pending", "scheduled"):
+            return None
+        return self._start(record, worker_id, now, lease_until)
+
+    async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
+        """Move held leases to ``until``; report the ids whose lease is gone."""
+        lost = set()
+        for task_id, lease_id in leases:
+            record = self._held(task_id, lease_id)
+            if record is None:
+                lost.add(task_id)
+            else:
+                self._save(msgspec.structs.replace(record, lease_expires_at=until))
+        return lost
+
+    async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
+        """Apply each outcome whose lease is still held; reject (``None``) the others."""
+        results: list[TaskRecord | None] = []
+        for outcome in outcomes:
+            record = self._held(outcome.task_id, outcome.lease_id)
+            if record is None:
+                results.append(None)
+            elif outcome.kind == "complete":
+                results.append(self._stop(record, "completed", result=outcome.result, finished_at=now))
+            elif outcome.kind == "fail":
+                results.append(self._stop(record, "failed", error=outcome.error, finished_at=now))
+            elif outcome.kind == "retry":
+                run_at = now if outcome.run_at is None else outcome.run_at
+                status = "scheduled" if run_at > now else "pending"
+                results.append(self._stop(record, status, error=outcome.error, run_at=run_at))
+            else:  # release: the attempt does not count
+                results.append(self._stop(record, "pending", attempts=record.attempts - 1))
+        return results
+
+    async def reclaim_expired(self, *, now: datetime) -> list[TaskRecord]:
+        """Requeue (or fail, past ``max_reclaims``) running records whose lease expired."""
+        changed = []
+        for record in list(self._records.values()):
+            if (
+                record.status != "running"
+                or record.lease_expires_at is None
+                or record.lease_expires_at >= now
+            ):
+                continue
+            reclaims = record.reclaims + 1
+            if reclaims > record.max_reclaims:
+                changed.append(
+                    self._stop(
+                        record,
+                        "failed",
+                        attempts=record.attempts - 1,
+                        reclaims=reclaims,
+                        finished_at=now,
+                        error=f"lease expired {reclaims} times",
+                    )
+                )
+            else:
+                changed.append(
+                    self._stop(
+                        record,
+                        "pending",
+                        attempts=record.attempts - 1,
+                        reclaims=reclaims,
+                        error="lease expired",
+                    )
+                )
+        return changed
+
+    async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        """Cancel an active record; a terminal one is returned unchanged."""
+        record = self._records.get(task_id)
+        if record is None or record.status in TERMINAL:
+            return record
+        return self._stop(record, "cancelled", finished_at=now)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, task_id: UUID) -> TaskRecord | None:
+        """Load one record."""
+        return self._records.get(task_id)
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Count records per queue and status."""
+        counts: dict[str, dict[str, int]] = {}
+        for record in self._records.values():
+            per_queue = counts.setdefault(record.queue, {})
+            per_queue[record.status] = per_queue.get(record.status, 0) + 1
+        return counts
+
+    async def wait_for_work(self, queues: Sequence[str] | None, timeout: float) -> None:
+        """Return on new work (also work that arrived before the call), or after ``timeout``."""
+        event = self._work
+        with anyio.move_on_after(timeout):
+            await event.wait()
+        if event.is_set() and event is self._work:
+            self._work = anyio.Event()  # this waiter consumed the wake-up
+
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
+        """Return when the record may be terminal, or after ``timeout``."""
+        event = self._finished  # subscribe first...
+        record = self._records.get(task_id)  # ...then look once
+        if record is None or record.status in TERMINAL:
+            return
+        with anyio.move_on_after(timeout):
+            await event.wait()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _save(self, record: TaskRecord) -> TaskRecord:
+        self._records[record.id] = record
+        return record
+
+    def _key_holder(self, key: str | None) -> TaskRecord | None:
+        if key is None:
+            return None
+        for record in self._records.values():
+            if record.key == key and record.status in ACTIVE:
+                return record
+        return None
+
+    def _held(self, task_id: UUID, lease_id: str) -> TaskRecord | None:
+        record = self._records.get(task_id)
+        if record is None or record.status != "running" or record.lease_id != lease_id:
+            return None
+        return record
+
+    def _start(self, record: TaskRecord, worker_id: str, now: datetime, lease_until: datetime) -> TaskRecord:
+        return self._save(
+            msgspec.structs.replace(
+                record,
+                status="running",
+                attempts=record.attempts + 1,
+                runs=record.runs + 1,
+                started_at=now,
+                lease_id=uuid.uuid4().hex,
+                lease_expires_at=lease_until,
+                worker_id=worker_id,
+            )
+        )
+
+    def _stop(self, record: TaskRecord, status: str, **changes: object) -> TaskRecord:
+        """Leave ``running`` (or cancel): clear the lease and wake whoever waits for it."""
+        updated = self._save(
+            msgspec.structs.replace(record, status=status, lease_id=None, lease_expires_at=None, **changes)
+        )
+        if status in TERMINAL:
+            self._wake_finish_waiters()
+        else:
+            self._wake_workers()
+        return updated
+
+    def _wake_workers(self) -> None:
+        self._work.set()
+
+    def _wake_finish_waiters(self) -> None:
+        self._finished.set()
+        self._finished = anyio.Event()
+
+
+def _is_due(record: TaskRecord, now: datetime) -> bool:
+    return record.status == "pending" or (record.status == "scheduled" and record.run_at <= now)

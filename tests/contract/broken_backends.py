@@ -1,0 +1,131 @@
+"""Deliberately broken queue backends: each breaks one rule of the port, and the kit must notice.
+
+Every class subclasses the memory backend and changes as little as possible, so the only thing
+wrong with it is the bug its name describes.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from litestar_queues import MemoryQueueBackend
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from uuid import UUID
+
+    from litestar_queues.models import EnqueueResult, Outcome, TaskRecord
+
+
+class HandsTaskToTwoWorkers(MemoryQueueBackend):
+    """A claim with room left also hands out records that are already running."""
+
+    async def claim(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[TaskRecord]:
+        claimed = await super().claim(
+            queues=queues, worker_id=worker_id, limit=limit, now=now, lease_until=lease_until
+        )
+        taken = {r.id for r in claimed}
+        for record in list(self._records.values()):
+            if len(claimed) >= limit:
+                break
+            in_queues = queues is None or record.queue in queues
+            other_worker = record.worker_id != worker_id
+            if record.status == "running" and record.id not in taken and in_queues and other_worker:
+                claimed.append(self._take(record, worker_id, now, lease_until))
+        return claimed
+
+
+class IgnoresPriority(MemoryQueueBackend):
+    """Claims in enqueue order only: the priority is left out of the ready heap."""
+
+    def _queue_ready(self, record: TaskRecord) -> None:
+        heapq.heappush(self._ready.setdefault(record.queue, []), (0, self._seq[record.id], record.id))
+
+
+class IgnoresDedupKeys(MemoryQueueBackend):
+    """Forgets which keys are held before every enqueue call."""
+
+    async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
+        self._active_keys.clear()
+        return await super().enqueue(records)
+
+
+class LosesTaskOnRetry(MemoryQueueBackend):
+    """A retried record is marked pending/scheduled but never queued again: no claim finds it."""
+
+    async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
+        results = await super().finish(outcomes, now=now)
+        retried = {
+            r.id for o, r in zip(outcomes, results, strict=True) if r is not None and o.kind == "retry"
+        }
+        if retried:
+            for name, heap in self._ready.items():
+                self._ready[name] = [entry for entry in heap if entry[2] not in retried]
+                heapq.heapify(self._ready[name])
+            self._delayed = [entry for entry in self._delayed if entry[2] not in retried]
+            heapq.heapify(self._delayed)
+        return results
+
+
+class ClaimsDelayedEarly(MemoryQueueBackend):
+    """Treats every scheduled record as due, whatever its run_at."""
+
+    def _promote_due(self, now: datetime) -> None:
+        while self._delayed:
+            _, _, task_id = heapq.heappop(self._delayed)
+            record = self._records.get(task_id)
+            if record is not None and record.status == "scheduled":
+                self._queue_ready(record)
+
+    def _is_ready(self, task_id: UUID, now: datetime) -> bool:
+        record = self._records.get(task_id)
+        return record is not None and record.status in ("pending", "scheduled")
+
+
+class AppliesLateCompletion(MemoryQueueBackend):
+    """Accepts an outcome for any active record, whatever lease it was reported under."""
+
+    def _holds(self, task_id: UUID, lease_id: str) -> TaskRecord | None:
+        record = self._records.get(task_id)
+        if record is None or record.is_terminal:
+            return None
+        if record.status != "running":
+            # pretend it is still running under the stale lease, as a sloppy backend would
+            record = msgspec.structs.replace(record, status="running", lease_id=lease_id)
+        return record
+
+
+class CountsReleasedAttempts(MemoryQueueBackend):
+    """A released or reclaimed attempt stays counted: attempts grow past max_retries + 1."""
+
+    async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
+        results = await super().finish(outcomes, now=now)
+        for outcome, record in zip(outcomes, results, strict=True):
+            if record is not None and outcome.kind == "release":
+                fixed = msgspec.structs.replace(record, attempts=record.attempts + 1)
+                self._records[record.id] = fixed
+        return results
+
+
+class ChangesTerminalRecords(MemoryQueueBackend):
+    """cancel overwrites completed and failed records too."""
+
+    async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        record = self._records.get(task_id)
+        if record is not None and record.status in ("completed", "failed"):
+            updated = msgspec.structs.replace(record, status="cancelled", finished_at=now)
+            self._records[task_id] = updated
+            return updated
+        return await super().cancel(task_id, now=now)
