@@ -11,6 +11,8 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
+import anyio
+
 from litestar_queues import Backoff, QueueConfig, WorkerConfig, task
 
 if TYPE_CHECKING:
@@ -72,3 +74,9 @@ def sleep(seconds: float) -> None:
 async def fail(message: str) -> None:
     """Raises: an ordinary task failure, decided inside the child."""
     raise RuntimeError(message)
+
+
+@task("execution_tests.wait_long", backoff=NO_WAIT)
+async def wait_long(seconds: float) -> None:
+    """Waits (cancellably) for a long time."""
+    await anyio.sleep(seconds)
