@@ -74,8 +74,8 @@ async def test_a_task_runs_as_a_cloud_run_execution_with_a_metadata_server_token
     assert overrides["taskCount"] == 1
     assert overrides["timeout"] == "120s"
     (container,) = overrides["containerOverrides"]
-    assert container["args"][:4] == ["run-task", "--app", app.APP, str(result.id)]
-    assert "--lease" in container["args"]
+    assert container["args"][:3] == ["run-task", f"--app={app.APP}", str(result.id)]
+    assert any(arg.startswith("--lease=") for arg in container["args"])
     assert "--exit-zero-when-recorded" in container["args"]
     assert container["env"] == [{"name": "FEATURE", "value": "on"}]
     assert [e.outcome for e in standin.executions.values()] == ["succeeded"]

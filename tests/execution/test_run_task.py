@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from litestar_queues import QueueConfig, QueueService
+from litestar_queues.cli import build_parser
 from litestar_queues.execution.protocol import ExitCode, run_task_args
 from tests.execution import app
 from tests.execution.conftest import ROOT
-
-pytestmark = pytest.mark.anyio
 
 
 async def run_task(*args: str) -> tuple[int, str]:
@@ -23,6 +24,8 @@ async def run_task(*args: str) -> tuple[int, str]:
     return done.returncode, done.stderr.decode()
 
 
+@pytest.mark.anyio
+@pytest.mark.slow
 async def test_exit_codes_of_the_protocol(queue_url: str) -> None:
     async with QueueService(QueueConfig(queue_backend=queue_url, app=app.APP)) as service:
         claimable = await service.enqueue(app.where, 5)
@@ -82,3 +85,38 @@ async def test_exit_codes_of_the_protocol(queue_url: str) -> None:
         assert failing.record.attempts == 2
         code, _ = await run_task(*run_task_args(app.APP, failing.id))
         assert code == ExitCode.NOT_CLAIMABLE
+
+
+@given(
+    app_path=st.text(min_size=1).filter(lambda s: "\x00" not in s),
+    task_id=st.uuids(),
+    lease_id=st.none() | st.text(min_size=1).filter(lambda s: "\x00" not in s),
+    worker_id=st.none() | st.text(min_size=1).filter(lambda s: "\x00" not in s),
+    memory=st.none() | st.integers(min_value=16, max_value=1 << 20),
+    exit_zero=st.booleans(),
+)
+def test_the_command_line_reads_back_what_the_dispatcher_built(
+    app_path: str,
+    task_id: uuid.UUID,
+    lease_id: str | None,
+    worker_id: str | None,
+    memory: int | None,
+    exit_zero: bool,
+) -> None:
+    args = run_task_args(
+        app_path,
+        task_id,
+        lease_id=lease_id,
+        worker_id=worker_id,
+        memory_limit_mb=memory,
+        exit_zero_when_recorded=exit_zero,
+    )
+    parsed = build_parser().parse_args(args)
+    assert parsed.command == "run-task"
+    assert (parsed.app, uuid.UUID(parsed.task_id), parsed.lease, parsed.worker_id) == (
+        app_path,
+        task_id,
+        lease_id,
+        worker_id,
+    )
+    assert (parsed.memory_limit_mb, parsed.exit_zero_when_recorded) == (memory, exit_zero)

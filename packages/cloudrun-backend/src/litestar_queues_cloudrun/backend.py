@@ -223,7 +223,7 @@ class CloudRunExecutionBackend:
             if response.status_code == 401 and attempt == 1:
                 self.tokens.forget()
                 continue
-            if response.status_code >= 500:
+            if response.status_code >= 500 or response.status_code == 429:
                 raise _ServerError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}")
             if response.status_code >= 400:
                 raise NonRetryableError(
@@ -235,4 +235,4 @@ class CloudRunExecutionBackend:
 
 
 class _ServerError(CloudRunError):
-    """The Admin API answered 5xx."""
+    """The Admin API answered 5xx or 429: worth another try."""

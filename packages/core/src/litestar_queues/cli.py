@@ -16,7 +16,7 @@ from litestar_queues.config import QueueConfig
 from litestar_queues.exceptions import QueueConfigurationError
 from litestar_queues.service import QueueService
 
-__all__ = ("load_service", "main")
+__all__ = ("build_parser", "load_service", "main")
 
 
 def _import_path(path: str) -> Any:
@@ -84,7 +84,7 @@ async def _run_task(args: argparse.Namespace) -> int:
         task_id = uuid.UUID(args.task_id)
         service = load_service(args.app)
     except Exception as exc:  # whatever stops the app from loading is a usage/configuration error
-        print(f"litestar-queues run-task: cannot load {args.app!r}: {exc!r}", file=sys.stderr)
+        print(f"litestar-queues run-task: {exc!r}", file=sys.stderr)
         return ExitCode.USAGE
     async with service:
         code = await run_task(service, task_id, lease_id=args.lease, worker_id=args.worker_id)
@@ -109,8 +109,8 @@ def _exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``litestar-queues``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``litestar-queues`` (``worker`` and ``run-task``)."""
     parser = argparse.ArgumentParser(prog="litestar-queues", description="litestar-queues command line")
     commands = parser.add_subparsers(dest="command", required=True)
     worker = commands.add_parser("worker", help="run a worker until SIGTERM/SIGINT")
@@ -119,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--queues", "-q", default=None, help="comma-separated queue names (default: all)")
     worker.add_argument("--log-level", default="INFO")
     _add_run_task(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``litestar-queues``."""
+    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = parser.parse_args(argv)

@@ -169,6 +169,20 @@ class ExecutionBackend(Protocol):
 
     The worker holds the record's lease and applies retry and timeout policy; the execution
     backend only runs the task and reports its return value, or raises its failure.
+
+    Optional members, looked up with ``getattr`` (see ``docs/execution.md``):
+
+    * ``writes_outcomes = True``: the task runs elsewhere through ``litestar-queues run-task``,
+      which applies the timeout, publishes the lifecycle events and writes the outcome under the
+      worker's lease. ``execute`` then returns once that happened and raises only when the run
+      ended without an outcome (a killed process, a failed container); the worker then decides
+      retry or failure as for a local error. No timeout is applied around ``execute``: such a
+      backend enforces its own hard limit.
+    * ``configure(config)``: called once by the service with its ``QueueConfig`` (decode the
+      backend's execution profiles; raise ``QueueConfigurationError`` on bad settings).
+    * ``check(profile)``: called at enqueue with the chosen profile name (or ``None``); raise
+      ``QueueConfigurationError`` when the backend cannot run a task so placed. Nothing is
+      stored then.
     """
 
     async def open(self) -> None:

@@ -86,13 +86,14 @@ def run_task_args(
     Returns:
         The argument list.
     """
-    args = ["run-task", "--app", app, str(task_id)]
+    # OPTION=VALUE keeps values that start with "-" from being read as options
+    args = ["run-task", f"--app={app}", str(task_id)]
     if lease_id is not None:
-        args += ["--lease", lease_id]
+        args.append(f"--lease={lease_id}")
     if worker_id is not None:
-        args += ["--worker-id", worker_id]
+        args.append(f"--worker-id={worker_id}")
     if memory_limit_mb is not None:
-        args += ["--memory-limit-mb", str(memory_limit_mb)]
+        args.append(f"--memory-limit-mb={memory_limit_mb}")
     if exit_zero_when_recorded:
         args.append("--exit-zero-when-recorded")
     return args
