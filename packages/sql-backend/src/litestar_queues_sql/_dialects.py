@@ -28,9 +28,6 @@ _DRIVERS = {
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
-READ_ONLY = "litestar_queues_read"
-"""Execution option marking a SQLite transaction that only reads (plain ``BEGIN``)."""
-
 
 @dataclass(frozen=True, slots=True)
 class URLOptions:
@@ -133,9 +130,11 @@ def engine_from_url(url: URL, *, busy_timeout: float = 30.0, **kwargs: Any) -> A
 def configure_sqlite(engine: AsyncEngine, *, busy_timeout: float = 30.0) -> None:
     """Make SQLite connections durable and safe for several processes.
 
-    WAL journal, a busy timeout, and transactions opened with ``BEGIN IMMEDIATE`` (the write
-    lock is taken up front, so two writers never deadlock upgrading a read lock); transactions
-    run with the ``litestar_queues_read`` execution option open with a plain ``BEGIN``.
+    WAL journal, ``synchronous=NORMAL``, a busy timeout, and write transactions opened with
+    ``BEGIN IMMEDIATE``: the driver begins one right before the first INSERT/UPDATE/DELETE of a
+    transaction, so the write lock is taken up front (two writers never deadlock upgrading a
+    read lock) without an extra round trip to the driver thread; a lone SELECT runs without a
+    transaction.
     """
     sync_engine = engine.sync_engine
     if getattr(sync_engine, "_litestar_queues_sqlite", False):
@@ -147,12 +146,8 @@ def configure_sqlite(engine: AsyncEngine, *, busy_timeout: float = 30.0) -> None
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        dbapi_connection.isolation_level = "IMMEDIATE"

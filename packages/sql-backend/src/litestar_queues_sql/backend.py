@@ -12,11 +12,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
+from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import EnqueueResult
 from litestar_queues_sql import _finish
 from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_statement
-from litestar_queues_sql._dialects import READ_ONLY, configure_sqlite, engine_from_url, parse_url
+from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, parse_url
 from litestar_queues_sql._errors import unavailable_as_backend_error
 from litestar_queues_sql._notify import WORK, FinishWaiters, Latch, PgListener, finish_payloads
 from litestar_queues_sql._records import describe_row, record_to_row, row_to_record
@@ -37,6 +37,7 @@ __all__ = ("SQLQueueBackend",)
 logger = logging.getLogger("litestar_queues_sql")
 
 _CHUNK = 500
+_SHIELD = 30.0
 _TERMINAL = ("completed", "failed", "cancelled")
 
 
@@ -156,20 +157,17 @@ class SQLQueueBackend:
         self._finished.fire_all()
 
     @contextlib.asynccontextmanager
-    async def _transaction(self, what: str, *, read: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction (SQLite: ``BEGIN IMMEDIATE`` unless ``read``)."""
+    async def _transaction(self, what: str) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction (SQLite: ``BEGIN IMMEDIATE`` at the first write)."""
         with unavailable_as_backend_error(what):
-            async with self.engine.connect() as conn:
-                if read and self.dialect == "sqlite":
-                    await conn.execution_options(**{READ_ONLY: True})
-                async with conn.begin():
-                    yield conn
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
 
     @contextlib.asynccontextmanager
-    async def _statement(self, what: str, *, read: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def _statement(self, what: str) -> AsyncIterator[AsyncConnection]:
         """A connection for one atomic statement (PostgreSQL: autocommit, one round trip)."""
         if self.dialect == "sqlite":
-            async with self._transaction(what, read=read) as conn:
+            async with self._transaction(what) as conn:
                 yield conn
             return
         with unavailable_as_backend_error(what):
@@ -369,9 +367,21 @@ class SQLQueueBackend:
         return {task_id for task_id, _ in leases} - held
 
     async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
-        """Apply outcomes, each only under its lease (PostgreSQL: one statement per batch)."""
+        """Apply outcomes, each only under its lease (PostgreSQL: one statement per batch).
+
+        The write is shielded from cancellation (for up to ``_SHIELD`` seconds): a worker that is
+        being shut down while it reports outcomes does not leave them half-applied.
+        """
         if not outcomes:
             return []
+        applied: list[TaskRecord | None] | None = None
+        with anyio.CancelScope(shield=True, deadline=anyio.current_time() + _SHIELD):
+            applied = await self._finish(outcomes, now)
+        if applied is None:
+            raise BackendUnavailableError(f"finish did not complete within {_SHIELD} s")
+        return applied
+
+    async def _finish(self, outcomes: Sequence[Outcome], now: datetime) -> list[TaskRecord | None]:
         tasks = self.tables.tasks
         applied: list[TaskRecord | None] = [None] * len(outcomes)
         async with self._statement("finish") as conn:
@@ -434,7 +444,7 @@ class SQLQueueBackend:
             MalformedRecordError: The stored row cannot be decoded (it is moved aside).
         """
         tasks = self.tables.tasks
-        async with self._statement("get", read=True) as conn:
+        async with self._statement("get") as conn:
             rows = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().all()
         if not rows:
             return None
@@ -449,7 +459,7 @@ class SQLQueueBackend:
         """Count records per queue and status."""
         tasks = self.tables.tasks
         stmt = select(tasks.c.queue, tasks.c.status, func.count()).group_by(tasks.c.queue, tasks.c.status)
-        async with self._statement("counts", read=True) as conn:
+        async with self._statement("counts") as conn:
             rows = (await conn.execute(stmt)).all()
         result: dict[str, dict[str, int]] = {}
         for queue, status, count in rows:

@@ -181,9 +181,11 @@ metadata = tables.metadata
 async def ensure_tables(connection: AsyncConnection, namespace: QueueTables) -> None:
     """Create the tables and indexes that do not exist yet (idempotent, safe under concurrency).
 
-    Runs inside the caller's transaction; on PostgreSQL a transaction-scoped advisory lock keeps
-    several processes from creating the same objects at once.
+    Runs inside the caller's transaction; a transaction-scoped advisory lock (PostgreSQL) or the
+    write lock (SQLite) keeps several processes from creating the same objects at once.
     """
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")  # one process creates, the others wait
     if connection.dialect.name == "postgresql":
         lock = f"litestar_queues:{namespace.channel}"
         await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": lock})
