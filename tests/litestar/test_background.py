@@ -77,7 +77,10 @@ def test_background_forms_enqueue_after_the_response(path: str, value: int) -> N
 
 async def _pending_args(service: QueueService) -> list[list[Any]]:
     claimed = await service.backend.claim(
-        queues=None, worker_id="test", limit=10, now=service.config.clock.now(),
+        queues=None,
+        worker_id="test",
+        limit=10,
+        now=service.config.clock.now(),
         lease_until=service.config.clock.now(),
     )
     return [record.args for record in claimed]

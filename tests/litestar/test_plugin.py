@@ -58,9 +58,7 @@ async def wait_task(task_id: FromPath[str], queue_service: NamedDependency[Queue
 
 
 def make_app(config: QueueConfig | None = None, **plugin_kwargs: Any) -> Litestar:
-    return Litestar(
-        [enqueue_double, read_task, wait_task], plugins=[QueuePlugin(config, **plugin_kwargs)]
-    )
+    return Litestar([enqueue_double, read_task, wait_task], plugins=[QueuePlugin(config, **plugin_kwargs)])
 
 
 def test_default_config_enqueues_and_in_app_worker_runs_the_task() -> None:

@@ -60,9 +60,7 @@ async def raw_channel(socket: WebSocket, name: FromPath[str]) -> None:
 def make_app(history: int = 100) -> tuple[Litestar, ChannelsPlugin]:
     channels = ChannelsPlugin(MemoryChannelsBackend(history=history), arbitrary_channels_allowed=True)
     config = QueueConfig(event_config=QueueEventConfig(enabled=True, channels_backend=channels))
-    app = Litestar(
-        [enqueue_steps, task_events, raw_channel], plugins=[channels, QueuePlugin(config)]
-    )
+    app = Litestar([enqueue_steps, task_events, raw_channel], plugins=[channels, QueuePlugin(config)])
     return app, channels
 
 
@@ -86,7 +84,11 @@ def test_streams_a_task_lifecycle_and_progress_as_json() -> None:
             while not received or received[-1]["type"] != "task.completed":
                 received.append(ws.receive_json(timeout=10))
         assert [e["type"] for e in received] == [
-            "task.started", "task.progress", "task.progress", "task.progress", "task.completed"
+            "task.started",
+            "task.progress",
+            "task.progress",
+            "task.progress",
+            "task.completed",
         ]
         assert [e["progressCurrent"] for e in received if e["type"] == "task.progress"] == [1, 2, 3]
         assert {e["taskId"] for e in received} == {task_id}
@@ -234,5 +236,9 @@ def test_dedup_delivers_the_first_event_of_each_key(pairs: list[tuple[str, str |
 def test_dedup_forgets_the_oldest_keys_beyond_its_limit() -> None:
     dedup = Deduplicator(max_keys=2)
     assert [dedup.first_time(f'{{"id": "{i}"}}') for i in ("a", "b", "c", "a", "c")] == [
-        True, True, True, True, False
+        True,
+        True,
+        True,
+        True,
+        False,
     ]

@@ -1,0 +1,19 @@
+"""Tasks the CLI tests' apps run, in one importable module (the worker subprocess imports it too)."""
+
+import anyio
+
+from litestar_queues import non_retryable, task
+
+
+@task("lt.cli.record")
+async def record(path: str, number: int, delay: float) -> int:
+    """Sleep, then append ``number`` to the file at ``path`` (one line per execution)."""
+    await anyio.sleep(delay)
+    async with await anyio.open_file(path, "a") as log:
+        await log.write(f"{number}\n")
+    return number
+
+
+@task("lt.cli.boom")
+async def boom() -> None:
+    non_retryable("boom")

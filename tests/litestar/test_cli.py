@@ -1,0 +1,141 @@
+"""``litestar queues status|retry|cancel`` with click's CliRunner on a SQLite file shared with the test."""
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from click.testing import CliRunner
+from litestar.cli.main import litestar_group
+
+from litestar_queues import QueueConfig, QueueService
+from tests.litestar._cli_tasks import boom, record
+
+APP_TEMPLATE = """
+from litestar import Litestar
+
+from litestar_queues import QueueConfig, QueuePlugin
+import tests.litestar._cli_tasks  # registers the tasks
+
+app = Litestar([], plugins=[QueuePlugin(QueueConfig(queue_backend={url!r}))])
+"""
+
+
+def write_app(directory: Path, url: str) -> str:
+    """Write an app module into ``directory``; return its ``module:app`` path."""
+    module = f"lq_cli_app_{uuid.uuid4().hex[:8]}"
+    (directory / f"{module}.py").write_text(APP_TEMPLATE.format(url=url))
+    return f"{module}:app"
+
+
+class Cli:
+    def __init__(self, app_path: str, app_dir: Path) -> None:
+        self.app_path = app_path
+        self.app_dir = app_dir
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, ok: bool = True) -> Any:
+        result = self.runner.invoke(
+            litestar_group, ["--app", self.app_path, "--app-dir", str(self.app_dir), "queues", *args]
+        )
+        if ok:
+            assert result.exit_code == 0, (result.output, result.exception)
+        return result
+
+
+@pytest.fixture
+def cli(shared_queue_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.delenv("LITESTAR_APP", raising=False)
+    monkeypatch.setenv("LITESTAR_QUIET_CONSOLE", "1")
+    return Cli(write_app(tmp_path, shared_queue_url), tmp_path)
+
+
+def run(url: str, action: Any) -> Any:
+    async def main() -> Any:
+        async with QueueService(QueueConfig(queue_backend=url)) as service:
+            return await action(service)
+
+    return anyio.run(main)
+
+
+def status(cli: Cli) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = json.loads(cli("status", "--json").output)
+    return counts
+
+
+def test_status_counts_per_queue_and_status(cli: Cli, shared_queue_url: str, tmp_path: Path) -> None:
+    assert cli("status").output.strip() == "no tasks"
+    log = str(tmp_path / "log.txt")
+
+    async def enqueue(service: QueueService) -> None:
+        await service.enqueue(record, log, 1, 0.0)
+        await service.enqueue(record, log, 2, 0.0, queue="reports")
+        await service.enqueue(record, log, 3, 0.0, queue="reports", run_after=3600)
+
+    run(shared_queue_url, enqueue)
+    assert status(cli) == {"default": {"pending": 1}, "reports": {"pending": 1, "scheduled": 1}}
+    table = cli("status").output.splitlines()
+    assert table[0].split() == ["queue", "status", "count"]
+    assert [line.split() for line in table[1:]] == [
+        ["default", "pending", "1"],
+        ["reports", "pending", "1"],
+        ["reports", "scheduled", "1"],
+    ]
+
+
+def test_cancel_then_retry(cli: Cli, shared_queue_url: str, tmp_path: Path) -> None:
+    log = str(tmp_path / "log.txt")
+    task_id = run(shared_queue_url, lambda s: s.enqueue(record, log, 7, 0.0)).id
+
+    assert cli("cancel", str(task_id)).output.strip() == f"task {task_id} is cancelled"
+    assert status(cli) == {"default": {"cancelled": 1}}
+    # a terminal task stays as it is
+    assert cli("cancel", str(task_id)).output.strip() == f"task {task_id} is cancelled"
+
+    output = cli("retry", str(task_id)).output.strip()
+    assert output.startswith(f"retried {task_id} as ")
+    new_id = output.rsplit(" ", 1)[1]
+    assert status(cli) == {"default": {"cancelled": 1, "pending": 1}}
+
+    async def read(service: QueueService) -> tuple[Any, ...]:
+        copy = await service.get_task(new_id)
+        return copy.record.args, copy.record.metadata
+
+    assert run(shared_queue_url, read) == ([log, 7, 0.0], {"retry_of": str(task_id)})
+
+
+def test_retry_a_failed_task(cli: Cli, shared_queue_url: str) -> None:
+    async def fail_one(service: QueueService) -> str:
+        handle = await service.enqueue(boom)
+        async with service.worker(poll_interval=0.05):
+            await handle.wait(timeout=30)
+        assert handle.status == "failed"
+        return str(handle.id)
+
+    failed_id = run(shared_queue_url, fail_one)
+    assert status(cli) == {"default": {"failed": 1}}
+    cli("retry", failed_id)
+    assert status(cli) == {"default": {"failed": 1, "pending": 1}}
+
+
+def test_errors_exit_non_zero_with_a_message(cli: Cli, shared_queue_url: str, tmp_path: Path) -> None:
+    unknown = str(uuid.uuid4())
+    result = cli("cancel", unknown, ok=False)
+    assert result.exit_code == 1
+    assert f"no task record with id {unknown}" in result.output
+
+    pending = run(shared_queue_url, lambda s: s.enqueue(record, str(tmp_path / "x"), 1, 0.0)).id
+    result = cli("retry", str(pending), ok=False)
+    assert result.exit_code == 1
+    assert "only failed or cancelled tasks can be retried" in result.output
+
+
+def test_app_without_queue_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LITESTAR_QUIET_CONSOLE", "1")
+    module = f"lq_plain_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text("from litestar import Litestar\napp = Litestar([])\n")
+    result = Cli(f"{module}:app", tmp_path)("status", ok=False)
+    assert result.exit_code == 1
+    assert "the app has no QueuePlugin" in result.output

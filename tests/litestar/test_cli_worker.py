@@ -1,0 +1,177 @@
+"""``litestar queues worker`` as a real subprocess: SIGTERM drains running tasks and loses nothing."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from litestar_queues import QueueConfig, QueueService, QueueStats
+from tests.litestar._cli_tasks import record
+from tests.litestar.conftest import wait_until
+from tests.litestar.test_cli import write_app
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+class WorkerProcess:
+    """The Litestar CLI worker in a subprocess, with its output collected by a thread."""
+
+    def __init__(self, app_path: str, app_dir: Path, *args: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "LITESTAR_QUIET_CONSOLE": "1"}
+        env.pop("LITESTAR_APP", None)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "litestar",
+                "--app",
+                app_path,
+                "--app-dir",
+                str(app_dir),
+                "queues",
+                "worker",
+                *args,
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in list(self.lines))
+
+    def terminate_and_wait(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=60)
+        self._reader.join(timeout=10)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._reader.join(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def run(url: str, action: Any) -> Any:
+    async def main() -> Any:
+        async with QueueService(QueueConfig(queue_backend=url)) as service:
+            return await action(service)
+
+    return anyio.run(main)
+
+
+def stats(url: str) -> QueueStats:
+    return run(url, lambda s: s.stats())  # type: ignore[no-any-return]
+
+
+def executions(log: Path) -> list[int]:
+    return sorted(int(n) for n in log.read_text().split()) if log.exists() else []
+
+
+def test_sigterm_drains_running_tasks_and_loses_nothing(shared_queue_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "executions.txt"
+    total = 12
+
+    async def enqueue(service: QueueService) -> list[str]:
+        return [str((await service.enqueue(record, str(log), n, 0.5)).id) for n in range(total)]
+
+    ids = run(shared_queue_url, enqueue)
+    app_path = write_app(tmp_path, shared_queue_url)
+
+    worker = WorkerProcess(app_path, tmp_path, "--concurrency", "3")
+    try:
+        wait_until(
+            lambda: stats(shared_queue_url).count("running") > 0,
+            timeout=60,
+            what="tasks running",
+            interval=0.05,
+        )
+
+        async def running_ids(service: QueueService) -> list[str]:
+            return [i for i in ids if (await service.get_task(i)).status == "running"]
+
+        running_at_stop = run(shared_queue_url, running_ids)
+        assert worker.terminate_and_wait() == 0, worker.lines
+    finally:
+        worker.kill()
+    assert worker.count("ready: serving all queues, concurrency 3") == 1
+    assert worker.count("stopped:") == 1
+
+    after_stop = stats(shared_queue_url)
+    assert after_stop.count("running") == 0
+    assert after_stop.count("failed") == 0
+    assert after_stop.count("completed") + after_stop.count("pending") == total
+    # every task running when SIGTERM arrived was finished, not abandoned
+    assert {run(shared_queue_url, lambda s: _statuses(s, running_at_stop))[i] for i in running_at_stop} == {
+        "completed"
+    }
+    statuses = run(shared_queue_url, lambda s: _statuses(s, ids))
+    assert executions(log) == [n for n, i in enumerate(ids) if statuses[i] == "completed"]
+
+    # a second worker finishes the rest: each task ran exactly once overall
+    worker = WorkerProcess(app_path, tmp_path, "--concurrency", "4")
+    try:
+        wait_until(
+            lambda: stats(shared_queue_url).count("completed") == total,
+            timeout=60,
+            what="all done",
+            interval=0.1,
+        )
+        assert worker.terminate_and_wait() == 0, worker.lines
+    finally:
+        worker.kill()
+    assert executions(log) == list(range(total))
+
+
+async def _statuses(service: QueueService, ids: list[str]) -> dict[str, str]:
+    return {i: (await service.get_task(i)).status for i in ids}
+
+
+def test_processes_each_load_the_app_and_stop_on_sigterm(shared_queue_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "executions.txt"
+    total = 8
+
+    async def enqueue(service: QueueService) -> None:
+        for n in range(total):
+            await service.enqueue(record, str(log), n, 0.1, queue="emails")
+
+    run(shared_queue_url, enqueue)
+    app_path = write_app(tmp_path, shared_queue_url)
+    worker = WorkerProcess(app_path, tmp_path, "--processes", "2", "--concurrency", "2", "--queues", "emails")
+    try:
+        wait_until(lambda: worker.count("ready: serving emails") == 2, timeout=90, what="two workers")
+        wait_until(
+            lambda: stats(shared_queue_url).count("completed") == total,
+            timeout=60,
+            what="all done",
+            interval=0.1,
+        )
+        assert worker.terminate_and_wait() == 0, worker.lines
+    finally:
+        worker.kill()
+    assert worker.count("started 2 worker processes") == 1
+    assert worker.count("stopped:") == 2
+    ready = {line.split()[1] for line in worker.lines if "ready:" in line}
+    assert len(ready) == 2  # two distinct worker ids (worker-<pid>)
+    assert executions(log) == list(range(total))
