@@ -116,6 +116,10 @@ async def test_an_enqueue_with_a_bad_placement_stores_nothing(queue_url: str) ->
         with pytest.raises(QueueConfigurationError, match="unknown execution profile"):
             await service.enqueue(app.where, 1, execution_profile="missing")
         assert (await service.stats()).total == 0
+    async with QueueService(make_config("memory://")) as service:
+        with pytest.raises(QueueConfigurationError, match="shared between processes"):
+            await service.enqueue(app.where, 1, execution_profile="isolated")
+        assert (await service.stats()).total == 0
     async with QueueService(make_config(queue_url)) as service:
         with pytest.raises(QueueConfigurationError, match="belongs to execution backend 'process'"):
             await service.enqueue(app.where, 1, execution_backend="local", execution_profile="isolated")
