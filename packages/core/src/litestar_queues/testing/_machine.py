@@ -38,7 +38,7 @@ _SPEC = st.fixed_dictionaries(
         "queue": st.sampled_from(QUEUES),
         "priority": st.integers(-1, 2),
         "key": st.sampled_from((None, None, "k1", "k2")),
-        "delay": st.sampled_from((0.0, 0.0, 1.0, 5.0, 20.0)),
+        "delay": st.sampled_from((0.0, 0.0, 0.0, 0.0, 1.0, 5.0, 20.0)),
         "max_retries": st.integers(0, 2),
         "max_reclaims": st.integers(0, 2),
     }
@@ -226,9 +226,14 @@ class _BackendMachine(RuleBasedStateMachine):
         check_record(record, model, now)
         self.held[worker].append((record.id, lease_id))
 
-    @rule(worker=st.sampled_from(WORKERS), extend=st.sampled_from((5.0, 30.0)), forget_lost=st.booleans())
-    def heartbeat(self, worker: str, extend: float, forget_lost: bool) -> None:
+    def _holding(self) -> list[str]:
+        return [worker for worker in WORKERS if self.held[worker]]
+
+    @precondition(lambda self: bool(self._holding()))
+    @rule(data=st.data(), extend=st.sampled_from((5.0, 30.0)), forget_lost=st.booleans())
+    def heartbeat(self, data: st.DataObject, extend: float, forget_lost: bool) -> None:
         """Extend every lease a worker believes it holds (some may be lost)."""
+        worker = data.draw(st.sampled_from(self._holding()), label="worker")
         leases = list(self.held[worker])
         until = self.clock.later(extend)
         expected = self.model.extend(leases, until)
@@ -241,16 +246,12 @@ class _BackendMachine(RuleBasedStateMachine):
             self.held[worker] = [(t, lease) for t, lease in leases if t not in lost]
         self._verify()
 
-    @rule(
-        data=st.data(),
-        worker=st.sampled_from(WORKERS),
-        kinds=st.lists(st.sampled_from(_KINDS), min_size=1, max_size=2),
-    )
-    def finish(self, data: st.DataObject, worker: str, kinds: list[str]) -> None:
+    @precondition(lambda self: bool(self._holding()))
+    @rule(data=st.data(), kinds=st.lists(st.sampled_from(_KINDS), min_size=1, max_size=2))
+    def finish(self, data: st.DataObject, kinds: list[str]) -> None:
         """Report outcomes (complete, fail, retry now / later / in the past, release) for held leases."""
+        worker = data.draw(st.sampled_from(self._holding()), label="worker")
         held = self.held[worker]
-        if not held:
-            return
         now = self.clock.now()
         outcomes: list[Outcome] = []
         for kind in kinds:
@@ -319,7 +320,7 @@ class _BackendMachine(RuleBasedStateMachine):
             check_record(record, self.model.records[record.id], now)
         self._verify()
 
-    @rule(data=st.data(), unknown=st.booleans())
+    @rule(data=st.data(), unknown=st.sampled_from((False, False, False, True)))
     def cancel(self, data: st.DataObject, unknown: bool) -> None:
         """Cancel a record in any status (or an unknown id)."""
         if unknown or not self.model.records:
