@@ -251,3 +251,44 @@ async def test_immediate_execution_applies_retries_inline(registry: TaskRegistry
         calls.clear()
         failed = await flaky.using(retries=0).enqueue()
         assert (failed.status, failed.error, len(calls)) == ("failed", "RuntimeError: again", 1)
+
+
+@pytest.mark.anyio
+async def test_an_error_in_the_worker_block_still_drains_gracefully(registry: TaskRegistry) -> None:
+    started = anyio.Event()
+
+    @task("l.crash", registry=registry)
+    async def busy() -> str:
+        started.set()
+        await anyio.sleep(0.2)
+        return "finished anyway"
+
+    async with QueueService(make_config(registry)) as service:
+        handle = await service.enqueue(busy)
+        with pytest.raises(ExceptionGroup) as caught:
+            async with service.worker():
+                await started.wait()
+                raise RuntimeError("the app failed")
+        assert caught.group_contains(RuntimeError, match="the app failed")
+        record = (await handle.refresh()).record
+    assert (record.status, record.result, record.lease_id) == ("completed", "finished anyway", None)
+
+
+@pytest.mark.anyio
+async def test_an_error_after_grace_releases_running_tasks(registry: TaskRegistry) -> None:
+    started = anyio.Event()
+
+    @task("l.crash_long", registry=registry)
+    async def stuck() -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    async with QueueService(make_config(registry, worker=fast_worker(shutdown_grace=0.05))) as service:
+        handle = await service.enqueue(stuck)
+        with pytest.raises(ExceptionGroup):
+            async with service.worker():
+                await started.wait()
+                raise RuntimeError("the app failed")
+        record = (await handle.refresh()).record
+        await service.cancel(handle.id)
+    assert (record.status, record.attempts, record.runs) == ("pending", 0, 1)

@@ -15,6 +15,7 @@ from litestar_queues.events import (
     InMemoryQueueEventSink,
     QueueChannels,
     QueueEventConfig,
+    TaskExecutionContext,
     publish_task_event,
     publish_task_log,
     publish_task_progress,
@@ -62,6 +63,7 @@ async def test_failure_with_no_retries_left_ends_in_task_failed(registry: TaskRe
     retrying, failed = sink.events[1], sink.events[3]
     assert (retrying.level, retrying.message, retrying.attempt) == ("warning", "ValueError: broken", 1)
     assert retrying.payload is not None and retrying.payload["delaySeconds"] == 0
+    assert retrying.payload["retryAt"].endswith("Z")
     assert (failed.level, failed.message, failed.attempt) == ("error", "ValueError: broken", 2)
 
 
@@ -259,3 +261,21 @@ async def test_sink_wait_for_and_helpers(registry: TaskRegistry) -> None:
 
 async def _count(sink: InMemoryQueueEventSink, n: int) -> bool:
     return len(sink.events) >= n
+
+
+@pytest.mark.anyio
+async def test_a_sync_task_publishes_through_from_thread(registry: TaskRegistry) -> None:
+    import anyio.from_thread
+
+    @task("e.sync_publish", registry=registry)
+    def resize(_task_context: TaskExecutionContext) -> str:
+        anyio.from_thread.run(publish_task_log, "from the worker thread")
+        anyio.from_thread.run(lambda: _task_context.progress(current=1, total=2))
+        return "ok"
+
+    sink = InMemoryQueueEventSink()
+    async with QueueService(_events(registry, sink)) as service, service.worker():
+        result = await (await service.enqueue(resize)).wait(timeout=10)
+    assert result.status == "completed"
+    assert [e.type for e in sink.events] == ["task.started", "task.log", "task.progress", "task.completed"]
+    assert {e.task_id for e in sink.events} == {str(result.id)}

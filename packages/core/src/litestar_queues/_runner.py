@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -47,6 +47,10 @@ class _Here:
 
 
 _HERE = _Here()
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def describe_error(exc: BaseException) -> str:
@@ -214,7 +218,7 @@ class TaskRunner:
             "task.retrying",
             message=error,
             level="warning",
-            payload={"retryAt": run_at.isoformat(), "delaySeconds": delay},
+            payload={"retryAt": _rfc3339(run_at), "delaySeconds": delay},
         )
         return self._outcome(record, "retry", error=error, run_at=run_at)
 

@@ -92,6 +92,10 @@ class Worker:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool | None:
         self.stop()
+        if exc is not None and not isinstance(exc, anyio.get_cancelled_exc_class()):
+            # the block raised: drain as on a normal exit (grace, then release) before the error
+            # propagates, instead of abandoning running tasks until their leases expire
+            await self._stopped.wait()
         try:
             return bool(await self._tg_cm.__aexit__(exc_type, exc, tb))
         finally:
