@@ -25,7 +25,7 @@ class ContractHooks:
     """Seconds a wake-up may take before a wait test fails (a bound, not a measured time)."""
 
     hypothesis_settings: ClassVar[settings | None] = None
-    """Settings of the state machine run; ``None`` uses the loaded hypothesis profile."""
+    """Settings of the state machine run; ``None``: the loaded profile, without a deadline."""
 
     async def make_backend(self) -> QueueBackend:
         """Return a fresh, empty backend that is not opened yet.

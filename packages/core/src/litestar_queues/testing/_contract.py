@@ -42,8 +42,9 @@ class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite):
         ``wait_limit: ClassVar[float] = 10.0``: how many seconds a wake-up may take before a
             wait test fails.
         ``hypothesis_settings: ClassVar[hypothesis.settings | None] = None``: settings of the
-            state machine run; ``None`` uses the loaded hypothesis profile. Slow backends pass
-            e.g. ``settings(max_examples=25, stateful_step_count=30)``.
+            state machine run; ``None`` uses the loaded hypothesis profile (without a deadline,
+            ``too_slow`` health check off). Slow backends pass e.g.
+            ``settings(max_examples=25, stateful_step_count=30, deadline=None)``.
 
     Every failure raises :class:`~litestar_queues.testing.ContractViolation` (an
     ``AssertionError``) whose message starts with the rule the backend broke.

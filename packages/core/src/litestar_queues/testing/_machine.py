@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
+import hypothesis
 import hypothesis.strategies as st
 from anyio.from_thread import start_blocking_portal
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from anyio.from_thread import BlockingPortal
-    from hypothesis import settings
 
     from litestar_queues.models import TaskRecord
     from litestar_queues.ports import QueueBackend
@@ -344,7 +344,7 @@ class _BackendMachine(RuleBasedStateMachine):
         self._verify()
 
 
-def run_backend_machine(factory: BackendFactory, settings: settings | None) -> None:
+def run_backend_machine(factory: BackendFactory, settings: hypothesis.settings | None) -> None:
     """Run the state machine against backends made by ``factory``.
 
     One event loop runs in a thread (an anyio blocking portal) for the whole run; every backend
@@ -352,11 +352,19 @@ def run_backend_machine(factory: BackendFactory, settings: settings | None) -> N
 
     Args:
         factory: Makes fresh backends and cleans up after them.
-        settings: Hypothesis settings, or ``None`` for the loaded profile's.
+        settings: Hypothesis settings. ``None`` uses the loaded profile without a deadline and
+            with the ``too_slow`` health check off (backends do I/O; their timing is not the
+            contract's business).
 
     Raises:
         ContractViolation: When the backend breaks a rule (after hypothesis shrank the example).
     """
+    if settings is None:
+        current = hypothesis.settings()  # the loaded profile
+        suppressed = list(current.suppress_health_check)
+        if hypothesis.HealthCheck.too_slow not in suppressed:
+            suppressed.append(hypothesis.HealthCheck.too_slow)
+        settings = hypothesis.settings(current, deadline=None, suppress_health_check=suppressed)
     with start_blocking_portal() as portal:
         machine = type("QueueBackendMachine", (_BackendMachine,), {"factory": factory, "portal": portal})
         run_state_machine_as_test(machine, settings=settings)
