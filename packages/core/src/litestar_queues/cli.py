@@ -15,6 +15,7 @@ import anyio
 from litestar_queues.config import QueueConfig
 from litestar_queues.exceptions import QueueConfigurationError
 from litestar_queues.service import QueueService
+from litestar_queues.task import Task
 
 __all__ = ("build_parser", "load_service", "main")
 
@@ -23,10 +24,19 @@ def _import_path(path: str) -> Any:
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
         raise QueueConfigurationError(f"expected MODULE:ATTR, got {path!r}")
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # only the named module itself missing is a usage error; a missing import inside it is not
+        if exc.name is None or not (module_name == exc.name or module_name.startswith(f"{exc.name}.")):
+            raise
+        raise QueueConfigurationError(f"cannot import module {module_name!r} (from {path!r})") from exc
     target: Any = module
     for part in attr.split("."):
-        target = getattr(target, part)
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise QueueConfigurationError(f"module {module_name!r} has no attribute {attr!r}") from None
     return target
 
 
@@ -37,7 +47,7 @@ def load_service(path: str) -> QueueService:
         QueueConfigurationError: The path names neither.
     """
     target = _import_path(path)
-    if callable(target) and not isinstance(target, QueueConfig | QueueService | type):
+    if callable(target) and not isinstance(target, QueueConfig | QueueService | Task | type):
         target = target()
     if isinstance(target, QueueService):
         return target
