@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from litestar_queues import (
     NoActiveServiceError,
@@ -157,3 +160,45 @@ async def test_task_enqueue_uses_the_most_recently_opened_service(registry: Task
         assert first.record.args == [1]
     with pytest.raises(NoActiveServiceError):
         await job.enqueue(4)
+
+
+_maybe_priority = st.none() | st.integers(-5, 5)
+_maybe_queue = st.none() | st.sampled_from(["q1", "q2"])
+
+
+@given(
+    default=st.tuples(st.integers(-5, 5), st.sampled_from(["d1", "d2"])),
+    layers=st.lists(st.tuples(_maybe_priority, _maybe_queue), max_size=3),
+    at_enqueue=st.tuples(_maybe_priority, _maybe_queue),
+)
+def test_override_precedence_enqueue_then_latest_using_then_decorator(
+    default: tuple[int, str],
+    layers: list[tuple[int | None, str | None]],
+    at_enqueue: tuple[int | None, str | None],
+) -> None:
+    registry = TaskRegistry()
+
+    @task("layers.job", priority=default[0], queue=default[1], registry=registry)
+    async def job() -> None:
+        return None
+
+    configured = job
+    for priority, queue in layers:
+        configured = configured.using(priority=priority, queue=queue)
+
+    def expected(index: int, fallback: int | str) -> int | str:
+        if at_enqueue[index] is not None:
+            return at_enqueue[index]  # type: ignore[return-value]
+        for layer in reversed(layers):
+            if layer[index] is not None:
+                return layer[index]  # type: ignore[return-value]
+        return fallback
+
+    async def scenario() -> None:
+        async with QueueService(make_config(registry)) as service:
+            result = await service.enqueue(configured, priority=at_enqueue[0], queue=at_enqueue[1])
+        assert result.record.priority == expected(0, default[0])
+        assert result.record.queue == expected(1, default[1])
+        assert (job.priority, job.queue, job.options.priority, job.options.queue) == (*default, None, None)
+
+    anyio.run(scenario)

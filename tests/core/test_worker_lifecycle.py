@@ -292,3 +292,27 @@ async def test_an_error_after_grace_releases_running_tasks(registry: TaskRegistr
         record = (await handle.refresh()).record
         await service.cancel(handle.id)
     assert (record.status, record.attempts, record.runs) == ("pending", 0, 1)
+
+
+@pytest.mark.anyio
+async def test_a_released_task_keeps_its_place_in_the_queue(registry: TaskRegistry) -> None:
+    order: list[str] = []
+    first_started = anyio.Event()
+
+    @task("l.place", registry=registry)
+    async def place(name: str) -> None:
+        order.append(name)
+        if name == "a" and len(order) == 1:
+            first_started.set()
+            await anyio.sleep_forever()
+
+    config = make_config(registry, worker=fast_worker(concurrency=1, shutdown_grace=0.05))
+    async with QueueService(config) as service:
+        handles = [await service.enqueue(place, name) for name in ("a", "b", "c")]
+        async with service.worker():
+            await first_started.wait()
+        assert [(await h.refresh()).status for h in handles] == ["pending"] * 3
+        async with service.worker():
+            for handle in handles:
+                await handle.wait(timeout=10)
+    assert order == ["a", "a", "b", "c"]
