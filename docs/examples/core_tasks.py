@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import anyio.from_thread
 
 from litestar_queues import Backoff, NonRetryableError, QueueConfig, QueueService, non_retryable, task
 from litestar_queues.events import TaskExecutionContext, publish_task_log, publish_task_progress
@@ -17,6 +18,13 @@ async def render_report(report_id: str) -> str:
 def resize(width: int, height: int) -> dict[str, int]:
     # a sync task: the worker runs it in its bounded thread pool, never on the event loop
     return {"width": width // 2, "height": height // 2}
+
+
+@task("images.thumbnail")
+def thumbnail(path: str) -> str:
+    # a sync task publishes events by handing the helper to the worker's event loop
+    anyio.from_thread.run(publish_task_log, f"thumbnailing {path}")
+    return f"{path}.thumb"
 
 
 @task("imports.run")
@@ -50,6 +58,7 @@ async def main() -> None:
         handles = [
             await service.enqueue(render_report, "report-2"),
             await service.enqueue(resize, 800, height=600),
+            await service.enqueue(thumbnail, "cat.png"),
             await service.enqueue(run_import, "data.csv"),
             await service.enqueue(process_import, "data.csv"),
             await service.enqueue(charge, "o-1", 500),
@@ -63,8 +72,8 @@ async def main() -> None:
                 f"result={handle.result!r} error={handle.error!r}"
             )
 
-    assert [h.status for h in handles] == ["completed"] * 5 + ["failed"] * 2
-    assert handles[5].record.attempts == 1  # NonRetryableError: no retries used
+    assert [h.status for h in handles] == ["completed"] * 6 + ["failed"] * 2
+    assert handles[6].record.attempts == 1  # NonRetryableError: no retries used
 
 
 if __name__ == "__main__":
