@@ -30,7 +30,7 @@ async def stream_queue_events(
     channels_plugin: ChannelsPlugin | None = None,
     history: int = 0,
 ) -> None:
-    """Accept ``socket`` and send it every queue event published on ``channels`` as JSON text.
+    """Subscribe to ``channels``, accept ``socket`` and send it every queue event as JSON text.
 
     Each event is sent at most once per connection: events are deduplicated on ``eventKey``, or
     on ``id`` when no key is set. The stream ends when the client disconnects or the app shuts
@@ -39,7 +39,9 @@ async def stream_queue_events(
     more.
 
     Args:
-        socket: The WebSocket of the route (accepted here unless already accepted).
+        socket: The WebSocket of the route. It is accepted once the subscription is in place
+            (unless the route accepted it already), so every event published after the client's
+            connect completes reaches it.
         channels: Channel names, such as ``QueueChannels.task(task_id)``.
         channels_plugin: The Channels plugin (default: the one registered on ``socket.app``;
             it needs ``arbitrary_channels_allowed=True`` for per-task channels).
@@ -52,8 +54,6 @@ async def stream_queue_events(
     """
     plugin = channels_plugin if channels_plugin is not None else _app_channels(socket)
     names = [channels] if isinstance(channels, str) else list(dict.fromkeys(channels))
-    if socket.connection_state == "init":
-        await socket.accept()
     app = socket.app
     with anyio.CancelScope() as scope:
         _streams.register(app, scope)
@@ -83,6 +83,9 @@ async def _relay(
     # cancellation cannot leave a registered subscriber that nobody unsubscribes
     subscriber = await _subscribe_shielded(plugin, names)
     try:
+        # accepted only once subscribed: a client sees every event published after its connect
+        if socket.connection_state == "init":
+            await socket.accept()
         if history > 0:
             await plugin.put_subscriber_history(subscriber, names, limit=history)
         async with anyio.create_task_group() as tg:
