@@ -279,3 +279,33 @@ async def test_a_sync_task_publishes_through_from_thread(registry: TaskRegistry)
     assert result.status == "completed"
     assert [e.type for e in sink.events] == ["task.started", "task.log", "task.progress", "task.completed"]
     assert {e.task_id for e in sink.events} == {str(result.id)}
+
+
+@pytest.mark.anyio
+async def test_cancelling_a_waiting_task_emits_task_cancelled_after_its_earlier_events(
+    registry: TaskRegistry,
+) -> None:
+    from tests.core._support import ManualClock
+
+    clock = ManualClock()
+
+    @task("e.cancel_waiting", retries=1, backoff=Backoff(initial=60, jitter=0), registry=registry)
+    async def job() -> None:
+        raise RuntimeError("first attempt fails")
+
+    sink = InMemoryQueueEventSink()
+    async with QueueService(_events(registry, sink, clock=clock)) as service:
+        never_ran = await service.enqueue(job, run_after=10)
+        await service.cancel(never_ran.id)
+        await service.cancel(never_ran.id)  # already cancelled: nothing more
+        async with service.worker():
+            waiting = await service.enqueue(job)
+            await sink.wait_for("task.retrying", timeout=10)
+        assert (await waiting.refresh()).status == "scheduled"
+        await service.cancel(waiting.id)
+    assert [e.type for e in sink.for_task(never_ran.id)] == ["task.cancelled"]
+    events = sink.for_task(waiting.id)
+    assert [e.type for e in events] == ["task.started", "task.retrying", "task.cancelled"]
+    sequences = [e.sequence for e in events]
+    assert sequences == sorted(sequences) and len(set(sequences)) == 3  # type: ignore[type-var]
+    assert events[-1].worker_id is None and events[-1].message == "cancelled before it ran"

@@ -77,14 +77,23 @@ class TaskRunner:
         self.publisher = publisher
         self._limiter = anyio.CapacityLimiter(sync_threads)
 
-    def context_for(self, record: TaskRecord, worker_id: str | None) -> TaskExecutionContext:
-        """Build the execution context of one run of ``record``."""
+    def context_for(
+        self, record: TaskRecord, worker_id: str | None, *, run_number: int | None = None
+    ) -> TaskExecutionContext:
+        """Build the execution context of one run of ``record``.
+
+        Args:
+            record: The record.
+            worker_id: The worker running it (``None`` for runs without a worker).
+            run_number: The run the events belong to (default: ``record.runs``, the latest claim);
+                it keeps event sequence numbers increasing across runs.
+        """
         return TaskExecutionContext(
             task_id=record.id,
             task_name=record.task_name,
             queue=record.queue,
             attempt=record.attempts,
-            run_number=record.runs,
+            run_number=record.runs if run_number is None else run_number,
             worker_id=worker_id,
             execution_backend=record.execution_backend or self._config.execution_backend,
             execution_profile=record.execution_profile,
@@ -97,6 +106,14 @@ class TaskRunner:
         """Publish a lifecycle event of the run (no-op with events disabled)."""
         if self.publisher is not None:
             await self.publisher.publish(context.build_event(event_type, **fields))
+
+    async def announce_cancelled(self, record: TaskRecord) -> None:
+        """Publish ``task.cancelled`` for a record cancelled while it waited (not running).
+
+        Its events continue after those of its last run, so ``sequence`` keeps increasing.
+        """
+        context = self.context_for(record, None, run_number=record.runs + 1)
+        await self.emit_quietly(context, "task.cancelled", message="cancelled before it ran")
 
     async def emit_quietly(self, context: TaskExecutionContext, event_type: str, **fields: Any) -> None:
         """Publish a lifecycle event, logging instead of raising (after the outcome is decided)."""

@@ -351,9 +351,14 @@ class QueueService:
         Raises:
             TaskNotFoundError: No record has that id.
         """
-        record = await self.backend.cancel(_as_uuid(task_id), now=self.config.clock.now())
+        key = _as_uuid(task_id)
+        # a running task's task.cancelled comes from its worker; a waiting one's from here
+        before = await self.backend.get(key) if self.publisher is not None else None
+        record = await self.backend.cancel(key, now=self.config.clock.now())
         if record is None:
             raise TaskNotFoundError(task_id)
+        if before is not None and before.status in ("pending", "scheduled") and record.status == "cancelled":
+            await self.runner.announce_cancelled(record)
         return TaskResult(self.backend, record)
 
     async def retry(self, task_id: uuid.UUID | str) -> TaskResult[Any]:
