@@ -158,6 +158,7 @@ class _BackendMachine(RuleBasedStateMachine):
             lambda b: b.claim(queues=names, worker_id=worker, limit=limit, now=now, lease_until=until)
         )
         ids = [r.id for r in claimed]
+        expect(len(ids) <= limit, "claim limit", f"claim with limit={limit} returned {len(ids)} records")
         for record in claimed:
             self._check_claimable(record.id, worker, now)
             expect(
