@@ -14,7 +14,10 @@ the system under test. A peer module provides:
   (when ``BATCH``), ``async outstanding() -> int`` (tasks not finished yet, as the system itself
   reports them) and ``async close()``.
 * ``run_worker(url, concurrency, ready)``: run one worker in the foreground until SIGTERM,
-  calling ``ready()`` right before entering the system's worker loop.
+  calling ``ready()`` right before the system's worker entry point (which connects).
+
+With ``BENCH_PROFILE=<dir>`` in the environment the worker runs under cProfile and writes
+``<dir>/worker-<peer>-<scheme>.prof`` when it stops (timings are then not comparable).
 
 The no-op task of every system calls ``bench_signal.send(i)`` (one UDP datagram) and nothing else.
 """
@@ -271,7 +274,18 @@ def main() -> None:
         def ready() -> None:
             print(f"READY {time.time()}", flush=True)
 
-        peer.run_worker(args.url, args.concurrency, ready)
+        profile_dir = os.environ.get("BENCH_PROFILE")
+        if not profile_dir:
+            peer.run_worker(args.url, args.concurrency, ready)
+            return
+        import cProfile
+
+        profiler = cProfile.Profile()
+        try:
+            profiler.runcall(peer.run_worker, args.url, args.concurrency, ready)
+        finally:
+            scheme = args.url.split(":", 1)[0]
+            profiler.dump_stats(Path(profile_dir) / f"worker-{args.peer}-{scheme}.prof")
         return
     print(json.dumps(asyncio.run(drive(args))), flush=True)
 

@@ -69,8 +69,11 @@ async def open_client(url: str) -> Client:
 
 def run_worker(url: str, concurrency: int, ready: Any) -> None:
     async def main() -> None:
+        # building the service imports the backend (entry point); peers import theirs at module
+        # import, so this happens before ready() too. Nothing connects before open().
+        service = QueueService(make_config(url, concurrency))
         ready()
-        async with QueueService(make_config(url, concurrency)) as service:
+        async with service:
             await service.worker(concurrency=concurrency).run()  # drains on SIGTERM
 
     asyncio.run(main())
