@@ -77,6 +77,9 @@ async def fail(message: str) -> None:
 
 
 @task("execution_tests.wait_long", backoff=NO_WAIT)
-async def wait_long(seconds: float) -> None:
-    """Waits (cancellably) for a long time."""
+async def wait_long(seconds: float, pid_file: str | None = None) -> None:
+    """Waits (cancellably) for a long time, after writing its process id to ``pid_file``."""
+    if pid_file is not None:
+        with open(pid_file, "w") as file:  # noqa: ASYNC230 - tiny local write
+            file.write(str(os.getpid()))
     await anyio.sleep(seconds)

@@ -121,7 +121,7 @@ async def test_a_cancelled_or_failed_execution_fails_the_attempt(
     assert outcomes == ["cancelled", "succeeded", "failed", "succeeded", "failed"]
 
 
-async def test_cancelling_the_task_cancels_its_execution(
+async def test_cancelling_the_task_stops_its_execution(
     queue_url: str, standin: CloudRunStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", standin.token)
@@ -131,12 +131,30 @@ async def test_cancelling_the_task_cancels_its_execution(
             await anyio.sleep(0.05)
         await service.cancel(result.id)
         (execution,) = standin.executions.values()
-        while execution.resource()["runningCount"]:
-            await anyio.sleep(0.05)
+        with anyio.fail_after(50):  # far less than the task's 60 s
+            while execution.resource()["runningCount"]:
+                await anyio.sleep(0.05)
         await result.refresh()
     assert result.status == "cancelled"
+    # the container saw its lease gone and stopped the task, or the worker cancelled the execution
+    assert execution.outcome in ("succeeded", "cancelled")
+
+
+async def test_a_worker_shutting_down_cancels_the_execution_and_releases_the_task(
+    queue_url: str, standin: CloudRunStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", standin.token)
+    async with QueueService(make_config(queue_url, standin)) as service:
+        async with service.worker(shutdown_grace=0):
+            result = await service.enqueue(app.wait_long, 60, execution_profile="remote")
+            while not standin.executions:
+                await anyio.sleep(0.05)
+        await result.refresh()
+    (execution,) = standin.executions.values()
     assert execution.outcome == "cancelled"
     assert ("POST", f"/v2/{execution.name}:cancel", {}) in standin.requests
+    assert result.status == "pending"
+    assert result.record.attempts == 0
 
 
 async def test_a_cloudrun_placement_is_validated(queue_url: str, standin: CloudRunStandIn) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import pytest
 
 from litestar_queues import QueueConfig, QueueService, WorkerConfig
 from litestar_queues.exceptions import QueueConfigurationError
 from tests.execution import app
 from tests.execution.conftest import ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.anyio
 
@@ -95,6 +99,24 @@ async def test_timeouts_fail_the_attempt_whether_the_child_or_the_worker_enforce
     assert sleeping.record.attempts == 2
     assert sleeping.error == "TimeoutError: task timed out after 1.0 s"
     assert later.status == "completed"
+
+
+@pytest.mark.slow
+async def test_a_worker_shutting_down_stops_its_children_and_releases_their_tasks(
+    queue_url: str, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    async with QueueService(make_config(queue_url)) as service:
+        async with service.worker(shutdown_grace=0):
+            result = await service.enqueue(app.wait_long, 60, str(pid_file), execution_profile="isolated")
+            with anyio.fail_after(60):
+                while not pid_file.exists() or not pid_file.read_text():
+                    await anyio.sleep(0.05)
+        await result.refresh()
+    assert result.status == "pending"
+    assert result.record.attempts == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
 
 
 async def test_a_process_placement_is_validated_when_the_config_is_built(queue_url: str) -> None:

@@ -30,7 +30,7 @@ _BACKOFF_ON_ERROR = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 class _Running:
-    __slots__ = ("lease_id", "lost", "record", "released", "scope")
+    __slots__ = ("lease_id", "lost", "record", "released", "scope", "spared")
 
     def __init__(self, record: TaskRecord) -> None:
         if record.lease_id is None:
@@ -40,6 +40,9 @@ class _Running:
         self.scope = anyio.CancelScope()
         self.released = False
         self.lost = False
+        # a remote run (execution backend with writes_outcomes) loses its lease when the remote
+        # side writes the outcome: it gets one heartbeat interval to end before it is cancelled
+        self.spared = False
 
 
 class Worker:
@@ -297,11 +300,18 @@ class Worker:
                 continue
             for entry in live:
                 if entry.record.id in lost and leases[entry.record.id] == entry.lease_id:
+                    if not entry.spared and self._writes_outcomes(entry.record):
+                        entry.spared = True
+                        continue
                     logger.warning(
                         "task %s lost its lease (cancelled or reclaimed): cancelling it", entry.record.id
                     )
                     entry.lost = True
                     entry.scope.cancel()
+
+    def _writes_outcomes(self, record: TaskRecord) -> bool:
+        name = record.execution_backend or self.service.config.execution_backend
+        return bool(getattr(self.service.execution_backends.get(name), "writes_outcomes", False))
 
     async def _reclaim_loop(self) -> None:
         interval = self.config.effective_reclaim_interval
