@@ -19,6 +19,26 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _STATUSES = frozenset({"pending", "scheduled", "running", "completed", "failed", "cancelled"})
 _json_encoder = msgspec.json.Encoder()
+
+
+class _Meta(msgspec.Struct):
+    """The changed fields of a reply (``None``: as in ``rec``; ``""``: ``None``)."""
+
+    status: str
+    attempts: str
+    runs: str
+    reclaims: str
+    run_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    lease_id: str | None = None
+    lease_exp: str | None = None
+    worker_id: str | None = None
+    error: str | None = None
+    result: str | None = None
+
+
+_meta_decoder = msgspec.json.Decoder(_Meta)
 _json_decoder = msgspec.json.Decoder()
 
 
@@ -27,10 +47,6 @@ def to_us(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return str((moment - EPOCH) // _MICROSECOND)
-
-
-def _from_us(raw: bytes) -> datetime:
-    return EPOCH + timedelta(microseconds=int(raw))
 
 
 def _opt(value: str | None) -> str:
@@ -67,52 +83,51 @@ def outcome_args(outcome: Outcome) -> list[str | bytes]:
     ]
 
 
-def _text(raw: bytes | None, default: str | None) -> str | None:
+def _text(raw: str | None, default: str | None) -> str | None:
     if raw is None:
         return default
-    return raw.decode() or None
+    return raw or None
 
 
-def _time(raw: bytes | None, default: datetime | None) -> datetime | None:
+def _time(raw: str | None, default: datetime | None) -> datetime | None:
     if raw is None:
         return default
-    return _from_us(raw) if raw else None
+    return EPOCH + timedelta(microseconds=int(raw)) if raw else None
 
 
 def decode_reply(reply: Sequence[Any]) -> TaskRecord:
-    """Build a record from a script reply ``[id, rec, status, attempts, ...]``.
+    """Build a record from a script reply ``[id, rec, meta]``.
 
     Raises:
         MalformedRecordError: The stored record cannot be decoded.
     """
-    (_, rec, status, attempts, runs, reclaims, run_at, started, finished, lease_id, lease_exp, worker,
-     error, result) = reply  # fmt: skip
+    _, rec, meta_json = reply
     if rec is None:
         raise MalformedRecordError("stored task record has no 'rec' field")
     base = decode_record(rec)
     try:
-        status_text = status.decode()
-        if status_text not in _STATUSES:
-            raise ValueError(f"unknown status {status_text!r}")
+        meta = _meta_decoder.decode(meta_json)
+        if meta.status not in _STATUSES:
+            raise ValueError(f"unknown status {meta.status!r}")
         return msgspec.structs.replace(
             base,
-            status=status_text,
-            attempts=int(attempts),
-            runs=int(runs),
-            reclaims=int(reclaims),
-            run_at=_from_us(run_at),
-            started_at=_time(started, base.started_at),
-            finished_at=_time(finished, base.finished_at),
-            lease_id=_text(lease_id, base.lease_id),
-            lease_expires_at=_time(lease_exp, base.lease_expires_at),
-            worker_id=_text(worker, base.worker_id),
-            error=_text(error, base.error),
-            result=base.result if result is None else _json_decoder.decode(result),
+            status=meta.status,
+            attempts=int(meta.attempts),
+            runs=int(meta.runs),
+            reclaims=int(meta.reclaims),
+            run_at=EPOCH + timedelta(microseconds=int(meta.run_at)),
+            started_at=_time(meta.started_at, base.started_at),
+            finished_at=_time(meta.finished_at, base.finished_at),
+            lease_id=_text(meta.lease_id, base.lease_id),
+            lease_expires_at=_time(meta.lease_exp, base.lease_expires_at),
+            worker_id=_text(meta.worker_id, base.worker_id),
+            error=_text(meta.error, base.error),
+            result=base.result if meta.result is None else _json_decoder.decode(meta.result),
         )
-    except (ValueError, TypeError, AttributeError, msgspec.DecodeError) as exc:
+    except (ValueError, TypeError, msgspec.DecodeError) as exc:
         raise MalformedRecordError(f"stored task record has invalid fields: {exc}") from exc
 
 
 def is_buried(reply: Sequence[Any]) -> bool:
     """Whether a script reply is ``{'!', id, reason}``: the record was moved to the dead letters."""
-    return len(reply) == 3 and reply[0] == b"!"
+    return reply[0] == b"!"

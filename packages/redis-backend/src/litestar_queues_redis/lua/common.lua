@@ -1,10 +1,11 @@
 -- Shared prelude of every script (prepended by _scripts.py). ARGV[1] is the key prefix
 -- with its hash tag, e.g. "{lq}"; every key of a backend lives under it (one cluster slot).
 local P = ARGV[1]
--- A field missing from the hash means "as in rec" (the JSON written at enqueue); an empty
--- string means None; times are integer microseconds since the epoch.
-local REPLY = {'rec', 'status', 'attempts', 'runs', 'reclaims', 'run_at', 'started_at',
-  'finished_at', 'lease_id', 'lease_exp', 'worker_id', 'error', 'result'}
+-- A reply is {id, rec, meta}: rec is the JSON written at enqueue, meta a JSON object of the
+-- fields changed since. A field missing from meta means "as in rec"; an empty string means None;
+-- times are integer microseconds since the epoch.
+local META = {'status', 'attempts', 'runs', 'reclaims', 'run_at', 'started_at', 'finished_at',
+  'lease_id', 'lease_exp', 'worker_id', 'error', 'result'}
 local STATE = {'status', 'queue', 'key', 'member', 'score', 'attempts', 'reclaims', 'max_reclaims',
   'rec', 'lease_id'}
 local KNOWN = {pending = true, scheduled = true, running = true, completed = true, failed = true,
@@ -38,9 +39,12 @@ local function state(id)
 end
 
 local function reply(id)
-  local v = redis.call('HMGET', rkey(id), unpack(REPLY))
-  table.insert(v, 1, id)
-  return v
+  local v = redis.call('HMGET', rkey(id), 'rec', unpack(META))
+  local meta = {}
+  for i = 1, #META do
+    if v[i + 1] then meta[META[i]] = v[i + 1] end
+  end
+  return {id, v[1], cjson.encode(meta)}
 end
 
 -- Moves a malformed record aside: the raw key is renamed to P:dead:<id> and P:dead maps the
