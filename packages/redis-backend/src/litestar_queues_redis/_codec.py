@@ -130,4 +130,4 @@ def decode_reply(reply: Sequence[Any]) -> TaskRecord:
 
 def is_buried(reply: Sequence[Any]) -> bool:
     """Whether a script reply is ``{'!', id, reason}``: the record was moved to the dead letters."""
-    return reply[0] == b"!"
+    return bool(reply[0] == b"!")
