@@ -124,24 +124,33 @@ class SQLQueueBackend:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Create the engine, the tables (unless disabled) and the notification listener."""
+        """Create the engine, the tables (unless disabled) and the notification listener.
+
+        Raises:
+            BackendUnavailableError: The database cannot be reached (nothing is left open).
+        """
         if self._engine is None:
             self._engine = engine_from_url(self._url, busy_timeout=self._busy_timeout, **self._engine_options)
         elif self.dialect == "sqlite":
             configure_sqlite(self._engine, busy_timeout=self._busy_timeout)
-        if self._create_schema:
-            async with self._transaction("create schema") as conn:
-                await ensure_tables(conn, self.tables)
-        if self.dialect == "postgresql":
-            dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self._listener = PgListener(
-                dsn,
-                self.tables.channel,
-                on_work=self._work.fire,
-                on_finish=self._finished.fire,
-                on_reset=self._reset,
-            )
-            await self._listener.ensure()
+        try:
+            if self._create_schema:
+                async with self._transaction("create schema") as conn:
+                    await ensure_tables(conn, self.tables)
+            if self.dialect == "postgresql":
+                dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self._listener = PgListener(
+                    dsn,
+                    self.tables.channel,
+                    on_work=self._work.fire,
+                    on_finish=self._finished.fire,
+                    on_reset=self._reset,
+                )
+                await self._listener.ensure()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.close()
+            raise
 
     async def close(self) -> None:
         """Stop listening, wake every waiter and dispose of the engine if the backend made it."""
