@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,19 @@ def stats(url: str) -> QueueStats:
     return run(url, lambda s: s.stats())  # type: ignore[no-any-return]
 
 
+def wait_for_stats(url: str, predicate: Callable[[QueueStats], bool], what: str, timeout: float = 60) -> None:
+    """Poll the counts through one open service until ``predicate`` holds."""
+
+    async def poll(service: QueueService) -> None:
+        for _ in range(int(timeout / 0.05)):
+            if predicate(await service.stats()):
+                return
+            await anyio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    run(url, poll)
+
+
 def executions(log: Path) -> list[int]:
     return sorted(int(n) for n in log.read_text().split()) if log.exists() else []
 
@@ -101,12 +115,7 @@ def test_sigterm_drains_running_tasks_and_loses_nothing(shared_queue_url: str, t
 
     worker = WorkerProcess(app_path, tmp_path, "--concurrency", "3")
     try:
-        wait_until(
-            lambda: stats(shared_queue_url).count("running") > 0,
-            timeout=60,
-            what="tasks running",
-            interval=0.05,
-        )
+        wait_for_stats(shared_queue_url, lambda st: st.count("running") > 0, "tasks running")
 
         async def running_ids(service: QueueService) -> list[str]:
             return [i for i in ids if (await service.get_task(i)).status == "running"]
@@ -132,12 +141,7 @@ def test_sigterm_drains_running_tasks_and_loses_nothing(shared_queue_url: str, t
     # a second worker finishes the rest: each task ran exactly once overall
     worker = WorkerProcess(app_path, tmp_path, "--concurrency", "4")
     try:
-        wait_until(
-            lambda: stats(shared_queue_url).count("completed") == total,
-            timeout=60,
-            what="all done",
-            interval=0.1,
-        )
+        wait_for_stats(shared_queue_url, lambda st: st.count("completed") == total, "all done")
         assert worker.terminate_and_wait() == 0, worker.lines
     finally:
         worker.kill()
@@ -161,12 +165,7 @@ def test_processes_each_load_the_app_and_stop_on_sigterm(shared_queue_url: str, 
     worker = WorkerProcess(app_path, tmp_path, "--processes", "2", "--concurrency", "2", "--queues", "emails")
     try:
         wait_until(lambda: worker.count("ready: serving emails") == 2, timeout=90, what="two workers")
-        wait_until(
-            lambda: stats(shared_queue_url).count("completed") == total,
-            timeout=60,
-            what="all done",
-            interval=0.1,
-        )
+        wait_for_stats(shared_queue_url, lambda st: st.count("completed") == total, "all done")
         assert worker.terminate_and_wait() == 0, worker.lines
     finally:
         worker.kill()
