@@ -24,48 +24,42 @@ async def run_task(*args: str) -> tuple[int, str]:
     return done.returncode, done.stderr.decode()
 
 
+async def run_all(runs: dict[str, list[str]]) -> dict[str, tuple[int, str]]:
+    codes: dict[str, tuple[int, str]] = {}
+
+    async def one(name: str) -> None:
+        codes[name] = await run_task(*runs[name])
+
+    async with anyio.create_task_group() as tg:
+        for name in runs:
+            tg.start_soon(one, name)
+    return codes
+
+
 @pytest.mark.anyio
 @pytest.mark.slow
-async def test_exit_codes_of_the_protocol(queue_url: str) -> None:
+async def test_run_task_claims_or_adopts_a_record_runs_it_and_writes_its_outcome(queue_url: str) -> None:
     async with QueueService(QueueConfig(queue_backend=queue_url, app=app.APP)) as service:
         claimable = await service.enqueue(app.where, 5)
         failing = await service.enqueue(app.fail, "boom")
-        pending = await service.enqueue(app.where, 6)
         adopted = await service.enqueue(app.where, 7)
         now = service.config.clock.now()
         lease = await service.backend.claim_task(
             adopted.id, worker_id="parent-worker", now=now, lease_until=now + timedelta(seconds=60)
         )
         assert lease is not None and lease.lease_id is not None
-        runs = {
-            "claim": run_task_args(app.APP, claimable.id),
-            "retry": run_task_args(app.APP, failing.id),
-            "adopt": run_task_args(app.APP, adopted.id, lease_id=lease.lease_id),
-            "wrong lease": run_task_args(app.APP, pending.id, lease_id="not-the-lease"),
-            "unknown id": run_task_args(app.APP, uuid.uuid4()),
-            "bad id": ["run-task", "--app", app.APP, "not-a-uuid"],
-            "bad app": run_task_args("tests.execution.app:missing", claimable.id),
-            "no app": ["run-task", str(claimable.id)],
-        }
-        codes: dict[str, tuple[int, str]] = {}
-
-        async def one(name: str) -> None:
-            codes[name] = await run_task(*runs[name])
-
-        async with anyio.create_task_group() as tg:
-            for name in runs:
-                tg.start_soon(one, name)
+        codes = await run_all(
+            {
+                "claim": run_task_args(app.APP, claimable.id),
+                "retry": run_task_args(app.APP, failing.id),
+                "adopt": run_task_args(app.APP, adopted.id, lease_id=lease.lease_id),
+            }
+        )
         assert {name: code for name, (code, _) in codes.items()} == {
             "claim": ExitCode.COMPLETED,
             "retry": ExitCode.RETRY,
             "adopt": ExitCode.COMPLETED,
-            "wrong lease": ExitCode.LEASE_LOST,
-            "unknown id": ExitCode.NOT_CLAIMABLE,
-            "bad id": ExitCode.USAGE,
-            "bad app": ExitCode.USAGE,
-            "no app": ExitCode.USAGE,
         }, codes
-        assert "missing" in codes["bad app"][1]
 
         await claimable.refresh()
         assert claimable.status == "completed"
@@ -83,8 +77,33 @@ async def test_exit_codes_of_the_protocol(queue_url: str) -> None:
         await failing.refresh()
         assert failing.status == "failed"
         assert failing.record.attempts == 2
-        code, _ = await run_task(*run_task_args(app.APP, failing.id))
-        assert code == ExitCode.NOT_CLAIMABLE
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_run_task_refuses_what_it_cannot_run_with_a_documented_status(queue_url: str) -> None:
+    async with QueueService(QueueConfig(queue_backend=queue_url, app=app.APP)) as service:
+        pending = await service.enqueue(app.where, 6)
+        codes = await run_all(
+            {
+                "wrong lease": run_task_args(app.APP, pending.id, lease_id="not-the-lease"),
+                "unknown id": run_task_args(app.APP, uuid.uuid4()),
+                "bad id": ["run-task", "--app", app.APP, "not-a-uuid"],
+                "bad app": run_task_args("tests.execution.app:missing", pending.id),
+                "no app": ["run-task", str(pending.id)],
+            }
+        )
+        assert {name: code for name, (code, _) in codes.items()} == {
+            "wrong lease": ExitCode.LEASE_LOST,
+            "unknown id": ExitCode.NOT_CLAIMABLE,
+            "bad id": ExitCode.USAGE,
+            "bad app": ExitCode.USAGE,
+            "no app": ExitCode.USAGE,
+        }, codes
+        assert "missing" in codes["bad app"][1]
+        await pending.refresh()
+        assert pending.status == "pending"
+        assert pending.record.runs == 0
 
 
 @given(
