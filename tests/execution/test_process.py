@@ -126,6 +126,8 @@ async def test_a_process_placement_is_validated_when_the_config_is_built(queue_u
         QueueService(make_config(queue_url, unknown_setting=1))
     with pytest.raises(QueueConfigurationError, match="app"):
         QueueService(QueueConfig(queue_backend=queue_url, execution_profiles={"p": {"backend": "process"}}))
+    with pytest.raises(QueueConfigurationError, match="app"):
+        QueueService(QueueConfig(queue_backend=queue_url, execution_backend="process"))
     with pytest.raises(QueueConfigurationError, match="unknown execution backend 'gpu'"):
         QueueConfig(queue_backend=queue_url, execution_profiles={"p": {"backend": "gpu"}})
 

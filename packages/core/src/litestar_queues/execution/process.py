@@ -124,6 +124,8 @@ class ProcessExecutionBackend:
         self._profiles = {}
         for name, settings in profiles_for("process", config.execution_profiles):
             self._profiles[name] = self._checked(name, decode_profile(name, settings, ProcessProfile))
+        if config.execution_backend == "process":
+            self.settings(None)
 
     def check(self, profile: str | None) -> None:
         """Validate a placement at enqueue: the profile decodes and an ``app`` is known.
