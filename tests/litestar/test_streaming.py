@@ -57,10 +57,17 @@ async def raw_channel(socket: WebSocket, name: FromPath[str]) -> None:
     await stream_queue_events(socket, name)
 
 
+@websocket("/history/{name:str}")
+async def history_channel(socket: WebSocket, name: FromPath[str]) -> None:
+    await stream_queue_events(socket, name, history=10)
+
+
 def make_app(history: int = 100) -> tuple[Litestar, ChannelsPlugin]:
     channels = ChannelsPlugin(MemoryChannelsBackend(history=history), arbitrary_channels_allowed=True)
     config = QueueConfig(event_config=QueueEventConfig(enabled=True, channels_backend=channels))
-    app = Litestar([enqueue_steps, task_events, raw_channel], plugins=[channels, QueuePlugin(config)])
+    app = Litestar(
+        [enqueue_steps, task_events, raw_channel, history_channel], plugins=[channels, QueuePlugin(config)]
+    )
     return app, channels
 
 
@@ -242,3 +249,17 @@ def test_dedup_forgets_the_oldest_keys_beyond_its_limit() -> None:
         True,
         False,
     ]
+
+
+def test_history_is_sent_first_in_order_then_live_events() -> None:
+    app, channels = make_app()
+    channel = QueueChannels.custom("replay")
+    past = [QueueEvent(type=f"past.{i}", scope="custom", scope_key="replay") for i in range(3)]
+    live = QueueEvent(type="live", scope="custom", scope_key="replay")
+    with TestClient(app=app) as client:
+        _publish(client, channels, channel, *past)  # nobody listens yet: only the history keeps them
+        with client.websocket_connect(f"/history/{channel}") as ws:
+            _publish(client, channels, channel, past[1], live)
+            types = [ws.receive_json(timeout=10)["type"] for _ in range(4)]
+        assert types == ["past.0", "past.1", "past.2", "live"]
+        assert_no_leaks(app, channels)

@@ -86,11 +86,9 @@ async def _relay(
         # accepted only once subscribed: a client sees every event published after its connect
         if socket.connection_state == "init":
             await socket.accept()
-        if history > 0:
-            await plugin.put_subscriber_history(subscriber, names, limit=history)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_until_disconnect, socket, tg.cancel_scope)
-            await _send_events(socket, subscriber)
+            await _send_events(socket, plugin, subscriber, names, history)
             tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
@@ -112,19 +110,39 @@ async def _until_disconnect(socket: WebSocket[Any, Any, Any], scope: anyio.Cance
     scope.cancel()
 
 
-async def _send_events(socket: WebSocket[Any, Any, Any], subscriber: Subscriber) -> None:
+async def _send_events(
+    socket: WebSocket[Any, Any, Any],
+    plugin: ChannelsPlugin,
+    subscriber: Subscriber,
+    names: list[str],
+    history: int,
+) -> None:
     dedup = Deduplicator()
+    if history > 0:
+        # the history goes out first, in order; live events that arrived meanwhile wait in the
+        # subscriber's queue, and those also in the history are dropped by the dedup
+        for name in names:
+            for data in await plugin._backend.get_history(name, history):
+                if not await _send(socket, dedup, data):
+                    return
     async for data in subscriber.iter_events():
-        try:
-            if not dedup.first_time(data):
-                continue
-        except NotAnEvent:
-            logger.warning("skipping a message that is not a queue event (%d bytes)", len(data))
-            continue
-        try:
-            await socket.send_text(data.decode() if isinstance(data, bytes) else str(data))
-        except WebSocketDisconnect:
+        if not await _send(socket, dedup, data):
             return
+
+
+async def _send(socket: WebSocket[Any, Any, Any], dedup: Deduplicator, data: bytes) -> bool:
+    """Send ``data`` unless it was sent before; return ``False`` once the client is gone."""
+    try:
+        if not dedup.first_time(data):
+            return True
+    except NotAnEvent:
+        logger.warning("skipping a message that is not a queue event (%d bytes)", len(data))
+        return True
+    try:
+        await socket.send_text(data.decode() if isinstance(data, bytes) else str(data))
+    except WebSocketDisconnect:
+        return False
+    return True
 
 
 async def _unsubscribe(plugin: ChannelsPlugin, subscriber: Subscriber, names: list[str]) -> None:
