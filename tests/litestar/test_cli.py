@@ -139,3 +139,13 @@ def test_app_without_queue_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     result = Cli(f"{module}:app", tmp_path)("status", ok=False)
     assert result.exit_code == 1
     assert "the app has no QueuePlugin" in result.output
+
+
+def test_unreachable_backend_is_an_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LITESTAR_QUIET_CONSOLE", "1")
+    result = Cli(write_app(tmp_path, "redis://127.0.0.1:1/0"), tmp_path)("status", ok=False)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a ClickException, reported as a message
+    assert "127.0.0.1:1" in result.output

@@ -11,7 +11,7 @@ import anyio
 import click
 
 from litestar_queues import MemoryQueueBackend, QueueService
-from litestar_queues.exceptions import QueueConfigurationError, TaskNotFoundError
+from litestar_queues.exceptions import QueueError
 from litestar_queues_litestar._supervisor import child_command, supervise
 from litestar_queues_litestar.channels_sink import ChannelsQueueEventSink
 from litestar_queues_litestar.plugin import QueuePlugin
@@ -39,7 +39,7 @@ def _run(plugin: QueuePlugin, action: Callable[[QueueService], Awaitable[Any]]) 
 
     try:
         return anyio.run(main)
-    except (TaskNotFoundError, QueueConfigurationError) as exc:
+    except QueueError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
