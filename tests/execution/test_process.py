@@ -45,14 +45,14 @@ async def test_a_task_runs_in_a_child_process_and_its_result_is_stored(queue_url
 async def test_a_child_killed_by_sigkill_fails_its_attempt_and_the_worker_keeps_serving(
     queue_url: str,
 ) -> None:
-    async with QueueService(make_config(queue_url)) as service, service.worker() as worker:
+    async with QueueService(make_config(queue_url)) as service, service.worker():
         always = await service.enqueue(app.kill_self, execution_profile="isolated")
         once = await service.enqueue(app.kill_first_attempt, execution_profile="isolated")
         await always.wait(timeout=60)
         await once.wait(timeout=60)
+        # the same worker serves on after its children were killed
         later = await service.enqueue(app.where, 1, execution_profile="isolated")
         await later.wait(timeout=60)
-        assert worker.running_count == 0
     assert always.status == "failed"
     assert always.record.attempts == 2
     assert "killed by SIGKILL" in (always.error or "")
