@@ -79,10 +79,11 @@ def _app_channels(socket: WebSocket[Any, Any, Any]) -> ChannelsPlugin:
 async def _relay(
     socket: WebSocket[Any, Any, Any], plugin: ChannelsPlugin, names: list[str], history: int
 ) -> None:
-    # subscribe() registers the subscriber before it awaits the backend: shielded, a
-    # cancellation cannot leave a registered subscriber that nobody unsubscribes
-    subscriber = await _subscribe_shielded(plugin, names)
+    subscriber: Subscriber | None = None
     try:
+        # subscribe() registers the subscriber before it awaits the backend: shielded, a
+        # cancellation cannot leave a registered subscriber that nobody unsubscribes
+        subscriber = await _subscribe_shielded(plugin, names)
         # accepted only once subscribed: a client sees every event published after its connect
         if socket.connection_state == "init":
             await socket.accept()
@@ -91,8 +92,9 @@ async def _relay(
             await _send_events(socket, plugin, subscriber, names, history)
             tg.cancel_scope.cancel()
     finally:
-        with anyio.CancelScope(shield=True):
-            await _unsubscribe(plugin, subscriber, names)
+        if subscriber is not None:
+            with anyio.CancelScope(shield=True):
+                await _unsubscribe(plugin, subscriber, names)
 
 
 async def _subscribe_shielded(plugin: ChannelsPlugin, names: list[str]) -> Subscriber:
