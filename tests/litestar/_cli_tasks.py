@@ -3,6 +3,7 @@
 import anyio
 
 from litestar_queues import non_retryable, task
+from litestar_queues.events import publish_task_log
 
 
 @task("lt.cli.record")
@@ -17,3 +18,10 @@ async def record(path: str, number: int, delay: float) -> int:
 @task("lt.cli.boom")
 async def boom() -> None:
     non_retryable("boom")
+
+
+@task("lt.cli.announce")
+async def announce(name: str) -> str:
+    """Publish a log event, then return ``name``."""
+    await publish_task_log(f"hello {name}", payload={"name": name})
+    return name
