@@ -336,3 +336,33 @@ async def test_concurrency_limits_running_tasks(registry: TaskRegistry) -> None:
         for handle in handles:
             await handle.wait(timeout=10)
     assert peak == 2
+
+
+@given(jobs=st.lists(st.tuples(st.integers(-2, 2), st.sampled_from([0, 5, 50])), min_size=1, max_size=10))
+@settings(max_examples=30)
+def test_delayed_tasks_join_the_order_by_priority_then_enqueue_order_once_due(
+    jobs: list[tuple[int, int]],
+) -> None:
+    registry = TaskRegistry()
+    order: list[int] = []
+
+    @task("w.delayed_order", registry=registry)
+    async def ordered(index: int) -> None:
+        order.append(index)
+
+    async def scenario() -> None:
+        clock = ManualClock()
+        config = make_config(registry, clock=clock, worker=fast_worker(concurrency=1))
+        async with QueueService(config) as service:
+            for index, (priority, delay) in enumerate(jobs):
+                await service.enqueue(ordered, index, priority=priority, run_after=delay)
+            clock.advance(10)  # the 0 s and 5 s ones are due, the 50 s ones are not
+            due = sum(1 for _, delay in jobs if delay <= 10)
+            async with service.worker():
+                await wait_until(lambda: _done(service, due))
+                await anyio.sleep(0.1)
+            assert (await service.stats()).count("scheduled") == len(jobs) - due
+
+    anyio.run(scenario)
+    due_indexes = [i for i, (_, delay) in enumerate(jobs) if delay <= 10]
+    assert order == sorted(due_indexes, key=lambda i: (-jobs[i][0], i))
