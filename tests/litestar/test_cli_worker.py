@@ -174,3 +174,17 @@ def test_processes_each_load_the_app_and_stop_on_sigterm(shared_queue_url: str, 
     ready = {line.split()[1] for line in worker.lines if "ready:" in line}
     assert len(ready) == 2  # two distinct worker ids (worker-<pid>)
     assert executions(log) == list(range(total))
+
+
+def test_worker_processes_that_fail_stop_the_group(tmp_path: Path) -> None:
+    """Children that cannot reach the queue exit 1; the parent stops the rest and exits non-zero."""
+    app_path = write_app(tmp_path, "redis://127.0.0.1:1/0")
+    worker = WorkerProcess(app_path, tmp_path, "--processes", "2")
+    try:
+        code = worker.proc.wait(timeout=90)
+    finally:
+        worker.kill()
+    assert code == 1, worker.lines
+    assert worker.count("started 2 worker processes") == 1
+    assert worker.count("Redis") >= 1  # the children's error message, not a traceback
+    assert worker.count("Traceback") == 0

@@ -46,8 +46,7 @@ def supervise(command: list[str], processes: int, cwd: Path) -> int:
     Returns:
         The exit code: 0 when every child drained cleanly after a stop signal.
     """
-    children = [subprocess.Popen(command, cwd=cwd) for _ in range(processes)]
-    click.echo(f"started {processes} worker processes: {', '.join(str(c.pid) for c in children)}")
+    children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
     def forward(signum: int, frame: FrameType | None) -> None:
@@ -57,8 +56,14 @@ def supervise(command: list[str], processes: int, cwd: Path) -> int:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
+    # handlers first: a stop signal while the children start still reaches each of them
     previous = {sig: signal.signal(sig, forward) for sig in _STOP_SIGNALS}
     try:
+        while len(children) < processes and not stopping:
+            children.append(subprocess.Popen(command, cwd=cwd))
+        click.echo(f"started {len(children)} worker processes: {', '.join(str(c.pid) for c in children)}")
+        if stopping:
+            forward(signal.SIGTERM, None)
         first_exit: int | None = None
         while any(child.poll() is None for child in children):
             if not stopping:
@@ -73,5 +78,12 @@ def supervise(command: list[str], processes: int, cwd: Path) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if first_exit is not None:
-        return first_exit or 1
-    return max(codes, key=abs, default=0)
+        return _shell_code(first_exit) or 1
+    # a child stopped by SIGTERM before it installed its handler had claimed nothing
+    codes = [0 if code == -signal.SIGTERM else _shell_code(code) for code in codes]
+    return max(codes, default=0)
+
+
+def _shell_code(returncode: int) -> int:
+    """A child's exit status as a shell reports it (killed by signal N: 128 + N)."""
+    return 128 - returncode if returncode < 0 else returncode

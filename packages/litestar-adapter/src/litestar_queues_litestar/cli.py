@@ -84,7 +84,10 @@ def worker_command(
     if shutdown_grace is not None:
         overrides["shutdown_grace"] = shutdown_grace
     logging.getLogger("litestar_queues").setLevel(logging.INFO)
-    anyio.run(_serve, plugin, overrides)
+    try:
+        anyio.run(_serve, plugin, overrides)
+    except QueueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 async def _serve(plugin: QueuePlugin, overrides: dict[str, Any]) -> None:
