@@ -45,10 +45,16 @@ class Cli:
         return result
 
 
-@pytest.fixture
-def cli(shared_queue_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    monkeypatch.delenv("LITESTAR_APP", raising=False)
+@pytest.fixture(autouse=True)
+def litestar_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the CLI exports LITESTAR_APP when it is unset: set it here so that it is restored afterwards
+    # (--app takes precedence over it)
+    monkeypatch.setenv("LITESTAR_APP", "not_loaded:app")
     monkeypatch.setenv("LITESTAR_QUIET_CONSOLE", "1")
+
+
+@pytest.fixture
+def cli(shared_queue_url: str, tmp_path: Path) -> Cli:
     return Cli(write_app(tmp_path, shared_queue_url), tmp_path)
 
 
@@ -132,8 +138,7 @@ def test_errors_exit_non_zero_with_a_message(cli: Cli, shared_queue_url: str, tm
     assert "only failed or cancelled tasks can be retried" in result.output
 
 
-def test_app_without_queue_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LITESTAR_QUIET_CONSOLE", "1")
+def test_app_without_queue_plugin(tmp_path: Path) -> None:
     module = f"lq_plain_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module}.py").write_text("from litestar import Litestar\napp = Litestar([])\n")
     result = Cli(f"{module}:app", tmp_path)("status", ok=False)
@@ -141,10 +146,7 @@ def test_app_without_queue_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert "the app has no QueuePlugin" in result.output
 
 
-def test_unreachable_backend_is_an_error_not_a_traceback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LITESTAR_QUIET_CONSOLE", "1")
+def test_unreachable_backend_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     result = Cli(write_app(tmp_path, "redis://127.0.0.1:1/0"), tmp_path)("status", ok=False)
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)  # a ClickException, reported as a message
