@@ -6,7 +6,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
     from redis.commands.core import AsyncScript
 
 SCRIPT_NAMES = (
@@ -49,6 +49,6 @@ class Scripts:
     get: AsyncScript
     reclaim: AsyncScript
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis | RedisCluster) -> None:
         for name, source in load_sources().items():
             setattr(self, name, client.register_script(source))

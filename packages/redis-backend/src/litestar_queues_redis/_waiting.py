@@ -9,7 +9,7 @@ import anyio
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
     from redis.asyncio.client import PubSub
 
 _MAX_IDLE_SUBSCRIBERS = 16
@@ -31,7 +31,7 @@ class FinishWaiter:
 
     __slots__ = ("_client", "_idle")
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis | RedisCluster) -> None:
         self._client = client
         self._idle: list[PubSub] = []
 

@@ -8,6 +8,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -63,8 +64,9 @@ class RedisQueueBackend:
             ``unix:///path/to/redis.sock?db=0``. Query parameters are passed to redis-py
             (``ssl_cert_reqs``, ``socket_timeout``, ...), except this backend's own options
             ``key_prefix`` and ``result_ttl``.
-        client: A ``redis.asyncio.Redis`` client to use instead of a URL (not closed by
-            :meth:`close`). Its socket timeout must be longer than the workers' poll interval.
+        client: A ``redis.asyncio.Redis`` (or ``RedisCluster``) client to use instead of a URL
+            (not closed by :meth:`close`). Its socket timeout must be longer than the workers'
+            poll interval.
         key_prefix: Prefix of every key (default ``"lq"``, or the URL's ``key_prefix``). Keys
             are ``{prefix}:...``: the hash tag puts a backend's keys in one cluster slot.
         result_ttl: Seconds finished records are kept (default one day, or the URL's
@@ -94,7 +96,7 @@ class RedisQueueBackend:
         self,
         url: str | None = None,
         *,
-        client: aioredis.Redis | None = None,
+        client: aioredis.Redis | RedisCluster | None = None,
         key_prefix: str | None = None,
         result_ttl: float | str | None = DEFAULT_RESULT_TTL,
         socket_timeout: float = 10.0,
@@ -116,8 +118,8 @@ class RedisQueueBackend:
         self._ttl_ms = "0" if ttl is None else str(max(1, round(ttl * 1000)))
         self.socket_timeout = socket_timeout
         self._owns_clients = client is None
-        self._client: aioredis.Redis | None = client
-        self._blocking: aioredis.Redis | None = client
+        self._client: aioredis.Redis | RedisCluster | None = client
+        self._blocking: aioredis.Redis | RedisCluster | None = client
         self._scripts: Scripts | None = None
         self._finish_waiter: FinishWaiter | None = None
 
@@ -235,8 +237,9 @@ class RedisQueueBackend:
         chunks = [records[i : i + _ENQUEUE_CHUNK] for i in range(0, len(records), _ENQUEUE_CHUNK)]
         payloads = [[self._keys.tag, str(len(c)), *(a for r in c for a in record_args(r))] for c in chunks]
         with _mapped_errors():
-            if len(chunks) == 1:
-                replies = [await self._s.enqueue(keys=self._route, args=payloads[0])]
+            if len(chunks) == 1 or isinstance(self._client, RedisCluster):
+                # cluster pipelines refuse EVALSHA: one call per chunk, in order
+                replies = [await self._s.enqueue(keys=self._route, args=payload) for payload in payloads]
             else:
                 assert self._client is not None
                 async with self._client.pipeline(transaction=False) as pipe:
