@@ -73,6 +73,9 @@ class Worker:
         self._running: dict[str, _Running] = {}
         self._finishing: dict[UUID, str] = {}
         self._acks: list[Outcome] = []
+        # one finish() call at a time: the final flush on shutdown waits for a batch the ack loop
+        # has in flight instead of finding the list empty and cancelling that call
+        self._ack_lock = anyio.Lock()
         self._ack_wake = anyio.Event()
         self._slot_freed = anyio.Event()
         self._stopping = anyio.Event()
@@ -253,16 +256,26 @@ class Worker:
 
     async def _flush_acks(self, *, final: bool) -> None:
         errors = 0
-        while self._acks:
-            batch, self._acks = self._acks, []
-            try:
-                applied = await self.service.backend.finish(batch, now=self.service.config.clock.now())
-            except Exception as exc:
-                self._acks[:0] = batch
+        while True:
+            async with self._ack_lock:
+                if not self._acks:
+                    return
+                batch, self._acks = self._acks, []
+                try:
+                    applied = await self.service.backend.finish(batch, now=self.service.config.clock.now())
+                except Exception as exc:
+                    self._acks[:0] = batch
+                    failure: Exception | None = exc
+                else:
+                    failure = None
+            if failure is not None:
                 delay = _BACKOFF_ON_ERROR[min(errors, len(_BACKOFF_ON_ERROR) - 1)]
                 errors += 1
                 logger.warning(
-                    "worker %s could not report %d outcomes (retrying): %r", self.worker_id, len(batch), exc
+                    "worker %s could not report %d outcomes (retrying): %r",
+                    self.worker_id,
+                    len(batch),
+                    failure,
                 )
                 if final and errors > len(_BACKOFF_ON_ERROR):
                     logger.error("worker %s gave up reporting %d outcomes", self.worker_id, len(batch))
