@@ -39,7 +39,8 @@ class WorkerConfig:
         sync_threads: Threads for sync task functions (default: ``concurrency``).
         worker_id: Identity in records and events (default: ``worker-{pid}``).
         in_app: Whether the Litestar plugin runs a worker inside the app process (``None``: yes
-            for the in-process memory backend, no for shared backends).
+            for the in-process memory backend and SQLite files, no for shared backends such as
+            Redis and PostgreSQL, whose workers run as ``litestar queues worker`` processes).
         processes: Worker processes started by ``litestar queues worker``.
     """
 
