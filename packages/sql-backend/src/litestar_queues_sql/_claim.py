@@ -9,20 +9,30 @@ ordered by ``priority DESC, seq`` even with a generic prepared plan.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, and_, cast, func, literal_column, or_, select, text, update
+from sqlalchemy import (
+    Integer,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 
+from litestar_queues_sql._types import UTCDateTime
 from litestar_queues_sql.schema import WAITING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from datetime import datetime
-    from uuid import UUID
-
     from sqlalchemy import Table
     from sqlalchemy.sql import ColumnElement
-    from sqlalchemy.sql.dml import ReturningUpdate
     from sqlalchemy.sql.elements import ColumnClause
 
 RUNNING: ColumnClause[Any] = literal_column("'running'")
@@ -36,52 +46,56 @@ def new_lease_id(dialect: str) -> ColumnElement[Any]:
     return func.lower(func.hex(func.randomblob(16)))
 
 
-def due(tasks: Table, queues: Sequence[str] | None, now: datetime) -> ColumnElement[bool]:
+def due(tasks: Table, queues: Any, now: Any) -> ColumnElement[bool]:
     """Records that may be claimed now: pending, or scheduled and due."""
     condition = and_(text(WAITING), or_(tasks.c.status == PENDING, tasks.c.run_at <= now))
     if queues is not None:
-        condition = and_(condition, tasks.c.queue.in_(list(queues)))
+        condition = and_(condition, tasks.c.queue.in_(queues))
     return condition
 
 
-def _taken(
-    tasks: Table, dialect: str, worker_id: str, now: datetime, lease_until: datetime
-) -> dict[str, Any]:
+def _taken(tasks: Table, dialect: str) -> dict[str, Any]:
     c = tasks.c
     return {
         "status": RUNNING,
         "attempts": c.attempts + 1,
         "runs": c.runs + 1,
-        "started_at": now,
+        "started_at": bindparam("p_now", type_=UTCDateTime()),
         "lease_id": new_lease_id(dialect),
-        "lease_expires_at": lease_until,
-        "worker_id": worker_id,
+        "lease_expires_at": bindparam("p_until", type_=UTCDateTime()),
+        "worker_id": bindparam("p_worker", type_=Text()),
     }
 
 
-def claim_statement(
-    tasks: Table,
-    dialect: str,
-    *,
-    queues: Sequence[str] | None,
-    worker_id: str,
-    limit: int,
-    now: datetime,
-    lease_until: datetime,
-) -> ReturningUpdate[Any]:
-    """The statement claiming up to ``limit`` due records, returning their rows (any order)."""
+@functools.cache
+def claim_statement(tasks: Table, dialect: str, *, by_queue: bool) -> Any:
+    """The statement claiming up to ``p_limit`` due records, returning their rows (any order).
+
+    Parameters: ``p_now``, ``p_until``, ``p_worker``, ``p_limit`` and, with ``by_queue``,
+    ``p_queues`` (a list). Built once per table: SQLAlchemy and the driver cache it.
+    """
     c = tasks.c
-    chosen = select(c.seq).where(due(tasks, queues, now)).order_by(c.priority.desc(), c.seq).limit(limit)
-    values = _taken(tasks, dialect, worker_id, now, lease_until)
+    queues: Any = bindparam("p_queues", expanding=True) if by_queue else None
+    now = bindparam("p_now", type_=UTCDateTime())
+    chosen = (
+        select(c.seq)
+        .where(due(tasks, queues, now))
+        .order_by(c.priority.desc(), c.seq)
+        .limit(bindparam("p_limit", type_=Integer()))
+    )
+    values = _taken(tasks, dialect)
     if dialect == "postgresql":
         picked = chosen.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
         return update(tasks).where(c.seq == picked.c.seq).values(values).returning(*tasks.c)
     return update(tasks).where(c.seq.in_(chosen)).values(values).returning(*tasks.c)
 
 
-def claim_one_statement(
-    tasks: Table, dialect: str, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
-) -> ReturningUpdate[Any]:
-    """The statement claiming one pending or scheduled record by id, due or not."""
-    values = _taken(tasks, dialect, worker_id, now, lease_until)
-    return update(tasks).where(tasks.c.id == task_id, text(WAITING)).values(values).returning(*tasks.c)
+@functools.cache
+def claim_one_statement(tasks: Table, dialect: str) -> Any:
+    """The statement claiming the record ``p_id`` if it is pending or scheduled, due or not."""
+    return (
+        update(tasks)
+        .where(tasks.c.id == bindparam("p_id", type_=Uuid()), text(WAITING))
+        .values(_taken(tasks, dialect))
+        .returning(*tasks.c)
+    )

@@ -123,7 +123,7 @@ def engine_from_url(url: URL, *, busy_timeout: float = 30.0, **kwargs: Any) -> A
         engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
         configure_sqlite(engine, busy_timeout=busy_timeout)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_pre_ping", False)
     return create_async_engine(url, **kwargs)
 
 

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, Uuid, case, cast, column, literal, literal_column, null, text, update, values
+from sqlalchemy import (
+    Text,
+    Uuid,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    literal_column,
+    null,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from litestar_queues_sql._claim import PENDING, RUNNING
 from litestar_queues_sql._records import encode_json
@@ -18,7 +33,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Table
     from sqlalchemy.sql.dml import ReturningUpdate
-    from sqlalchemy.sql.elements import ColumnClause
+    from sqlalchemy.sql.elements import ColumnClause, ColumnElement
 
     from litestar_queues.models import Outcome
 
@@ -77,48 +92,89 @@ def finish_one_statement(tasks: Table, outcome: Outcome, now: datetime) -> Retur
     )
 
 
-def finish_many_statement(tasks: Table, outcomes: Sequence[Outcome], now: datetime) -> ReturningUpdate[Any]:
-    """Apply a batch of outcomes (distinct task ids) in one ``UPDATE ... FROM (VALUES ...)``."""
+def finish_many_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:
+    """Parameters of :func:`finish_many_statement` for a batch of outcomes (distinct task ids)."""
+    return {
+        "p_ids": [o.task_id for o in outcomes],
+        "p_leases": [o.lease_id for o in outcomes],
+        "p_kinds": [o.kind for o in outcomes],
+        "p_statuses": [target_status(o, now) for o in outcomes],
+        "p_results": [encode_json(o.result) for o in outcomes],
+        "p_errors": [o.error for o in outcomes],
+        "p_run_ats": [o.run_at or now for o in outcomes],
+        "p_now": now,
+    }
+
+
+@functools.cache
+def finish_many_statement(tasks: Table, channel: str) -> Any:
+    """Apply a batch of outcomes in one PostgreSQL statement (see :func:`finish_many_params`).
+
+    The outcomes travel as seven arrays joined with ``unnest``, so the statement is the same
+    for every batch (built, compiled and prepared once); each changed row sends its own wake-up
+    with ``pg_notify`` in ``RETURNING`` (no extra round trip).
+    """
     c = tasks.c
-    rows = [
-        (
-            o.task_id,
-            o.lease_id,
-            o.kind,
-            target_status(o, now),
-            encode_json(o.result),
-            o.error,
-            o.run_at if o.run_at is not None else now,
+    v = (
+        func.unnest(
+            bindparam("p_ids", type_=ARRAY(Uuid())),
+            bindparam("p_leases", type_=ARRAY(Text())),
+            bindparam("p_kinds", type_=ARRAY(Text())),
+            bindparam("p_statuses", type_=ARRAY(Text())),
+            bindparam("p_results", type_=ARRAY(Text())),
+            bindparam("p_errors", type_=ARRAY(Text())),
+            bindparam("p_run_ats", type_=ARRAY(UTCDateTime())),
         )
-        for o in outcomes
-    ]
-    v = values(
-        column("task_id", Uuid()),
-        column("lease_id", Text()),
-        column("kind", Text()),
-        column("status", Text()),
-        column("result", JSONText()),
-        column("error", Text()),
-        column("run_at", UTCDateTime()),
-        name="outcomes",
-    ).data(rows)
+        .table_valued(
+            column("task_id", Uuid()),
+            column("lease_id", Text()),
+            column("kind", Text()),
+            column("status", Text()),
+            column("result", Text()),
+            column("error", Text()),
+            column("run_at", UTCDateTime()),
+            name="outcomes",
+        )
+        .render_derived()
+    )
     kind = v.c.kind
+
+    def kind_is(*kinds: str) -> ColumnElement[bool]:
+        return kind.in_([literal_column(f"'{k}'") for k in kinds])
+
     return (
         update(tasks)
         .where(c.id == v.c.task_id, c.lease_id == v.c.lease_id, c.status == RUNNING)
         .values(
             status=v.c.status,
-            result=case((kind == "complete", v.c.result), else_=c.result),
-            error=case((kind.in_(("fail", "retry")), v.c.error), else_=c.error),
-            run_at=case((kind == "retry", v.c.run_at), else_=c.run_at),
+            result=case((kind_is("complete"), cast(v.c.result, JSONText())), else_=c.result),
+            error=case((kind_is("fail", "retry"), v.c.error), else_=c.error),
+            run_at=case((kind_is("retry"), v.c.run_at), else_=c.run_at),
             finished_at=case(
-                (kind.in_(("complete", "fail")), literal(now, UTCDateTime())), else_=c.finished_at
+                (kind_is("complete", "fail"), bindparam("p_now", type_=UTCDateTime())), else_=c.finished_at
             ),
-            attempts=case((kind == "release", c.attempts - 1), else_=c.attempts),
+            attempts=case((kind_is("release"), c.attempts - 1), else_=c.attempts),
             **_CLEARED,
         )
-        .returning(*tasks.c)
+        .returning(*tasks.c, notify_changed(tasks, channel))
     )
+
+
+def notify_changed(tasks: Table, channel: str) -> Any:
+    """``pg_notify`` per returned row: a finish wake-up for terminal rows, else a work wake-up."""
+    c = tasks.c
+    finished: Any = literal_column("'f:'", Text()) + func.replace(
+        cast(c.id, Text), literal_column("'-'"), literal_column("''")
+    )
+    terminal = c.status.in_([literal_column("'completed'"), FAILED, CANCELLED])
+    work = literal_column("'w'", Text())
+    return func.pg_notify(literal_column(_quote(channel)), case((terminal, finished), else_=work)).label(
+        "_notified"
+    )
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def reclaim_statements(tasks: Table, now: datetime) -> list[ReturningUpdate[Any]]:

@@ -198,6 +198,11 @@ class SQLQueueBackend:
             self._work.fire()
         self._finished.fire(finished)
 
+    def _wake_locally(self, records: Sequence[TaskRecord]) -> None:
+        if any(r.status in ("pending", "scheduled") for r in records):
+            self._work.fire()
+        self._finished.fire(r.id for r in records if r.status in _TERMINAL)
+
     # -- decoding -------------------------------------------------------------------------------
 
     async def _decode(self, rows: Sequence[Mapping[Any, Any]]) -> list[TaskRecord]:
@@ -261,15 +266,19 @@ class SQLQueueBackend:
 
     async def _enqueue_on(self, conn: AsyncConnection, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
         tasks = self.tables.tasks
-        make_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        postgres = conn.dialect.name == "postgresql"
+        make_insert = pg_insert if postgres else sqlite_insert
         results: list[EnqueueResult | None] = [None] * len(records)
         todo = list(range(len(records)))
         for _ in range(5):
             inserted: set[UUID] = set()
-            for start in range(0, len(todo), _CHUNK):
-                chunk = [record_to_row(records[i]) for i in todo[start : start + _CHUNK]]
-                stmt = make_insert(tasks).values(chunk).on_conflict_do_nothing().returning(tasks.c.id)
-                inserted.update((await conn.execute(stmt)).scalars())
+            # executemany with RETURNING: SQLAlchemy batches the rows into multi-row VALUES
+            # statements ("insertmanyvalues") from one cached compiled form
+            stmt = make_insert(tasks).on_conflict_do_nothing().returning(tasks.c.id)
+            if postgres:  # wake other processes at commit, without another round trip
+                stmt = stmt.returning(func.pg_notify(self.tables.channel, WORK))
+            rows = [record_to_row(records[i]) for i in todo]
+            inserted.update((await conn.execute(stmt, rows)).scalars())
             rejected = []
             for i in todo:
                 if records[i].id in inserted:
@@ -281,7 +290,10 @@ class SQLQueueBackend:
                 break
         else:  # pragma: no cover - a key churned five times during one enqueue
             raise QueueConfigurationError("dedup key holders kept changing during enqueue; try again")
-        await self._notify(conn, work=True)
+        if postgres:
+            self._work.fire()
+        else:
+            await self._notify(conn, work=True)
         return [r for r in results if r is not None]
 
     async def _resolve_conflicts(
@@ -331,17 +343,17 @@ class SQLQueueBackend:
         """Claim up to ``limit`` due records in one statement, highest priority first, then FIFO."""
         if limit <= 0 or (queues is not None and not queues):
             return []
-        stmt = claim_statement(
-            self.tables.tasks,
-            self.dialect,
-            queues=queues,
-            worker_id=worker_id,
-            limit=limit,
-            now=now,
-            lease_until=lease_until,
-        )
+        stmt = claim_statement(self.tables.tasks, self.dialect, by_queue=queues is not None)
+        params: dict[str, Any] = {
+            "p_now": now,
+            "p_until": lease_until,
+            "p_worker": worker_id,
+            "p_limit": limit,
+        }
+        if queues is not None:
+            params["p_queues"] = list(queues)
         async with self._statement("claim") as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
+            rows = (await conn.execute(stmt, params)).mappings().all()
         ordered = sorted(rows, key=lambda r: (-r["priority"], r["seq"]))
         return await self._decode(ordered)
 
@@ -349,11 +361,10 @@ class SQLQueueBackend:
         self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
     ) -> TaskRecord | None:
         """Claim one pending or scheduled record by id, due or not."""
-        stmt = claim_one_statement(
-            self.tables.tasks, self.dialect, task_id, worker_id=worker_id, now=now, lease_until=lease_until
-        )
+        stmt = claim_one_statement(self.tables.tasks, self.dialect)
+        params = {"p_id": task_id, "p_now": now, "p_until": lease_until, "p_worker": worker_id}
         async with self._statement("claim task") as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
+            rows = (await conn.execute(stmt, params)).mappings().all()
         records = await self._decode(rows)
         return records[0] if records else None
 
@@ -396,8 +407,9 @@ class SQLQueueBackend:
         async with self._statement("finish") as conn:
             for batch in _finish.rounds(outcomes):
                 if self.dialect == "postgresql":
-                    stmt = _finish.finish_many_statement(tasks, [outcomes[i] for i in batch], now)
-                    rows = list((await conn.execute(stmt)).mappings().all())
+                    stmt = _finish.finish_many_statement(tasks, self.tables.channel)
+                    params = _finish.finish_many_params([outcomes[i] for i in batch], now)
+                    rows = list((await conn.execute(stmt, params)).mappings().all())
                 else:
                     rows = []
                     for i in batch:
@@ -407,11 +419,14 @@ class SQLQueueBackend:
                 for i in batch:
                     applied[i] = by_id.get(outcomes[i].task_id)
             done = [r for r in applied if r is not None]
-            await self._notify(
-                conn,
-                work=any(r.status in ("pending", "scheduled") for r in done),
-                finished=[r.id for r in done if r.status in _TERMINAL],
-            )
+            if self.dialect == "sqlite":
+                await self._notify(
+                    conn,
+                    work=any(r.status in ("pending", "scheduled") for r in done),
+                    finished=[r.id for r in done if r.status in _TERMINAL],
+                )
+            else:  # other processes were notified by the statement itself
+                self._wake_locally(done)
         return applied
 
     async def reclaim_expired(self, *, now: datetime) -> list[TaskRecord]:

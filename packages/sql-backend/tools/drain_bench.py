@@ -1,0 +1,80 @@
+"""Measure enqueue and drain rates of the SQL backend with one worker (concurrency 10).
+
+Usage::
+
+    uv run python packages/sql-backend/tools/drain_bench.py URL [--tasks 10000] [--concurrency 10]
+    uv run python packages/sql-backend/tools/drain_bench.py --local-postgres   # a throwaway server
+
+``--local-postgres`` starts a temporary PostgreSQL server from the installed binaries (as the
+``postgres`` user when run as root), like the test fixtures do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import anyio
+
+from litestar_queues import QueueConfig, QueueService, TaskCall, TaskRegistry, WorkerConfig, task
+
+registry = TaskRegistry()
+
+
+@task("bench.noop", registry=registry)
+async def noop(n: int) -> None:
+    return None
+
+
+async def bench(url: str, tasks: int, concurrency: int) -> None:
+    config = QueueConfig(
+        queue_backend=url, registry=registry, worker=WorkerConfig(concurrency=concurrency, poll_interval=0.5)
+    )
+    async with QueueService(config) as service:
+        start = time.perf_counter()
+        for first in range(0, tasks, 1000):
+            await service.enqueue_many([TaskCall(noop, (n,)) for n in range(first, min(tasks, first + 1000))])
+        enqueue_s = time.perf_counter() - start
+        start = time.perf_counter()
+        async with service.worker() as worker:
+            while worker.completed < tasks:
+                await anyio.sleep(0.01)
+            drain_s = time.perf_counter() - start
+        stats = await service.stats()
+        assert stats.count("completed") == tasks, stats
+    print(f"url: {url.split('?')[0]}")
+    print(f"enqueue (batches of 1000): {tasks / enqueue_s:,.0f} tasks/s ({enqueue_s:.2f} s)")
+    print(
+        f"drain ({tasks} no-op tasks, 1 worker, concurrency {concurrency}): "
+        f"{tasks / drain_s:,.0f} tasks/s ({drain_s:.2f} s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url", nargs="?")
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--local-postgres", action="store_true")
+    args = parser.parse_args()
+    if args.local_postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+        from tests.fixtures.sql import PostgresServer
+
+        server = PostgresServer()
+        server.start()
+        try:
+            anyio.run(
+                bench, f"{server.url}?table_prefix=b{uuid.uuid4().hex[:8]}_", args.tasks, args.concurrency
+            )
+        finally:
+            server.cleanup()
+    else:
+        anyio.run(bench, args.url, args.tasks, args.concurrency)
+
+
+if __name__ == "__main__":
+    main()
