@@ -84,3 +84,11 @@ async def test_cancelled_while_streaming_unsubscribes() -> None:
         assert plugin._channels == {}
         assert backend._channels == set()
         assert _streams.open_count(app) == 0
+
+
+async def test_needs_at_least_one_channel() -> None:
+    sent: list[dict[str, Any]] = []
+    plugin = ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True)
+    with pytest.raises(ValueError, match="at least one channel"):
+        await stream_queue_events(make_socket(Litestar([]), sent), [], channels_plugin=plugin)
+    assert sent == []

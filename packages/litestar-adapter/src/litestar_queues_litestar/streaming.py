@@ -45,15 +45,18 @@ async def stream_queue_events(
         channels: Channel names, such as ``QueueChannels.task(task_id)``.
         channels_plugin: The Channels plugin (default: the one registered on ``socket.app``;
             it needs ``arbitrary_channels_allowed=True`` for per-task channels).
-        history: Send up to this many past events per channel first (needs a backend with
-            history, such as ``MemoryChannelsBackend(history=...)`` or the Redis stream backend);
-            an event both in the history and live is sent once.
+        history: First send up to this many past events per channel, in order, then the live
+            ones (needs a backend with history, such as ``MemoryChannelsBackend(history=...)``
+            or the Redis stream backend); an event both in the history and live is sent once.
 
     Raises:
         ImproperlyConfiguredException: No Channels plugin was given or registered on the app.
+        ValueError: ``channels`` is empty.
     """
-    plugin = channels_plugin if channels_plugin is not None else _app_channels(socket)
     names = [channels] if isinstance(channels, str) else list(dict.fromkeys(channels))
+    if not names:
+        raise ValueError("stream_queue_events needs at least one channel")
+    plugin = channels_plugin if channels_plugin is not None else _app_channels(socket)
     app = socket.app
     with anyio.CancelScope() as scope:
         _streams.register(app, scope)
