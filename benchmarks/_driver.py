@@ -264,7 +264,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--latency", type=int, default=200)
     parser.add_argument("--latency-gap", type=float, default=0.02)
-    parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument("--drain-timeout", type=float, default=900.0)
     parser.add_argument("--skip-batch", action="store_true")
     args = parser.parse_args()
     os.environ["BENCH_URL"] = args.url

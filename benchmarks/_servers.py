@@ -92,7 +92,7 @@ class PostgresServer:
         out = subprocess.run(
             [str(PG_BIN / "postgres"), "--version"], capture_output=True, text=True, check=True
         )
-        return out.stdout.strip().split()[-1]
+        return out.stdout.split()[2]  # "postgres (PostgreSQL) 15.18 (Debian ...)"
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -25,8 +26,16 @@ async def noop(i: int) -> None:
 
 
 def versions() -> dict[str, str]:
+    url = os.environ.get("BENCH_URL", "")
+    names = ["litestar-queues"]
+    names += (
+        ["litestar-queues-redis", "redis"]
+        if url.startswith("redis")
+        else ["litestar-queues-sql", "sqlalchemy"]
+    )
+    names += ["asyncpg"] if url.startswith("postgres") else ["aiosqlite"] if url.startswith("sqlite") else []
     found = {}
-    for name in ("litestar-queues", "litestar-queues-redis", "litestar-queues-sql", "redis", "sqlalchemy"):
+    for name in names:
         with contextlib.suppress(PackageNotFoundError):
             found[name] = version(name)
     return found

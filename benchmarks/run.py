@@ -133,6 +133,21 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def git_state() -> str:
+    """The commit ours was measured at, and whether its packages had uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "packages"], capture_output=True, text=True, cwd=ROOT
+        )
+    except OSError:
+        return "an unknown commit"
+    state = f"commit {head.stdout.strip() or '?'}"
+    return state + (" (packages/ with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -143,7 +158,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--latency", type=int, default=200)
-    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--timeout", type=float, default=2400)
     args = parser.parse_args()
     if not (args.redis or args.postgres):
         args.redis = args.postgres = True
@@ -151,6 +166,7 @@ def main() -> None:
     tmp = ROOT / ".bench" / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
+    ours_at = git_state()
     results: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         redis = stack.enter_context(redis_server()) if args.redis else None
@@ -168,12 +184,16 @@ def main() -> None:
     print(
         f"\nMeasured {started:%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} CPUs), "
         f"Python {platform.python_version()}, {', '.join(servers)}; "
-        f"{args.tasks} tasks, concurrency {args.concurrency}, {args.latency} latency probes.\n"
+        f"{args.tasks} tasks, concurrency {args.concurrency}, {args.latency} latency probes; "
+        f"ours at {ours_at}.\n"
     )
     print(table(results))
     out = ROOT / ".bench" / f"results-{started:%Y%m%dT%H%M%S}.json"
     out.write_text(
-        json.dumps({"started": started.isoformat(), "servers": servers, "results": results}, indent=2)
+        json.dumps(
+            {"started": started.isoformat(), "ours_at": ours_at, "servers": servers, "results": results},
+            indent=2,
+        )
     )
     print(f"\nraw results: {out.relative_to(ROOT)}", file=sys.stderr)
 
