@@ -115,3 +115,18 @@ def test_page_code_blocks_come_from_example_files(page: str) -> None:
     sources = [_normalise(path.read_text()) for path in [*FILES, ROOT / "examples" / "litestar_app.py"]]
     for block in blocks:
         assert any(_normalise(block) in source for source in sources), f"{page}: not in examples:\n{block}"
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_package_readme_example_runs(load: Callable[[Path], ModuleType], tmp_path: Path) -> None:
+    from litestar.testing import TestClient
+
+    readme = (ROOT / "packages" / "litestar-adapter" / "README.md").read_text()
+    (block,) = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    path = tmp_path / "readme_example.py"
+    path.write_text(block)
+    app = load(path).app
+    with TestClient(app=app) as client:
+        response = client.post("/signup")
+        assert response.status_code == 201
+        assert set(response.json()) == {"task_id"}
