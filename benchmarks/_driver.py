@@ -229,7 +229,7 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
 
         # (3) idle latency: sequential enqueue -> task ran, with the worker idle in between.
         await asyncio.sleep(1.0)  # noqa: TID251 (stdlib only: runs in the peers' venvs)
-        latencies = []
+        latencies, enqueue_times = [], []
         loop = asyncio.get_running_loop()
         for k in range(args.latency):
             i = 10_000_000 + k
@@ -237,6 +237,7 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
             signals.waiting[i] = fut
             start = time.perf_counter()
             await client.enqueue(i)
+            enqueue_times.append(time.perf_counter() - start)
             try:
                 end = await asyncio.wait_for(fut, 30)
             except TimeoutError:
@@ -248,6 +249,7 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
             result["latency_samples"] = len(latencies)
             result["latency_p50_ms"] = statistics.median(latencies) * 1000
             result["latency_p99_ms"] = percentile(latencies, 99) * 1000
+            result["latency_enqueue_p50_ms"] = statistics.median(enqueue_times) * 1000
     finally:
         stop_worker(worker)
         await client.close()
