@@ -142,7 +142,8 @@ class Model:
         if not self.holds(outcome.task_id, outcome.lease_id):
             return False
         record = self.records[outcome.task_id]
-        record.any_error = False
+        if outcome.kind in ("fail", "retry"):
+            record.any_error = False  # the outcome sets the error; complete and release keep it
         if outcome.kind == "complete":
             self._leave_running(record, "completed")
             record.result = outcome.result
