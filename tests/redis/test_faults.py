@@ -93,9 +93,10 @@ async def test_tasks_of_a_killed_worker_complete_elsewhere(redis_url: str, worke
     assert all(r.status == "completed" for r in records)
     executions = await raw.hgetall(f"{tag}:executions")
     assert sorted(k.decode() for k in executions) == sorted(str(h.id) for h in handles)
-    reclaimed = [r for r in records if r.reclaims == 1]
-    assert len(reclaimed) == held
-    assert all(r.runs == 2 and r.attempts == 1 for r in reclaimed)
+    # the killed worker's tasks were reclaimed (attempt not counted) and run again
+    reclaimed = [r for r in records if r.reclaims >= 1]
+    assert len(reclaimed) >= held
+    assert all(r.runs == r.reclaims + 1 and r.attempts == 1 for r in records)
     await raw.aclose()
 
 

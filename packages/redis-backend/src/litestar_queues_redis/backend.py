@@ -7,6 +7,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialBackoff
@@ -352,11 +353,15 @@ class RedisQueueBackend:
         Each list holds at most one token, pushed by enqueue, requeue and by a claim that left
         work behind; a token pushed while nobody waits stays until the next call takes it.
         """
+        keys = self._keys.wake_lists(queues)
         if timeout <= 0:
+            return
+        if not keys:  # no queue to serve: nothing can wake us
+            await anyio.sleep(timeout)
             return
         assert self._blocking is not None
         with _mapped_errors():
-            await self._blocking.blpop(self._keys.wake_lists(queues), timeout=timeout)
+            await self._blocking.blpop(keys, timeout=timeout)
 
     async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
         """Subscribe to the record's completion channel, then check the record, then wait."""
