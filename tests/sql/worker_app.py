@@ -13,19 +13,20 @@ import anyio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from litestar_queues import QueueConfig, TaskRegistry, WorkerConfig, task
+from litestar_queues import Backoff, QueueConfig, TaskRegistry, WorkerConfig, task
 
 registry = TaskRegistry()
 _engine: Any = None
 
 
-@task("faults.run", registry=registry)
+# retried: its own write fails while the PostgreSQL restart test restarts the server
+@task("faults.run", registry=registry, retries=20, backoff=Backoff(initial=0.2, maximum=1.0))
 async def run(n: int) -> int:
     global _engine
     if os.environ.get("LQ_SLOW") == "1":
         await anyio.sleep(600)
     if _engine is None:
-        _engine = create_async_engine(os.environ["LQ_EXEC_URL"])
+        _engine = create_async_engine(os.environ["LQ_EXEC_URL"], pool_pre_ping=True)
     async with _engine.begin() as conn:
         await conn.execute(
             text(f"INSERT INTO {os.environ['LQ_EXEC_TABLE']} (n, pid) VALUES (:n, :pid)"),
