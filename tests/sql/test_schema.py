@@ -1,0 +1,104 @@
+"""Schema: metadata for migrations, the create-schema command, and indexes that serve the claim."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import MetaData, inspect, text
+
+from litestar_queues_sql import SQLQueueBackend, create_schema, metadata, queue_tables
+from litestar_queues_sql._explain import explain_claim
+
+from .conftest import record
+
+pytestmark = pytest.mark.anyio
+
+
+def test_default_metadata_and_custom_namespaces() -> None:
+    assert set(metadata.tables) == {"lq_tasks", "lq_dead_letters"}
+    app = MetaData()
+    jobs = queue_tables(app, table_prefix="jobs_", schema="work")
+    assert set(app.tables) == {"work.jobs_tasks", "work.jobs_dead_letters"}
+    assert {i.name for i in jobs.tasks.indexes} >= {"jobs_tasks_ready", "jobs_tasks_active_key"}
+    with pytest.raises(ValueError, match="table_prefix"):
+        queue_tables(table_prefix="bad-prefix")
+
+
+async def test_create_schema_command_is_idempotent(db_url: str) -> None:
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "litestar_queues_sql", "create-schema", db_url, "--table-prefix", "cli_"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "cli_tasks" in done.stdout
+    backend = SQLQueueBackend(db_url.split("?")[0], table_prefix="cli_", create_schema=False)
+    await backend.open()
+    try:
+        async with backend.engine.connect() as conn:
+            names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert {"cli_tasks", "cli_dead_letters"} <= names
+        (result,) = await backend.enqueue([record()])
+        assert result.created
+    finally:
+        await backend.close()
+
+
+def test_create_schema_command_reports_bad_urls() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "litestar_queues_sql", "create-schema", "mysql://x/y"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "unsupported" in done.stderr
+
+
+async def test_create_schema_on_an_engine_in_a_postgres_schema(postgres_url: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(postgres_url.split("?")[0])
+    try:
+        namespace = await create_schema(engine, table_prefix="eng_", schema="queue_work")
+        assert namespace.tasks.fullname == "queue_work.eng_tasks"
+        backend = SQLQueueBackend(
+            engine=engine, table_prefix="eng_", schema="queue_work", create_schema=False
+        )
+        await backend.open()
+        try:
+            (result,) = await backend.enqueue([record(key="k")])
+            assert (await backend.get(result.record.id)) == result.record
+        finally:
+            await backend.close()
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("queues", [None, ["q1"]])
+async def test_claim_is_an_index_scan_on_a_large_table(postgres_url: str, queues: list[str] | None) -> None:
+    backend = SQLQueueBackend(postgres_url)
+    await backend.open()
+    try:
+        tasks = backend.tables.tasks.name
+        async with backend.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    f"INSERT INTO {tasks} (id, task_name, queue, priority, status, args, kwargs, metadata,"
+                    " attempts, max_retries, runs, reclaims, max_reclaims, created_at, run_at)"
+                    " SELECT gen_random_uuid(), 't', 'q' || (n % 4), n % 3,"
+                    " CASE WHEN n % 50 = 0 THEN 'pending' ELSE 'completed' END,"
+                    " '[]', '{}', '{}', 0, 0, 0, 0, 3, now(), now() FROM generate_series(1, 20000) AS n"
+                )
+            )
+            await conn.execute(text(f"ANALYZE {tasks}"))
+        async with backend.engine.connect() as conn:
+            plan = "\n".join(await explain_claim(conn, backend.tables, queues=queues))
+        index = f"{tasks}_ready_queue" if queues else f"{tasks}_ready"
+        assert f"Index Scan using {index} " in plan, plan
+        assert "Seq Scan" not in plan and "Sort" not in plan, plan
+    finally:
+        await backend.close()
