@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import anyio
 import pytest
 from sqlalchemy import MetaData, inspect, text
 
@@ -28,14 +29,12 @@ def test_default_metadata_and_custom_namespaces() -> None:
 
 async def test_create_schema_command_is_idempotent(db_url: str) -> None:
     for _ in range(2):
-        done = subprocess.run(
+        done = await anyio.run_process(
             [sys.executable, "-m", "litestar_queues_sql", "create-schema", db_url, "--table-prefix", "cli_"],
-            capture_output=True,
-            text=True,
-            timeout=60,
+            check=False,
         )
-        assert done.returncode == 0, done.stderr
-        assert "cli_tasks" in done.stdout
+        assert done.returncode == 0, done.stderr.decode()
+        assert "cli_tasks" in done.stdout.decode()
     backend = SQLQueueBackend(db_url.split("?")[0], table_prefix="cli_", create_schema=False)
     await backend.open()
     try:

@@ -30,13 +30,15 @@ SELECT gen_random_uuid(), 'bench.noop', 'q' || (n % 4), (n % 3),
     CASE WHEN n <= :done THEN 'completed'
          WHEN n % 10 = 0 THEN 'scheduled' ELSE 'pending' END,
     '[]', '{{}}', '{{}}', 1, 0, 1, 0, 3,
-    now() - interval '1 day', CASE WHEN n > :done AND n % 10 = 0 THEN now() + interval '1 hour' ELSE now() END,
+    now() - interval '1 day',
+    CASE WHEN n > :done AND n % 10 = 0 THEN now() + interval '1 hour' ELSE now() END,
     CASE WHEN n <= :done THEN now() END, 'null'
 FROM generate_series(1, :rows) AS n
 """
 
 
 async def run(url: str, rows: int, waiting: int) -> None:
+    """Fill the tables and print the plans."""
     backend = SQLQueueBackend(url)
     await backend.open()
     try:
@@ -59,6 +61,7 @@ async def run(url: str, rows: int, waiting: int) -> None:
 
 
 def main() -> None:
+    """Parse the command line and run."""
     parser = argparse.ArgumentParser()
     parser.add_argument("url", nargs="?")
     parser.add_argument("--rows", type=int, default=1_000_000)
