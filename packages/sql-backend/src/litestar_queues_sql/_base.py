@@ -1,0 +1,214 @@
+"""The SQL backend's plumbing: engine, transactions, notifications, decoding, dead letters."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from sqlalchemy import delete, func, insert, select
+
+from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
+from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, parse_url
+from litestar_queues_sql._errors import unavailable_as_backend_error
+from litestar_queues_sql._notify import WORK, FinishWaiters, Latch, PgListener, finish_payloads
+from litestar_queues_sql._records import describe_row, row_to_record
+from litestar_queues_sql.schema import ensure_tables, queue_tables
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping, Sequence
+    from uuid import UUID
+
+    from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+    from litestar_queues.models import TaskRecord
+
+__all__ = ("SQLBackendBase",)
+
+logger = logging.getLogger("litestar_queues_sql")
+
+_CHUNK = 500
+_SHIELD = 30.0
+_TERMINAL = ("completed", "failed", "cancelled")
+
+
+class SQLBackendBase:
+    """Connections, notifications and decoding shared by the port methods of :class:`SQLQueueBackend`."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        engine: AsyncEngine | None = None,
+        table_prefix: str = "lq_",
+        schema: str | None = None,
+        create_schema: bool = True,
+        poll_interval: float | None = None,
+        busy_timeout: float = 30.0,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if (url is None) == (engine is None):
+            raise QueueConfigurationError("SQLQueueBackend takes either url or engine")
+        self._engine_options = dict(engine_options or {})
+        self._busy_timeout = busy_timeout
+        self._engine: AsyncEngine | None = engine
+        self._owns_engine = engine is None
+        if url is not None:
+            options = parse_url(
+                url,
+                table_prefix=table_prefix,
+                schema=schema,
+                create_schema=create_schema,
+                poll_interval=poll_interval,
+                busy_timeout=busy_timeout,
+            )
+            self._url: URL = options.url
+            table_prefix, schema = options.table_prefix, options.schema
+            create_schema, poll_interval = options.create_schema, options.poll_interval
+            self._busy_timeout = options.busy_timeout
+        else:
+            assert engine is not None
+            self._url = engine.url
+        self.dialect: str = self._url.get_backend_name()
+        if self.dialect not in ("postgresql", "sqlite"):
+            raise QueueConfigurationError(f"unsupported database {self.dialect!r}: use PostgreSQL or SQLite")
+        try:
+            self.tables = queue_tables(table_prefix=table_prefix, schema=schema)
+        except ValueError as exc:
+            raise QueueConfigurationError(str(exc)) from None
+        self._create_schema = create_schema
+        sqlite = self.dialect == "sqlite"
+        self.poll_interval = poll_interval if poll_interval is not None else (0.25 if sqlite else 1.0)
+        self._work = Latch()
+        self._finished = FinishWaiters()
+        self._listener: PgListener | None = None
+
+    def __repr__(self) -> str:
+        return f"<SQLQueueBackend {self._url.render_as_string()} prefix={self.tables.table_prefix!r}>"
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine (created by :meth:`open` when the backend was given a URL)."""
+        if self._engine is None:
+            raise RuntimeError("the backend is not open")
+        return self._engine
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the engine, the tables (unless disabled) and the notification listener.
+
+        Raises:
+            BackendUnavailableError: The database cannot be reached (nothing is left open).
+        """
+        if self._engine is None:
+            self._engine = engine_from_url(self._url, busy_timeout=self._busy_timeout, **self._engine_options)
+        elif self.dialect == "sqlite":
+            configure_sqlite(self._engine, busy_timeout=self._busy_timeout)
+        try:
+            if self._create_schema:
+                async with self._transaction("create schema") as conn:
+                    await ensure_tables(conn, self.tables)
+            if self.dialect == "postgresql":
+                dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self._listener = PgListener(
+                    dsn,
+                    self.tables.channel,
+                    on_work=self._work.fire,
+                    on_finish=self._finished.fire,
+                    on_reset=self._reset,
+                )
+                await self._listener.ensure()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Stop listening, wake every waiter and dispose of the engine if the backend made it."""
+        if self._listener is not None:
+            await self._listener.close()
+        self._reset()
+        if self._owns_engine and self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    def _reset(self) -> None:
+        self._work.fire()
+        self._finished.fire_all()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, what: str) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction (SQLite: ``BEGIN IMMEDIATE`` at the first write)."""
+        with unavailable_as_backend_error(what):
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def _statement(self, what: str) -> AsyncIterator[AsyncConnection]:
+        """A connection for one atomic statement (PostgreSQL: autocommit, one round trip)."""
+        if self.dialect == "sqlite":
+            async with self._transaction(what) as conn:
+                yield conn
+            return
+        with unavailable_as_backend_error(what):
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+
+    async def _notify(
+        self, conn: AsyncConnection, *, work: bool = False, finished: Sequence[UUID] = ()
+    ) -> None:
+        """Wake local waiters, and other processes through NOTIFY on PostgreSQL."""
+        payloads = ([WORK] if work else []) + finish_payloads(finished)
+        if not payloads:
+            return
+        if self.dialect == "postgresql":
+            channel = self.tables.channel
+            await conn.execute(select(*(func.pg_notify(channel, p) for p in payloads)))
+        if work:
+            self._work.fire()
+        self._finished.fire(finished)
+
+    def _wake_locally(self, records: Sequence[TaskRecord]) -> None:
+        if any(r.status in ("pending", "scheduled") for r in records):
+            self._work.fire()
+        self._finished.fire(r.id for r in records if r.status in _TERMINAL)
+
+    # -- decoding -------------------------------------------------------------------------------
+
+    async def _decode(self, rows: Sequence[Mapping[Any, Any]]) -> list[TaskRecord]:
+        """Decode rows; rows that cannot be decoded are moved to the dead-letter table."""
+        records: list[TaskRecord] = []
+        bad: list[tuple[Mapping[Any, Any], MalformedRecordError]] = []
+        for row in rows:
+            try:
+                records.append(row_to_record(row))
+            except MalformedRecordError as exc:
+                bad.append((row, exc))
+        if bad:
+            await self._dead_letter(bad)
+        return records
+
+    async def _dead_letter(self, bad: Sequence[tuple[Mapping[Any, Any], MalformedRecordError]]) -> None:
+        dead, tasks = self.tables.dead_letters, self.tables.tasks
+        async with self._transaction("dead-letter") as conn:
+            for row, error in bad:
+                logger.error(
+                    "task row %s (id %s) cannot be decoded and was moved to %s: %s",
+                    row.get("seq"),
+                    row.get("id"),
+                    dead.name,
+                    error,
+                )
+                await conn.execute(
+                    insert(dead).values(task_id=str(row.get("id")), row=describe_row(row), error=str(error))
+                )
+                await conn.execute(delete(tasks).where(tasks.c.seq == row["seq"]))
+
+    # -- wake-up plumbing ------------------------------------------------------------------------
+
+    async def _listening(self) -> bool:
+        return self._listener is not None and await self._listener.ensure()
