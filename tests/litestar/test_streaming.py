@@ -1,5 +1,6 @@
 """stream_queue_events and ChannelsQueueEventSink through a real app with the memory Channels backend."""
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -263,3 +264,34 @@ def test_history_is_sent_first_in_order_then_live_events() -> None:
             types = [ws.receive_json(timeout=10)["type"] for _ in range(4)]
         assert types == ["past.0", "past.1", "past.2", "live"]
         assert_no_leaks(app, channels)
+
+
+def test_no_task_left_behind_after_shutdown() -> None:
+    """After the lifespan ends, no worker, stream or Channels task of the app is still alive."""
+    left: list[str] = []
+
+    def record_tasks() -> None:  # on_shutdown hooks run after every lifespan context has exited
+        current = asyncio.current_task()
+        left.extend(
+            task.get_coro().__qualname__  # type: ignore[union-attr]
+            for task in asyncio.all_tasks()
+            if task is not current and not task.done()
+        )
+
+    channels = ChannelsPlugin(MemoryChannelsBackend(history=10), arbitrary_channels_allowed=True)
+    config = QueueConfig(event_config=QueueEventConfig(enabled=True, channels_backend=channels))
+    app = Litestar(
+        [enqueue_steps, task_events, raw_channel],
+        plugins=[channels, QueuePlugin(config)],
+        on_shutdown=[record_tasks],
+    )
+    with TestClient(app=app) as client:
+        task_id = client.post("/steps/2").json()["task_id"]
+        ws = client.websocket_connect(f"/tasks/{task_id}/events").__enter__()
+        assert ws.receive_json(timeout=10)["type"] == "task.started"
+        assert app.plugins.get(QueuePlugin).worker is not None
+    ours = [name for name in left if any(s in name for s in ("Worker", "_relay", "stream_queue", "Channels"))]
+    assert ours == [], left
+    with pytest.raises(WebSocketDisconnect):
+        while True:
+            ws.receive_json(timeout=10)
