@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class TestRedisBackendContract(QueueBackendContract):
     # each state-machine step reads every record back over the network: fewer examples than
     # the in-memory reference keeps this test short
-    hypothesis_settings = settings(max_examples=100)
+    hypothesis_settings = settings(max_examples=60)
     server_url: str
 
     @pytest.fixture(autouse=True)
