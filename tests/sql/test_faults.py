@@ -17,7 +17,9 @@ from sqlalchemy import distinct, func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from litestar_queues import BackendUnavailableError, QueueConfig, QueueService, TaskCall
+from litestar_queues_sql import SQLQueueBackend
 from tests.sql import worker_app
+from tests.sql.conftest import record as make_record
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -171,3 +173,28 @@ async def test_postgres_restart_mid_run_loses_no_committed_task(
         assert sorted((await service.stats()).queues["default"]) == ["completed"]
     counted = await executions(exec_url, table)
     assert set(counted) == set(committed) == set(range(2000))
+
+
+async def test_wake_ups_resume_after_a_postgres_restart(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    waiter, writer = SQLQueueBackend(postgres_url), SQLQueueBackend(postgres_url)
+    await waiter.open()
+    await writer.open()
+    try:
+        await anyio.to_thread.run_sync(postgres_server.restart)
+        with anyio.fail_after(30):  # the listener notices the drop and reconnects on the next wait
+            while waiter._listener is None or not waiter._listener.listening:
+                await waiter.wait_for_work(None, timeout=0.1)
+            await waiter.wait_for_work(None, timeout=0.01)  # consume the wake-up of reconnecting
+        for _ in range(50):  # the writer's pool drops its dead connections on the first failure
+            try:
+                await writer.enqueue([make_record()])
+                break
+            except BackendUnavailableError:
+                await anyio.sleep(0.1)
+        with anyio.fail_after(10):
+            await waiter.wait_for_work(None, timeout=60)
+    finally:
+        await writer.close()
+        await waiter.close()

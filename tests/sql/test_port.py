@@ -278,3 +278,26 @@ def test_invalid_urls_are_configuration_errors(url: str) -> None:
 def test_url_or_engine_required() -> None:
     with pytest.raises(QueueConfigurationError):
         SQLQueueBackend()
+
+
+async def test_concurrent_enqueues_of_one_key_store_one_record(db_url: str) -> None:
+    backends = [SQLQueueBackend(db_url) for _ in range(3)]
+    for b in backends:
+        await b.open()
+    try:
+        results = []
+
+        async def enqueue(b: SQLQueueBackend) -> None:
+            for _ in range(5):
+                results.extend(await b.enqueue([record(key="only-one")]))
+
+        async with anyio.create_task_group() as tg:
+            for b in backends:
+                tg.start_soon(enqueue, b)
+        created = [r for r in results if r.created]
+        assert len(created) == 1 and len(results) == 15
+        assert {r.record.id for r in results} == {created[0].record.id}
+        assert await backends[0].counts() == {"default": {"pending": 1}}
+    finally:
+        for b in backends:
+            await b.close()
