@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import uuid
 from typing import TYPE_CHECKING
 
 import anyio
@@ -17,10 +19,11 @@ from litestar_queues import (
     QueueService,
 )
 from litestar_queues_redis import RedisQueueBackend
+from tests.fixtures.redis import RedisServer
 from tests.redis._support import T0, at, record
 
 if TYPE_CHECKING:
-    from tests.fixtures.redis import RedisServer
+    from pathlib import Path
 
 pytestmark = pytest.mark.anyio
 
@@ -257,3 +260,22 @@ async def test_counts_per_queue_and_status(backend: RedisQueueBackend) -> None:
         "b": {"running": 1, "cancelled": 1},
     }
     assert claimed.created_at == T0
+
+
+async def test_read_only_replica_raises_backend_unavailable(tmp_path: Path) -> None:
+    binary = shutil.which("redis-server")
+    assert binary is not None
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    client = aioredis.Redis.from_url(server.url)
+    backend = RedisQueueBackend(url=server.url)
+    try:
+        await client.execute_command("REPLICAOF", "127.0.0.1", "1")  # a failover demoted it
+        await backend.open()
+        with pytest.raises(BackendUnavailableError, match="cannot take writes"):
+            await backend.enqueue([record()])
+        assert await backend.get(uuid.uuid4()) is None  # reads still work
+    finally:
+        await backend.close()
+        await client.aclose()
+        server.stop()

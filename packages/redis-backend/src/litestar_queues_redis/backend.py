@@ -11,6 +11,7 @@ import anyio
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ClusterDownError, ReadOnlyError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
@@ -50,6 +51,8 @@ def _mapped_errors() -> Iterator[None]:
         yield
     except (RedisConnectionError, RedisTimeoutError) as exc:
         raise BackendUnavailableError(f"the Redis server cannot be reached: {exc}") from exc
+    except (ReadOnlyError, ClusterDownError, TryAgainError) as exc:  # failover in progress
+        raise BackendUnavailableError(f"the Redis server cannot take writes now: {exc}") from exc
 
 
 class RedisQueueBackend:
