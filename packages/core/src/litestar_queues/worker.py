@@ -312,6 +312,9 @@ class Worker:
                 logger.warning("worker %s could not extend leases: %r", self.worker_id, exc)
                 continue
             for entry in live:
+                # a task that ended (and was acknowledged) during the call is no longer running
+                if self._running.get(entry.lease_id) is not entry:
+                    continue
                 if entry.record.id in lost and leases[entry.record.id] == entry.lease_id:
                     if not entry.spared and self._writes_outcomes(entry.record):
                         entry.spared = True
