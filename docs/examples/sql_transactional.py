@@ -11,7 +11,7 @@ import tempfile
 import anyio
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert
 
-from litestar_queues import QueueConfig, QueueService, WorkerConfig, task
+from litestar_queues import QueueConfig, QueueService, TaskResult, WorkerConfig, task
 from litestar_queues_sql import enqueue_in_transaction
 
 app_metadata = MetaData()
@@ -37,13 +37,14 @@ config = QueueConfig(
 )
 
 
-async def sign_up(service: QueueService, email: str, *, fail: bool = False) -> None:
+async def sign_up(service: QueueService, email: str, *, fail: bool = False) -> TaskResult[str]:
     engine = service.backend.engine  # type: ignore[attr-defined]  # or your application's own engine
     async with engine.begin() as conn:
         await conn.execute(insert(users).values(email=email))
-        await enqueue_in_transaction(service, conn, send_welcome, email, key=f"welcome:{email}")
+        handle = await enqueue_in_transaction(service, conn, send_welcome, email, key=f"welcome:{email}")
         if fail:
             raise RuntimeError("payment declined")  # rolls back the user AND the task
+    return handle
 
 
 async def main() -> None:
@@ -51,15 +52,14 @@ async def main() -> None:
         engine = service.backend.engine  # type: ignore[attr-defined]
         async with engine.begin() as conn:
             await conn.run_sync(app_metadata.create_all)
-        await sign_up(service, "ada@example.com")
+        welcome = await sign_up(service, "ada@example.com")
         try:
             await sign_up(service, "bob@example.com", fail=True)
         except RuntimeError as exc:
             print(f"sign-up failed: {exc}")
         print(f"queued: {(await service.stats()).count('pending')}")
         async with service.worker():
-            while (await service.stats()).count("completed") < 1:
-                await anyio.sleep(0.05)
+            await welcome.wait(timeout=30)
         stats = await service.stats()
         print(f"completed: {stats.count('completed')}, total: {stats.total}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import anyio
@@ -10,6 +9,7 @@ import pytest
 from sqlalchemy import MetaData, inspect, text
 
 from litestar_queues_sql import SQLQueueBackend, create_schema, metadata, queue_tables
+from litestar_queues_sql.__main__ import main as cli_main
 from litestar_queues_sql._explain import explain_claim
 
 from .conftest import record
@@ -27,15 +27,16 @@ def test_default_metadata_and_custom_namespaces() -> None:
         queue_tables(table_prefix="bad-prefix")
 
 
-async def test_create_schema_command_is_idempotent(db_url: str) -> None:
-    for _ in range(2):
-        done = await anyio.run_process(
-            [sys.executable, "-m", "litestar_queues_sql", "create-schema", db_url, "--table-prefix", "cli_"],
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr.decode()
-        assert "cli_tasks" in done.stdout.decode()
-    backend = SQLQueueBackend(db_url.split("?")[0], table_prefix="cli_", create_schema=False)
+async def test_create_schema_command_then_api_are_idempotent(db_url: str) -> None:
+    done = await anyio.run_process(
+        [sys.executable, "-m", "litestar_queues_sql", "create-schema", db_url, "--table-prefix", "cli_"],
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "cli_tasks" in done.stdout.decode()
+    base = db_url.split("?")[0]
+    await create_schema(f"{base}?table_prefix=cli_")  # again: nothing to do, no error
+    backend = SQLQueueBackend(base, table_prefix="cli_", create_schema=False)
     await backend.open()
     try:
         async with backend.engine.connect() as conn:
@@ -47,14 +48,9 @@ async def test_create_schema_command_is_idempotent(db_url: str) -> None:
         await backend.close()
 
 
-def test_create_schema_command_reports_bad_urls() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "litestar_queues_sql", "create-schema", "mysql://x/y"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2 and "unsupported" in done.stderr
+def test_create_schema_command_reports_bad_urls(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["create-schema", "mysql://x/y"]) == 2
+    assert "unsupported" in capsys.readouterr().err
 
 
 async def test_create_schema_on_an_engine_in_a_postgres_schema(postgres_url: str) -> None:
