@@ -11,7 +11,9 @@ import pytest
 
 from litestar_queues import (
     Backoff,
+    MemoryQueueBackend,
     Outcome,
+    QueueBackend,
     QueueConfig,
     QueueService,
     TaskCall,
@@ -203,11 +205,13 @@ async def test_unregistered_task_is_failed_and_worker_goes_on(backend_url: str) 
     async def only_here() -> None:
         return None
 
-    if backend_url == "memory://":
-        pytest.skip("the memory backend is private to one service: nothing to share")
-    async with QueueService(QueueConfig(queue_backend=backend_url, registry=other)) as web:
+    # the memory backend is private to one process: both services share one instance instead of a URL
+    shared: QueueBackend | str = MemoryQueueBackend() if backend_url == "memory://" else backend_url
+    async with QueueService(QueueConfig(queue_backend=shared, registry=other)) as web:
         unknown = await web.enqueue(only_here)
-    async with QueueService(make_config(backend_url)) as worker_side, worker_side.worker():
+    worker_config = make_config(backend_url)
+    worker_config.queue_backend = shared
+    async with QueueService(worker_config) as worker_side, worker_side.worker():
         handle = await (await worker_side.get_task(unknown.id)).wait(20)
         assert handle.status == "failed"
         assert handle.error is not None and "xb.only_in_web_process" in handle.error
