@@ -120,6 +120,9 @@ def parse_url(
 def engine_from_url(url: URL, *, busy_timeout: float = 30.0, **kwargs: Any) -> AsyncEngine:
     """Create the engine for a parsed backend URL, with the dialect's settings installed."""
     if url.drivername.startswith("sqlite"):
+        # every use ends in an explicit commit or rollback: skip the extra rollback (one more
+        # hop to the driver thread) when a connection returns to the pool
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
         configure_sqlite(engine, busy_timeout=busy_timeout)
         return engine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    select,
     text,
     update,
 )
@@ -70,26 +72,6 @@ def rounds(outcomes: Sequence[Outcome]) -> list[list[int]]:
             seen.append({outcome.task_id})
             result.append([index])
     return result
-
-
-def finish_one_statement(tasks: Table, outcome: Outcome, now: datetime) -> ReturningUpdate[Any]:
-    """Apply one outcome under its lease (SQLite runs these in one transaction)."""
-    c = tasks.c
-    changes: dict[str, Any] = {"status": target_status(outcome, now), **_CLEARED}
-    if outcome.kind == "complete":
-        changes.update(result=encode_json(outcome.result), finished_at=now)
-    elif outcome.kind == "fail":
-        changes.update(error=outcome.error, finished_at=now)
-    elif outcome.kind == "retry":
-        changes.update(error=outcome.error, run_at=outcome.run_at if outcome.run_at is not None else now)
-    else:
-        changes.update(attempts=c.attempts - 1)
-    return (
-        update(tasks)
-        .where(c.id == outcome.task_id, c.lease_id == outcome.lease_id, c.status == RUNNING)
-        .values(changes)
-        .returning(*tasks.c)
-    )
 
 
 def finish_many_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:
@@ -212,5 +194,65 @@ def cancel_statement(tasks: Table, task_id: UUID, now: datetime) -> ReturningUpd
         update(tasks)
         .where(tasks.c.id == task_id, text(ACTIVE))
         .values(status=CANCELLED, finished_at=now, **_CLEARED)
+        .returning(*tasks.c)
+    )
+
+
+def _sqlite_time(value: datetime) -> str:
+    """A timestamp as the SQLite ``UTCDateTime`` column stores it."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def finish_json_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:
+    """Parameters of :func:`finish_json_statement`: the batch as one JSON array."""
+    batch = [
+        {
+            "id": o.task_id.hex,
+            "lease": o.lease_id,
+            "kind": o.kind,
+            "status": target_status(o, now),
+            "result": encode_json(o.result),
+            "error": o.error,
+            "run_at": _sqlite_time(o.run_at or now),
+        }
+        for o in outcomes
+    ]
+    return {"p_batch": encode_json(batch), "p_now": now}
+
+
+@functools.cache
+def finish_json_statement(tasks: Table) -> Any:
+    """Apply a batch of outcomes (distinct task ids) in one SQLite statement.
+
+    The batch travels as one JSON array read with ``json_each``, so the statement is the same
+    for every batch (built and compiled once) and costs one call into the driver's thread.
+    """
+    c = tasks.c
+    each = func.json_each(bindparam("p_batch", type_=Text())).table_valued("value")
+
+    def field(name: str) -> Any:
+        return func.json_extract(each.c.value, literal_column(f"'$.{name}'")).label(name)
+
+    v = select(*(field(n) for n in ("id", "lease", "kind", "status", "result", "error", "run_at"))).subquery(
+        "outcomes"
+    )
+
+    def kind_is(*kinds: str) -> ColumnElement[bool]:
+        return v.c.kind.in_([literal_column(f"'{k}'") for k in kinds])
+
+    return (
+        update(tasks)
+        .where(c.id == v.c.id, c.lease_id == v.c.lease, c.status == RUNNING)
+        .values(
+            status=v.c.status,
+            result=case((kind_is("complete"), v.c.result), else_=c.result),
+            error=case((kind_is("fail", "retry"), v.c.error), else_=c.error),
+            run_at=case((kind_is("retry"), v.c.run_at), else_=c.run_at),
+            finished_at=case(
+                (kind_is("complete", "fail"), bindparam("p_now", type_=UTCDateTime())), else_=c.finished_at
+            ),
+            attempts=case((kind_is("release"), c.attempts - 1), else_=c.attempts),
+            **_CLEARED,
+        )
         .returning(*tasks.c)
     )

@@ -236,10 +236,9 @@ class SQLQueueBackend(SQLBackendBase):
                     params = _finish.finish_many_params([outcomes[i] for i in batch], now)
                     rows = list((await conn.execute(stmt, params)).mappings().all())
                 else:
-                    rows = []
-                    for i in batch:
-                        stmt = _finish.finish_one_statement(tasks, outcomes[i], now)
-                        rows.extend((await conn.execute(stmt)).mappings().all())
+                    stmt = _finish.finish_json_statement(tasks)
+                    params = _finish.finish_json_params([outcomes[i] for i in batch], now)
+                    rows = list((await conn.execute(stmt, params)).mappings().all())
                 by_id = {r.id: r for r in await self._decode(rows)}
                 for i in batch:
                     applied[i] = by_id.get(outcomes[i].task_id)
