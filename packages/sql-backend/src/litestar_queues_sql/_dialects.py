@@ -126,7 +126,9 @@ def engine_from_url(url: URL, *, busy_timeout: float = 30.0, **kwargs: Any) -> A
         engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
         configure_sqlite(engine, busy_timeout=busy_timeout)
         return engine
-    kwargs.setdefault("pool_pre_ping", False)
+    # no pre-ping (a round trip per operation): after a server restart the first failure
+    # invalidates the whole pool and the next operation reconnects (workers retry with backoff);
+    # pass engine_options={"pool_pre_ping": True} to test connections before use instead
     return create_async_engine(url, **kwargs)
 
 
