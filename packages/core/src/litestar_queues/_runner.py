@@ -163,12 +163,17 @@ class TaskRunner:
         timed_out = False
         try:
             await self.emit(context, "task.started")
-            with anyio.move_on_after(record.timeout if record.timeout is not None else float("inf")) as scope:
+            if record.timeout is None:
                 value = await backend.execute(record, run_here)
-            if scope.cancelled_caught:
-                timed_out = True
-                raise TimeoutError(f"task timed out after {record.timeout} s")
-            result = to_json_value(value, what=f"result of task {record.task_name!r}")
+            else:
+                with anyio.move_on_after(record.timeout) as scope:
+                    value = await backend.execute(record, run_here)
+                if scope.cancelled_caught:
+                    timed_out = True
+                    raise TimeoutError(f"task timed out after {record.timeout} s")
+            # None (the common result) needs no JSON round trip
+            what = f"result of task {record.task_name!r}"
+            result = None if value is None else to_json_value(value, what=what)
         except (NonRetryableError, SerializationError) as exc:
             return await self._failed(record, context, describe_error(exc))
         except Exception as exc:
