@@ -8,7 +8,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 pytest_plugins = [
-    "tests.fixtures.servers",
     "tests.fixtures.redis",
     "tests.fixtures.sql",
 ]
