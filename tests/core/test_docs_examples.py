@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests._docs import assert_blocks_come_from
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
@@ -46,18 +47,6 @@ def test_example_runs(path: Path, tmp_path: Path) -> None:
     assert EXPECTED_OUTPUT[path.name] in proc.stdout
 
 
-def _normalise(text: str) -> str:
-    return "\n".join(line.strip() for line in text.strip().splitlines() if line.strip())
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_page_code_blocks_come_from_example_files(page: str) -> None:
-    text = (ROOT / "docs" / page).read_text()
-    assert "This page is written with the issue" not in text
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    assert blocks, f"{page} shows no example code"
-    sources = [_normalise(path.read_text()) for path in FILES]
-    for block in blocks:
-        assert any(_normalise(block) in source for source in sources), (
-            f"{page}: block not in examples:\n{block}"
-        )
+    assert_blocks_come_from(ROOT / "docs" / page, FILES)

@@ -1,7 +1,6 @@
 """The Litestar and background-task docs examples run, and the pages show their code verbatim."""
 
 import importlib.util
-import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,6 +10,7 @@ from types import ModuleType
 import pytest
 
 from litestar_queues.registry import default_registry
+from tests._docs import assert_blocks_come_from, python_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
@@ -102,19 +102,9 @@ def test_example_runs(
         assert expected in out, out
 
 
-def _normalise(text: str) -> str:
-    return "\n".join(line.strip() for line in text.strip().splitlines() if line.strip())
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_page_code_blocks_come_from_example_files(page: str) -> None:
-    text = (ROOT / "docs" / page).read_text()
-    assert "This page is written with the issue" not in text
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    assert blocks, f"{page} shows no example code"
-    sources = [_normalise(path.read_text()) for path in [*FILES, ROOT / "examples" / "litestar_app.py"]]
-    for block in blocks:
-        assert any(_normalise(block) in source for source in sources), f"{page}: not in examples:\n{block}"
+    assert_blocks_come_from(ROOT / "docs" / page, [*FILES, ROOT / "examples" / "litestar_app.py"])
 
 
 @pytest.mark.usefixtures("isolated_registry")
@@ -122,7 +112,7 @@ def test_package_readme_example_runs(load: Callable[[Path], ModuleType], tmp_pat
     from litestar.testing import TestClient
 
     readme = (ROOT / "packages" / "litestar-adapter" / "README.md").read_text()
-    (block,) = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    (block,) = python_blocks(readme)
     path = tmp_path / "readme_example.py"
     path.write_text(block)
     app = load(path).app
