@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from sqlalchemy import delete, func, insert, select
 
+from litestar_queues.backends.signals import Latch
 from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
 from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, parse_url
 from litestar_queues_sql._errors import unavailable_as_backend_error
-from litestar_queues_sql._notify import WORK, FinishWaiters, Latch, PgListener, finish_payloads
+from litestar_queues_sql._notify import WORK, FinishWaiters, PgListener, finish_payloads
 from litestar_queues_sql._records import describe_row, row_to_record
 from litestar_queues_sql.schema import ensure_tables, queue_tables
 

@@ -1,4 +1,4 @@
-"""Wake-ups: in-process latches, and PostgreSQL LISTEN/NOTIFY on a dedicated connection."""
+"""Wake-ups: PostgreSQL LISTEN/NOTIFY on a dedicated connection, and per-task finish waiters."""
 
 from __future__ import annotations
 
@@ -21,26 +21,6 @@ FINISH = "f:"
 MAX_PAYLOAD = 7900
 """PostgreSQL limits a notification payload to 8000 bytes."""
 _RETRY_AFTER = 1.0
-
-
-class Latch:
-    """A wake-up that is never lost: a :meth:`fire` with nobody waiting makes the next wait return."""
-
-    __slots__ = ("_event",)
-
-    def __init__(self) -> None:
-        self._event = anyio.Event()
-
-    def fire(self) -> None:
-        """Wake every waiter, or the next one."""
-        self._event.set()
-
-    async def wait(self, timeout: float) -> None:
-        """Return on a fire (past or future), or after ``timeout`` seconds."""
-        with anyio.move_on_after(timeout):
-            await self._event.wait()
-        if self._event.is_set():
-            self._event = anyio.Event()
 
 
 class FinishWaiters:

@@ -7,9 +7,9 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING
 
-import anyio
 import msgspec
 
+from litestar_queues.backends.signals import Broadcast, Latch
 from litestar_queues.models import EnqueueResult, TaskRecord
 
 if TYPE_CHECKING:
@@ -20,43 +20,6 @@ if TYPE_CHECKING:
     from litestar_queues.models import Outcome
 
 __all__ = ("MemoryQueueBackend",)
-
-
-class _Signal:
-    """A broadcast wake-up: every waiter returns on the next :meth:`fire`."""
-
-    __slots__ = ("_event",)
-
-    def __init__(self) -> None:
-        self._event = anyio.Event()
-
-    def fire(self) -> None:
-        self._event.set()
-        self._event = anyio.Event()
-
-    async def wait(self, timeout: float) -> None:
-        with anyio.move_on_after(timeout):
-            await self._event.wait()
-
-
-class _Latch:
-    """A latched wake-up: a fire while nobody waits makes the next :meth:`wait` return at once."""
-
-    __slots__ = ("_event",)
-
-    def __init__(self) -> None:
-        self._event = anyio.Event()
-
-    def fire(self) -> None:
-        self._event.set()
-
-    async def wait(self, timeout: float) -> None:
-        event = self._event
-        if not event.is_set():
-            with anyio.move_on_after(timeout):
-                await event.wait()
-        if event.is_set() and self._event is event:
-            self._event = anyio.Event()
 
 
 class MemoryQueueBackend:
@@ -91,8 +54,8 @@ class MemoryQueueBackend:
         # heap of (run_at, seq, id) for scheduled records
         self._delayed: list[tuple[datetime, int, UUID]] = []
         self._counter = itertools.count()
-        self._work_signal = _Latch()
-        self._finish_signal = _Signal()
+        self._work_signal = Latch()
+        self._finish_signal = Broadcast()
 
     async def open(self) -> None:
         """Nothing to open."""
