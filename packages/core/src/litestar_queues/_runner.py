@@ -172,8 +172,9 @@ class TaskRunner:
                     timed_out = True
                     raise TimeoutError(f"task timed out after {record.timeout} s")
             # None (the common result) needs no JSON round trip
-            what = f"result of task {record.task_name!r}"
-            result = None if value is None else to_json_value(value, what=what)
+            result = None
+            if value is not None:
+                result = to_json_value(value, what=f"result of task {record.task_name!r}")
         except (NonRetryableError, SerializationError) as exc:
             return await self._failed(record, context, describe_error(exc))
         except Exception as exc:
