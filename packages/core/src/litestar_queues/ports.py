@@ -209,10 +209,23 @@ class ExecutionBackend(Protocol):
 
 @runtime_checkable
 class EventSink(Protocol):
-    """Delivers queue events to application-owned infrastructure (Channels, logs, tests)."""
+    """Delivers queue events to application-owned infrastructure (Channels, logs, tests).
 
-    async def publish(self, event: QueueEvent, channels: Sequence[str]) -> None:
-        """Publish ``event`` on each of ``channels``."""
+    The core always calls ``await sink.publish(event, channels=[...])``: the event
+    positionally, the channels **by keyword**. Either form of the method therefore works:
+    ``async def publish(self, event, channels)`` or, as litestar-queues 0.1.0 users often wrote
+    it, ``async def publish(self, event, *, channels)``. The parameter must be named
+    ``channels``.
+    """
+
+    async def publish(self, event: QueueEvent, *, channels: Sequence[str]) -> None:
+        """Publish ``event`` on each of ``channels``.
+
+        Args:
+            event: The event; encode it with :func:`~litestar_queues.events.encode_event` for
+                its JSON wire form.
+            channels: The resolved channel names, without duplicates (may be empty).
+        """
         ...
 
 

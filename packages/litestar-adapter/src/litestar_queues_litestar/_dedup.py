@@ -45,7 +45,13 @@ class Deduplicator:
             keys = _decode_keys(data)
         except msgspec.DecodeError as exc:
             raise NotAnEvent(str(exc)) from exc
-        key = keys.eventKey if keys.eventKey is not None else keys.id
+        return self.first_time_key(keys.eventKey if keys.eventKey is not None else keys.id)
+
+    def first_time_key(self, key: str | None) -> bool:
+        """Whether an event with dedup key ``key`` is new to this connection (and remember it).
+
+        ``None`` (no key) is always new.
+        """
         if key is None:
             return True
         if key in self._seen:

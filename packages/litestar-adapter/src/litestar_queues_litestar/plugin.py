@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from litestar.channels import ChannelsPlugin
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.plugins import CLIPlugin, InitPlugin
 
 from litestar_queues import QueueConfig, QueueService, Task, TaskResult, Worker
@@ -87,8 +87,16 @@ class QueuePlugin(InitPlugin, CLIPlugin):
         _check_channels_order(self, app_config)
         app_config.lifespan.append(self._lifespan)
         app_config.dependencies[self.dependency_key] = Provide(self._provide_service, sync_to_thread=False)
+        # NamedDependency too: handler modules that import it only for type checking (ruff's TC
+        # rules) still declare `queue_service: NamedDependency[QueueService]`
         app_config.signature_namespace.update(
-            {"QueueService": QueueService, "QueueConfig": QueueConfig, "Task": Task, "TaskResult": TaskResult}
+            {
+                "NamedDependency": NamedDependency,
+                "QueueService": QueueService,
+                "QueueConfig": QueueConfig,
+                "Task": Task,
+                "TaskResult": TaskResult,
+            }
         )
         return app_config
 

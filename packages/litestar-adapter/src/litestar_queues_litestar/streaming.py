@@ -6,11 +6,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import msgspec
 from litestar.channels import ChannelsPlugin
 from litestar.exceptions import ImproperlyConfiguredException, WebSocketDisconnect
 
+from litestar_queues.events import decode_event
 from litestar_queues_litestar import _streams
-from litestar_queues_litestar._dedup import Deduplicator, NotAnEvent
+from litestar_queues_litestar._dedup import Deduplicator
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,11 +34,14 @@ async def stream_queue_events(
 ) -> None:
     """Subscribe to ``channels``, accept ``socket`` and send it every queue event as JSON text.
 
-    Each event is sent at most once per connection: events are deduplicated on ``eventKey``, or
-    on ``id`` when no key is set. The stream ends when the client disconnects or the app shuts
-    down (``QueuePlugin`` ends open streams before it closes the service); the subscription is
-    always removed, including the Channels plugin's entry for a channel nobody listens to any
-    more.
+    Only queue events are forwarded: a message that does not decode as a
+    :class:`~litestar_queues.events.QueueEvent` (other JSON published on the same channel,
+    anything else) is dropped, and the first one dropped is logged once per stream (logger
+    ``litestar_queues.litestar``). Each event is sent at most once per connection: events are
+    deduplicated on ``eventKey``, or on ``id`` when no key is set. The stream ends when the
+    client disconnects or the app shuts down (``QueuePlugin`` ends open streams before it closes
+    the service); the subscription is always removed, including the Channels plugin's entry for
+    a channel nobody listens to any more.
 
     Args:
         socket: The WebSocket of the route. It is accepted once the subscription is in place
@@ -115,6 +120,35 @@ async def _until_disconnect(socket: WebSocket[Any, Any, Any], scope: anyio.Cance
     scope.cancel()
 
 
+class _Outbox:
+    """What one stream has sent: dedup keys, and whether it has logged a dropped message yet."""
+
+    __slots__ = ("dedup", "dropped", "names")
+
+    def __init__(self, names: list[str]) -> None:
+        self.dedup = Deduplicator()
+        self.dropped = 0
+        self.names = names
+
+    def admits(self, data: bytes | str) -> bool:
+        """Whether ``data`` is a queue event this connection has not been sent yet."""
+        try:
+            event = decode_event(data)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            self.dropped += 1
+            if self.dropped == 1:
+                # once per stream: a channel shared with other publishers would flood the log
+                logger.warning(
+                    "dropping a message on %s that is not a queue event (%d bytes: %s); "
+                    "further ones on this stream are dropped without a log",
+                    ", ".join(self.names),
+                    len(data),
+                    exc,
+                )
+            return False
+        return self.dedup.first_time_key(event.dedup_key)
+
+
 async def _send_events(
     socket: WebSocket[Any, Any, Any],
     plugin: ChannelsPlugin,
@@ -122,26 +156,22 @@ async def _send_events(
     names: list[str],
     history: int,
 ) -> None:
-    dedup = Deduplicator()
+    outbox = _Outbox(names)
     if history > 0:
         # the history goes out first, in order; live events that arrived meanwhile wait in the
         # subscriber's queue, and those also in the history are dropped by the dedup
         for name in names:
             for data in await plugin._backend.get_history(name, history):
-                if not await _send(socket, dedup, data):
+                if not await _send(socket, outbox, data):
                     return
     async for data in subscriber.iter_events():
-        if not await _send(socket, dedup, data):
+        if not await _send(socket, outbox, data):
             return
 
 
-async def _send(socket: WebSocket[Any, Any, Any], dedup: Deduplicator, data: bytes) -> bool:
-    """Send ``data`` unless it was sent before; return ``False`` once the client is gone."""
-    try:
-        if not dedup.first_time(data):
-            return True
-    except NotAnEvent:
-        logger.warning("skipping a message that is not a queue event (%d bytes)", len(data))
+async def _send(socket: WebSocket[Any, Any, Any], outbox: _Outbox, data: bytes) -> bool:
+    """Send ``data`` if it is a queue event not sent before; return ``False`` once the client is gone."""
+    if not outbox.admits(data):
         return True
     try:
         await socket.send_text(data.decode() if isinstance(data, bytes) else str(data))

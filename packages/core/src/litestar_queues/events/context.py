@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 from typing import TYPE_CHECKING, Any
 
+from litestar_queues.events._progress import check_progress
 from litestar_queues.events.envelope import QueueEvent
-from litestar_queues.exceptions import NoTaskContextError
+from litestar_queues.exceptions import EventPublishError, NoTaskContextError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -24,6 +26,8 @@ __all__ = (
     "reset_task_context",
     "set_task_context",
 )
+
+logger = logging.getLogger("litestar_queues.events")
 
 _SEQUENCE_STRIDE = 1 << 20
 """Sequence numbers of run ``n`` start at ``n * stride``, so they increase across attempts."""
@@ -54,6 +58,7 @@ class TaskExecutionContext:
         "_clock",
         "_next",
         "_publisher",
+        "_warned",
         "attempt",
         "execution_backend",
         "execution_profile",
@@ -90,6 +95,7 @@ class TaskExecutionContext:
         self._publisher = publisher
         self._clock = clock
         self._next = run_number * _SEQUENCE_STRIDE
+        self._warned: set[str] = set()
 
     @property
     def events_enabled(self) -> bool:
@@ -162,31 +168,55 @@ class TaskExecutionContext:
 
     async def progress(
         self,
-        current: float,
+        current: float | None = None,
         total: float | None = None,
         *,
+        percent: float | None = None,
         message: str | None = None,
         payload: Any = None,
         channels: Iterable[str] = (),
         event_key: str | None = None,
     ) -> QueueEvent | None:
-        """Publish a ``task.progress`` event; ``progressPercent`` is derived from current/total."""
+        """Publish a ``task.progress`` event.
+
+        Every progress field is optional: ``current=None`` (units unknown yet), ``total=None``,
+        and ``percent`` for tasks that only know a percentage. ``progressPercent`` is ``percent``
+        when given, else ``100 * current / total`` when both are known and ``total`` is
+        positive, clamped to 0..100 either way.
+
+        A malformed value (not ``None`` nor a finite number, such as ``"3"``, ``nan`` or
+        ``True``) never fails the task in best-effort mode: it is published as null and logged
+        once per run and argument (logger ``litestar_queues.events``). In strict mode it raises
+        :class:`EventPublishError` before anything is published.
+
+        Raises:
+            EventPublishError: In strict mode, a malformed value or a failed publish.
+        """
         if self._publisher is None:
             return None
-        percent = None
-        if total is not None and total > 0:
-            percent = max(0.0, min(100.0, 100.0 * current / total))
+        values = check_progress(current, total, percent)
+        if values.problems:
+            self._malformed_progress(values.problems)
         event = self.build_event(
             "task.progress",
             message=message,
             payload=payload,
             event_key=event_key,
-            progress_current=current,
-            progress_total=total,
-            progress_percent=percent,
+            progress_current=values.current,
+            progress_total=values.total,
+            progress_percent=values.percent,
         )
         await self._publisher.publish(event, channels)
         return event
+
+    def _malformed_progress(self, problems: list[str]) -> None:
+        text = f"malformed progress {', '.join(problems)} for task {self.task_id} ({self.task_name})"
+        if self._publisher is not None and self._publisher.strict:
+            raise EventPublishError(f"{text}: progress values must be finite numbers or None")
+        new = [problem for problem in problems if problem.split(" ", 1)[0] not in self._warned]
+        if new:
+            self._warned.update(problem.split(" ", 1)[0] for problem in new)
+            logger.warning("%s: published as null (further ones in this run are not logged)", text)
 
 
 def current_task_context() -> TaskExecutionContext:
@@ -250,19 +280,27 @@ async def publish_task_log(
 
 
 async def publish_task_progress(
-    current: float,
+    current: float | None = None,
     total: float | None = None,
     *,
+    percent: float | None = None,
     message: str | None = None,
     payload: Any = None,
     channels: Iterable[str] = (),
     event_key: str | None = None,
 ) -> QueueEvent | None:
-    """Publish a ``task.progress`` event for the running task.
+    """Publish a ``task.progress`` event for the running task (see :meth:`TaskExecutionContext.progress`).
 
     Raises:
         NoTaskContextError: Called outside a running task.
+        EventPublishError: In strict mode, a malformed value or a failed publish.
     """
     return await current_task_context().progress(
-        current, total, message=message, payload=payload, channels=channels, event_key=event_key
+        current,
+        total,
+        percent=percent,
+        message=message,
+        payload=payload,
+        channels=channels,
+        event_key=event_key,
     )

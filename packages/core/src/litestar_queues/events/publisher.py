@@ -32,22 +32,25 @@ class QueueEventPublisher:
     Args:
         sinks: Where events go.
         publish_global_lifecycle: Also publish lifecycle events on the global channel.
+        publish_queue_channel: Also publish task-scoped events on their queue's channel.
         strict: Raise on publish failures.
         publish_timeout: Seconds one sink may take for one event.
     """
 
-    __slots__ = ("publish_global_lifecycle", "publish_timeout", "sinks", "strict")
+    __slots__ = ("publish_global_lifecycle", "publish_queue_channel", "publish_timeout", "sinks", "strict")
 
     def __init__(
         self,
         sinks: Sequence[EventSink],
         *,
         publish_global_lifecycle: bool = False,
+        publish_queue_channel: bool = False,
         strict: bool = False,
         publish_timeout: float = 2.0,
     ) -> None:
         self.sinks = list(sinks)
         self.publish_global_lifecycle = publish_global_lifecycle
+        self.publish_queue_channel = publish_queue_channel
         self.strict = strict
         self.publish_timeout = publish_timeout
 
@@ -59,14 +62,17 @@ class QueueEventPublisher:
         return cls(
             config.build_sinks(),
             publish_global_lifecycle=config.publish_global_lifecycle,
+            publish_queue_channel=config.publish_queue_channel,
             strict=config.strict,
             publish_timeout=config.publish_timeout,
         )
 
     def channels_for(self, event: QueueEvent, extra: Iterable[str] = ()) -> list[str]:
-        """Return the channels ``event`` goes to: canonical, global (lifecycle), then ``extra``."""
+        """Return the channels ``event`` goes to: canonical, queue, global (lifecycle), then ``extra``."""
         include_global = self.publish_global_lifecycle and event.type in LIFECYCLE_EVENT_TYPES
-        return resolve_channels(event, include_global=include_global, extra=extra)
+        return resolve_channels(
+            event, include_queue=self.publish_queue_channel, include_global=include_global, extra=extra
+        )
 
     async def publish(self, event: QueueEvent, channels: Iterable[str] = ()) -> None:
         """Publish ``event`` to every sink.
@@ -78,7 +84,8 @@ class QueueEventPublisher:
         for sink in self.sinks:
             try:
                 with anyio.fail_after(self.publish_timeout):
-                    await sink.publish(event, resolved)
+                    # by keyword: sinks may declare ``channels`` keyword-only (as 0.1.0 users did)
+                    await sink.publish(event, channels=resolved)
             except Exception as exc:
                 if self.strict:
                     raise EventPublishError(
