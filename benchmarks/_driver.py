@@ -40,6 +40,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 BATCH_SIZE = 1000
+# psql for the resets: run.py passes the bindir of the server it started (tests/servers/postgres.py)
 PG_BIN = Path(os.environ.get("BENCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 

@@ -4,9 +4,10 @@ Usage (after ``bash benchmarks/setup.sh`` created the peers' virtual environment
 
     uv run python benchmarks/run.py --redis --postgres --tasks 10000
 
-Starts a throwaway redis-server and PostgreSQL server on loopback ports, then runs, one system
-after the other, each system's driver (``_driver.py``) in that system's own virtual environment
-(``.bench/venvs/<peer>``; ours runs in the workspace environment). Each driver measures:
+Starts a throwaway redis-server and PostgreSQL server on loopback ports (``tests/servers/``, the
+code the test fixtures use too), then runs, one system after the other, each system's driver
+(``_driver.py``) in that system's own virtual environment (``.bench/venvs/<peer>``; ours runs in
+the workspace environment). Each driver measures:
 
 1. enqueue rate of ``--tasks`` no-op tasks, one by one, and through the batch API where the
    system has one (chunks of 1,000);
@@ -34,9 +35,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VENVS = ROOT / ".bench" / "venvs"
-sys.path.insert(0, str(HERE))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from _servers import PostgresServer, RedisServer, postgres_server, redis_server  # noqa: E402
+from tests.servers import PostgresServer, RedisServer  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,10 @@ class System:
     def url(self, redis: RedisServer | None, pg: PostgresServer | None, tmp: Path) -> str:
         if self.server == "redis":
             assert redis is not None
-            return redis.url(0)
+            return redis.url
         if self.server == "postgres":
             assert pg is not None
-            return pg.url(self.database)
+            return pg.dsn(self.database)
         return f"sqlite:///{tmp / (self.database + '.db')}"
 
 
@@ -79,7 +81,9 @@ POSTGRES_SYSTEMS = [
 ]
 
 
-def run_system(system: System, url: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_system(
+    system: System, url: str, args: argparse.Namespace, pg_bin: Path | None = None
+) -> dict[str, Any]:
     cmd = [system.python, str(HERE / "_driver.py"), "--peer", system.peer, "--url", url]
     cmd += [
         "--tasks",
@@ -91,6 +95,8 @@ def run_system(system: System, url: str, args: argparse.Namespace) -> dict[str, 
     ]
     print(f"-- {system.label}: {url}", file=sys.stderr, flush=True)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    if pg_bin is not None:
+        env["BENCH_PG_BIN"] = str(pg_bin)  # the driver's psql (reset between scenarios) matches the server
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -169,8 +175,14 @@ def main() -> None:
     ours_at = git_state()
     results: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
-        redis = stack.enter_context(redis_server()) if args.redis else None
-        pg = stack.enter_context(postgres_server()) if args.postgres else None
+        # the same durability for every system: redis without persistence; PostgreSQL with fsync
+        # and full_page_writes off, synchronous_commit on (docs/benchmarks.md)
+        redis = stack.enter_context(RedisServer(aof=False, unix_socket=False)) if args.redis else None
+        pg = (
+            stack.enter_context(PostgresServer(synchronous_commit=True, shared_buffers="128MB"))
+            if args.postgres
+            else None
+        )
         servers = []
         if redis:
             servers.append(f"redis-server {redis.version()}")
@@ -180,7 +192,7 @@ def main() -> None:
         for system in systems:
             if only and system.peer not in only:
                 continue
-            results.append(run_system(system, system.url(redis, pg, tmp), args))
+            results.append(run_system(system, system.url(redis, pg, tmp), args, pg.bindir if pg else None))
     print(
         f"\nMeasured {started:%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} CPUs), "
         f"Python {platform.python_version()}, {', '.join(servers)}; "

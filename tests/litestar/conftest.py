@@ -10,7 +10,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tests.fixtures.redis import RedisServer
+    from tests.servers import RedisServer
 
 
 def wait_until(

@@ -19,8 +19,8 @@ from litestar_queues import (
     QueueService,
 )
 from litestar_queues_redis import RedisQueueBackend
-from tests.fixtures.redis import RedisServer
 from tests.redis._support import T0, at, record
+from tests.servers import RedisServer
 
 if TYPE_CHECKING:
     from pathlib import Path

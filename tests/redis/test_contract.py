@@ -13,7 +13,7 @@ from litestar_queues_redis import RedisQueueBackend
 
 if TYPE_CHECKING:
     from litestar_queues import QueueBackend
-    from tests.fixtures.redis import RedisServer
+    from tests.servers import RedisServer
 
 
 class TestRedisBackendContract(QueueBackendContract):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tests.fixtures.redis import RedisServer
+    from tests.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

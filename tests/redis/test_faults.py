@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import uuid
     from collections.abc import Iterator
 
-    from tests.fixtures.redis import RedisServer
+    from tests.servers import RedisServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ from litestar_queues_redis import RedisQueueBackend
 from tests.redis._support import at
 
 if TYPE_CHECKING:
-    from tests.fixtures.redis import RedisServer
+    from tests.servers import RedisServer
 
 json_values = st.recursive(
     st.none()

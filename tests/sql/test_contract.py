@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from litestar_queues import QueueBackend
-    from tests.fixtures.sql import PostgresServer
+    from tests.servers import PostgresServer
 
 # each hypothesis example creates fresh tables (and, on PostgreSQL, a LISTEN connection):
 # fewer examples keep the suite quick; HYPOTHESIS_PROFILE=thorough runs many more

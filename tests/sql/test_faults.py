@@ -24,7 +24,7 @@ from tests.sql.conftest import record as make_record
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.fixtures.sql import PostgresServer
+    from tests.servers import PostgresServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -1,6 +1,7 @@
 """Quick local throughput check of the Redis backend (not a test, not the peer benchmark).
 
-Starts its own redis-server (no persistence) on a free loopback port, then measures:
+Starts a throwaway redis-server without persistence (``tests.servers.RedisServer``, the one the
+tests and benchmarks use) on a free loopback port, then measures:
 enqueue rate (one ``enqueue`` call per task, and ``enqueue_many`` batches), the drain rate of
 N no-op tasks by one in-process worker at concurrency 10, and the idle enqueue-to-completion
 latency (enqueue, then ``TaskResult.wait()``) with one idle worker.
@@ -14,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
 import statistics
-import subprocess
-import tempfile
+import sys
 import time
+from pathlib import Path
 
 import anyio
 
@@ -31,24 +30,6 @@ registry = TaskRegistry()
 @task("bench.noop", registry=registry)
 async def noop() -> None:
     """Do nothing."""
-
-
-def start_server() -> tuple[subprocess.Popen[bytes], int, str]:
-    """Start a redis-server without persistence; return the process, its port and directory."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    directory = tempfile.mkdtemp(prefix="lq-bench-")
-    binary = shutil.which("redis-server") or "redis-server"
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--save", ""]
-    process = subprocess.Popen([*args, "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    for _ in range(500):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process, port, directory
-        except OSError:
-            time.sleep(0.01)
-    raise RuntimeError("redis-server did not start")
 
 
 def config(url: str) -> QueueConfig:
@@ -101,30 +82,35 @@ async def latency(url: str, samples: int) -> list[float]:
     return timings
 
 
-async def main(args: argparse.Namespace) -> None:
-    """Run every measurement and print the results."""
-    process, port, directory = start_server()
-    url = f"redis://127.0.0.1:{port}/0?result_ttl=3600"
-    try:
-        single, batched = await enqueue_rate(url, args.tasks)
-        print(f"enqueue, one call per task:     {single:9.0f} tasks/s")
-        print(f"enqueue_many, 1000 per call:    {batched:9.0f} tasks/s")
-        for i in range(args.runs):
-            rate, cpu = await drain_rate(url + f"&key_prefix=drain{i}", args.tasks)
-            print(f"drain {args.tasks} no-op, one worker c=10: {rate:6.0f} tasks/s, {cpu:.0f} us CPU/task")
-        timings = await latency(url, args.latency_samples)
-        q = statistics.quantiles(timings, n=100)
-        print(f"idle enqueue->completion: p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms ({len(timings)} samples)")
-        print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    finally:
-        process.terminate()
-        process.wait()
-        shutil.rmtree(directory, ignore_errors=True)
+async def measure(url: str, args: argparse.Namespace) -> None:
+    """Run every measurement against ``url`` and print the results."""
+    single, batched = await enqueue_rate(url, args.tasks)
+    print(f"enqueue, one call per task:     {single:9.0f} tasks/s")
+    print(f"enqueue_many, 1000 per call:    {batched:9.0f} tasks/s")
+    for i in range(args.runs):
+        rate, cpu = await drain_rate(url + f"&key_prefix=drain{i}", args.tasks)
+        print(f"drain {args.tasks} no-op, one worker c=10: {rate:6.0f} tasks/s, {cpu:.0f} us CPU/task")
+    timings = await latency(url, args.latency_samples)
+    q = statistics.quantiles(timings, n=100)
+    print(f"idle enqueue->completion: p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms ({len(timings)} samples)")
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
+def main() -> None:
+    """Parse the command line, start a redis-server without persistence, measure."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=500)
-    anyio.run(main, parser.parse_args())
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    from tests.servers import RedisServer
+
+    with RedisServer(aof=False, unix_socket=False) as server:
+        anyio.run(measure, f"{server.url}?result_ttl=3600", args)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,8 +5,8 @@ Usage::
     uv run python packages/sql-backend/tools/drain_bench.py URL [--tasks 10000] [--concurrency 10]
     uv run python packages/sql-backend/tools/drain_bench.py --local-postgres   # a throwaway server
 
-``--local-postgres`` starts a temporary PostgreSQL server from the installed binaries (as the
-``postgres`` user when run as root), like the test fixtures do.
+``--local-postgres`` starts a throwaway PostgreSQL server (``tests.servers.PostgresServer``, the
+one the test fixtures use: installed binaries, ``postgres`` user when run as root, fsync off).
 """
 
 from __future__ import annotations
@@ -61,20 +61,20 @@ def main() -> None:
     parser.add_argument("url", nargs="?")
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=10)
-    parser.add_argument("--local-postgres", action="store_true")
+    parser.add_argument(
+        "--local-postgres",
+        action="store_true",
+        help="run on a throwaway server (tests.servers.PostgresServer)",
+    )
     args = parser.parse_args()
     if args.local_postgres:
         sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-        from tests.fixtures.sql import PostgresServer
+        from tests.servers import PostgresServer
 
-        server = PostgresServer()
-        server.start()
-        try:
+        with PostgresServer() as server:
             anyio.run(
                 bench, f"{server.url}?table_prefix=b{uuid.uuid4().hex[:8]}_", args.tasks, args.concurrency
             )
-        finally:
-            server.cleanup()
     else:
         anyio.run(bench, args.url, args.tasks, args.concurrency)
 

@@ -66,19 +66,19 @@ def main() -> None:
     parser.add_argument("url", nargs="?")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--waiting", type=int, default=10_000)
-    parser.add_argument("--local-postgres", action="store_true")
+    parser.add_argument(
+        "--local-postgres",
+        action="store_true",
+        help="run on a throwaway server (tests.servers.PostgresServer)",
+    )
     args = parser.parse_args()
     prefix = f"?table_prefix=x{uuid.uuid4().hex[:8]}_"
     if args.local_postgres:
         sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-        from tests.fixtures.sql import PostgresServer
+        from tests.servers import PostgresServer
 
-        server = PostgresServer()
-        server.start()
-        try:
+        with PostgresServer() as server:
             anyio.run(run, server.url + prefix, args.rows, args.waiting)
-        finally:
-            server.cleanup()
     else:
         anyio.run(run, args.url, args.rows, args.waiting)
 
