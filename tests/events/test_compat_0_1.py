@@ -91,11 +91,11 @@ async def test_keyword_only_sink_receives_every_event(
         handle = await service.enqueue(job)
         result = await handle.wait(timeout=10)
     assert (result.status, result.result) == ("completed", "done")
-    channel = QueueChannels.task(handle.id)
+    channels = [QueueChannels.task(handle.id), QueueChannels.queue("default")]
     assert keyword.received == [
-        ("task.started", [channel]),
-        ("task.progress", [channel]),
-        ("task.completed", [channel]),
+        ("task.started", channels),
+        ("task.progress", channels),
+        ("task.completed", channels),
     ]
     assert positional.received == ["task.started", "task.progress", "task.completed"]
     assert _warnings(caplog) == []
@@ -249,17 +249,22 @@ async def test_topic_channels_are_explicit_channels_of_the_helpers(registry: Tas
         handle = await service.enqueue(job)
         await handle.wait(timeout=10)
     (channels,) = [channels for event, channels in sink.published if event.type == "task.progress"]
-    assert channels == [QueueChannels.task(handle.id), f"litestar_queues:task:{handle.id}:progress"]
+    assert channels == [
+        QueueChannels.task(handle.id),
+        QueueChannels.queue("default"),
+        f"litestar_queues:task:{handle.id}:progress",
+    ]
 
 
 @pytest.mark.anyio
-async def test_task_events_on_the_queue_channel_when_switched_on(registry: TaskRegistry) -> None:
+async def test_task_events_also_go_to_their_queue_channel_by_default(registry: TaskRegistry) -> None:
+    # a 0.1.0 app subscribed to QueueChannels.queue(...) to follow every task of a queue
     @task("compat.queue_channel", queue="reports", registry=registry)
     async def job() -> None:
         await publish_task_progress(current=1, total=1)
 
     sink = InMemoryQueueEventSink()
-    config = _config(registry, sink, publish_queue_channel=True, publish_global_lifecycle=True)
+    config = _config(registry, sink, publish_global_lifecycle=True)
     async with QueueService(config) as service, service.worker():
         handle = await service.enqueue(job)
         await handle.wait(timeout=10)
@@ -273,23 +278,24 @@ async def test_task_events_on_the_queue_channel_when_switched_on(registry: TaskR
 
 
 @pytest.mark.anyio
-async def test_task_events_stay_off_the_queue_channel_by_default(registry: TaskRegistry) -> None:
-    @task("compat.queue_channel_default", queue="reports", registry=registry)
+async def test_the_queue_channel_can_be_switched_off(registry: TaskRegistry) -> None:
+    @task("compat.queue_channel_off", queue="reports", registry=registry)
     async def job() -> None:
         await publish_task_progress(current=1, total=1)
 
     sink = InMemoryQueueEventSink()
-    async with QueueService(_config(registry, sink)) as service, service.worker():
+    async with (
+        QueueService(_config(registry, sink, publish_queue_channel=False)) as service,
+        service.worker(),
+    ):
         handle = await service.enqueue(job)
         await handle.wait(timeout=10)
-    assert QueueEventConfig().publish_queue_channel is False
-    assert all(channels == [QueueChannels.task(handle.id)] for _, channels in sink.published)
+    assert QueueEventConfig().publish_queue_channel is True
+    assert [channels for _, channels in sink.published] == [[QueueChannels.task(handle.id)]] * 3
 
 
 def test_the_switch_reaches_the_publisher() -> None:
-    publisher = QueueEventPublisher.from_config(
-        QueueEventConfig(enabled=True, sink=InMemoryQueueEventSink(), publish_queue_channel=True)
-    )
+    publisher = QueueEventPublisher.from_config(QueueEventConfig(enabled=True, sink=InMemoryQueueEventSink()))
     assert publisher is not None
     event = QueueEvent(type="task.log", scope="task", task_id="t1", queue="q")
     assert publisher.channels_for(event) == [QueueChannels.task("t1"), QueueChannels.queue("q")]

@@ -26,7 +26,9 @@ NO_WAIT = Backoff(initial=0, jitter=0)
 
 
 def _events(registry: TaskRegistry, sink: InMemoryQueueEventSink, **overrides: Any) -> Any:
-    return make_config(registry, event_config=QueueEventConfig(enabled=True, sink=sink), **overrides)
+    # the task channel only: these tests are about it (test_compat_0_1 covers the queue channel)
+    event_config = QueueEventConfig(enabled=True, sink=sink, publish_queue_channel=False)
+    return make_config(registry, event_config=event_config, **overrides)
 
 
 @pytest.mark.anyio
@@ -165,7 +167,10 @@ async def test_global_lifecycle_channel_only_for_lifecycle_events(registry: Task
 
     sink = InMemoryQueueEventSink()
     config = make_config(
-        registry, event_config=QueueEventConfig(enabled=True, sink=sink, publish_global_lifecycle=True)
+        registry,
+        event_config=QueueEventConfig(
+            enabled=True, sink=sink, publish_global_lifecycle=True, publish_queue_channel=False
+        ),
     )
     async with QueueService(config) as service, service.worker():
         result = await (await service.enqueue(job)).wait(timeout=10)

@@ -122,8 +122,8 @@ def test_stream_forwards_only_queue_events(adapter_log: Records) -> None:
     assert len(dropped) == 1, dropped  # once per stream, not once per message
 
 
-def test_queue_channel_streams_task_events_when_switched_on() -> None:
-    app, channels = make_app(publish_queue_channel=True)
+def test_queue_channel_streams_the_tasks_of_the_queue() -> None:
+    app, channels = make_app()
     with TestClient(app=app) as client:
         with client.websocket_connect(f"/channels/{QueueChannels.queue('reports')}") as ws:
             wait_until(lambda: subscriber_count(channels) == 1, what="subscription")

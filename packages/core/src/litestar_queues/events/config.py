@@ -25,8 +25,10 @@ class QueueEventConfig:
             ``ChannelsQueueEventSink`` (needs ``litestar-queues-litestar``).
         publish_global_lifecycle: Also publish lifecycle events on the global channel.
         publish_queue_channel: Also publish every task-scoped event (lifecycle, progress, log,
-            custom) on its queue's channel, ``QueueChannels.queue(queue)``. Off by default, as in
-            litestar-queues 0.1.0, whose channels followed the event's scope only.
+            custom) on its queue's channel, ``QueueChannels.queue(queue)``, right after the task
+            channel. On by default, as in litestar-queues 0.1.0 (the queue channel it documents
+            carried exactly these events); ``False`` halves the Channels traffic of apps that
+            only stream per-task channels.
         strict: A publish failure fails the task's attempt (default: log a warning, go on).
         publish_timeout: Seconds one publish may take before it is abandoned (best-effort mode)
             or fails (strict mode), so a slow sink cannot stall a worker.
@@ -36,7 +38,7 @@ class QueueEventConfig:
     sink: EventSink | Sequence[EventSink] | None = None
     channels_backend: Any = None
     publish_global_lifecycle: bool = False
-    publish_queue_channel: bool = False
+    publish_queue_channel: bool = True
     strict: bool = False
     publish_timeout: float = 2.0
 

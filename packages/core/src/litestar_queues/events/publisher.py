@@ -32,7 +32,8 @@ class QueueEventPublisher:
     Args:
         sinks: Where events go.
         publish_global_lifecycle: Also publish lifecycle events on the global channel.
-        publish_queue_channel: Also publish task-scoped events on their queue's channel.
+        publish_queue_channel: Also publish task-scoped events on their queue's channel (off
+            here; :class:`QueueEventConfig` turns it on by default and passes its setting).
         strict: Raise on publish failures.
         publish_timeout: Seconds one sink may take for one event.
     """
