@@ -14,6 +14,7 @@ import anyio
 import msgspec
 
 from litestar_queues.models import EnqueueResult, TaskRecord
+from litestar_queues.ports import BackendReach
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -33,6 +34,8 @@ class ListQueueBackend:
     step on the event loop. A backend over a database gets the same from a transaction, or a
     Lua script on Redis.
     """
+
+    reach = BackendReach.PROCESS  # records live in this process's memory
 
     def __init__(self, url: str | None = None) -> None:
         self._records: dict[UUID, TaskRecord] = {}

@@ -12,6 +12,7 @@ import msgspec
 from litestar_queues.exceptions import NonRetryableError, QueueConfigurationError
 from litestar_queues.execution.profiles import decode_profile, profiles_for
 from litestar_queues.execution.protocol import run_task_args
+from litestar_queues.ports import ExecutionBackend
 from litestar_queues_cloudrun._api import Execution, Operation, run_body
 from litestar_queues_cloudrun.credentials import METADATA_TOKEN_URL, AccessTokenSource
 from litestar_queues_cloudrun.profile import CloudRunProfile
@@ -33,7 +34,7 @@ class CloudRunError(Exception):
     """A Cloud Run execution ended without the task writing its outcome (failed or cancelled)."""
 
 
-class CloudRunExecutionBackend:
+class CloudRunExecutionBackend(ExecutionBackend):
     """Runs each task as one execution of a Cloud Run Job (Admin API v2, over HTTPS).
 
     The worker claims the record and keeps its lease alive; this backend starts an execution of
@@ -61,6 +62,9 @@ class CloudRunExecutionBackend:
 
     writes_outcomes = True
     """The container writes the outcome under the worker's lease (see the ``ExecutionBackend`` port)."""
+
+    needs_shared_queue = True
+    """The container reaches the record through the queue backend, so it must be shared."""
 
     def __init__(
         self,

@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from litestar_queues._lazy import adapter_exports
 from litestar_queues.backends.memory import MemoryQueueBackend
 from litestar_queues.config import QueueConfig, WorkerConfig
 from litestar_queues.exceptions import (
@@ -29,8 +30,8 @@ from litestar_queues.models import Outcome, TaskRecord, TaskStatus
 from litestar_queues.ports import Clock, EventSink, ExecutionBackend, QueueBackend, SystemClock
 from litestar_queues.registry import TaskRegistry, default_registry
 from litestar_queues.retry import Backoff
-from litestar_queues.service import QueueService, QueueStats, TaskCall
-from litestar_queues.task import Task, task
+from litestar_queues.service import QueueService, QueueStats
+from litestar_queues.task import Task, TaskCall, task
 from litestar_queues.task_result import TaskResult
 from litestar_queues.worker import Worker
 
@@ -83,9 +84,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from litestar_queues._lazy import load_adapter_attribute
-
-        return load_adapter_attribute(_LAZY[name], name, globals())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = adapter_exports(__name__, _LAZY, globals())

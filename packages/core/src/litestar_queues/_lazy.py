@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 ADAPTER_DISTRIBUTION = "litestar-queues-litestar"
+
+
+def adapter_exports(module: str, names: Mapping[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:
+    """Build the module ``__getattr__`` that resolves ``names`` (``{name: adapter module}``) lazily.
+
+    Type checkers see the real imports under ``TYPE_CHECKING``; at run time the first access
+    imports the adapter module and caches the value in ``namespace`` (the module's globals).
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            return load_adapter_attribute(names[name], name, namespace)
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
 
 
 def load_adapter_attribute(module: str, name: str, namespace: dict[str, Any]) -> Any:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from litestar_queues.exceptions import QueueConfigurationError
 
 if TYPE_CHECKING:
-    from litestar_queues.ports import QueueBackend
+    from litestar_queues.ports import BackendReach, QueueBackend
 
 BACKENDS_GROUP = "litestar_queues.backends"
 
@@ -46,3 +46,12 @@ def backend_from_url(url: str) -> QueueBackend:
         else "no known distribution provides it; pass a QueueBackend instance instead"
     )
     raise QueueConfigurationError(f"no queue backend is installed for URL scheme {scheme!r}: {hint}")
+
+
+def reach_of(backend: QueueBackend | str) -> BackendReach:
+    """The declared reach of a queue backend, or of the one a URL builds (nothing is opened).
+
+    Raises:
+        QueueConfigurationError: No installed distribution registers the URL's scheme.
+    """
+    return (backend_from_url(backend) if isinstance(backend, str) else backend).reach

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import os
+import resource
 import sys
 import uuid
 from typing import Any, NoReturn
@@ -14,6 +15,7 @@ import anyio
 
 from litestar_queues.config import QueueConfig
 from litestar_queues.exceptions import QueueConfigurationError
+from litestar_queues.execution.protocol import ExitCode, run_task
 from litestar_queues.service import QueueService
 from litestar_queues.task import Task
 
@@ -88,8 +90,6 @@ def _add_run_task(commands: Any) -> None:
 
 
 async def _run_task(args: argparse.Namespace) -> int:
-    from litestar_queues.execution.protocol import ExitCode, run_task
-
     try:
         task_id = uuid.UUID(args.task_id)
         service = load_service(args.app)
@@ -104,8 +104,6 @@ async def _run_task(args: argparse.Namespace) -> int:
 
 
 def _limit_memory(megabytes: int) -> None:
-    import resource
-
     limit = megabytes * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 

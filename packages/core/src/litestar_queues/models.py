@@ -10,8 +10,11 @@ import msgspec
 
 __all__ = (
     "ACTIVE_STATUSES",
+    "ALL_STATUSES",
     "EnqueueResult",
+    "RETRYABLE_STATUSES",
     "TERMINAL_STATUSES",
+    "WAITING_STATUSES",
     "Outcome",
     "OutcomeKind",
     "TaskRecord",
@@ -24,11 +27,20 @@ TaskStatus = Literal["pending", "scheduled", "running", "completed", "failed", "
 OutcomeKind = Literal["complete", "fail", "retry", "release"]
 """What a worker reports for a task it holds: see :class:`Outcome`."""
 
+ALL_STATUSES: tuple[TaskStatus, ...] = ("pending", "scheduled", "running", "completed", "failed", "cancelled")
+"""Every status, in lifecycle order."""
+
+WAITING_STATUSES: frozenset[str] = frozenset({"pending", "scheduled"})
+"""Statuses of records that wait to be claimed (a claim by id takes only these)."""
+
 ACTIVE_STATUSES: frozenset[str] = frozenset({"pending", "scheduled", "running"})
 """Statuses of records that may still run; a dedup key is held while a record has one of them."""
 
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 """Statuses a record never leaves."""
+
+RETRYABLE_STATUSES: frozenset[str] = frozenset({"failed", "cancelled"})
+"""Statuses of records that :meth:`QueueService.retry <litestar_queues.QueueService.retry>` copies."""
 
 
 class TaskRecord(msgspec.Struct, kw_only=True):

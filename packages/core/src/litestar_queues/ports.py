@@ -11,23 +11,47 @@ contract kit in :mod:`litestar_queues.testing`, not by inheritance.
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
     from uuid import UUID
 
+    from litestar_queues.config import QueueConfig
     from litestar_queues.events.envelope import QueueEvent
     from litestar_queues.models import EnqueueResult, Outcome, TaskRecord
 
 __all__ = (
+    "BackendReach",
     "Clock",
     "EventSink",
     "ExecutionBackend",
     "QueueBackend",
     "SystemClock",
 )
+
+
+class BackendReach(enum.Enum):
+    """Which processes see the records of a queue backend: its one sharing capability.
+
+    Every caller that must know whether another process can reach the queue (the ``process``
+    execution backend, the Litestar plugin's worker placement, the CLIs' warnings) reads
+    :attr:`QueueBackend.reach`; nothing guesses from a class or a URL scheme.
+    """
+
+    PROCESS = "process"
+    """Only this process (the memory backend, an in-memory SQLite database)."""
+    HOST = "host"
+    """Processes on this machine (a SQLite file)."""
+    NETWORK = "network"
+    """Processes on any machine that reaches the server (Redis, PostgreSQL)."""
+
+    @property
+    def shared_across_processes(self) -> bool:
+        """Whether a worker or task in another process sees the same records."""
+        return self is not BackendReach.PROCESS
 
 
 @runtime_checkable
@@ -58,7 +82,12 @@ class QueueBackend(Protocol):
     * **cancel**: a pending, scheduled or running record becomes ``cancelled`` (a running one
       loses its lease); a terminal record is returned unchanged.
     * A terminal record never changes again.
+
+    A backend also declares :attr:`reach`: which processes see its records.
     """
+
+    reach: BackendReach
+    """Which processes see this backend's records (see :class:`BackendReach`)."""
 
     async def open(self) -> None:
         """Connect and prepare storage. Called once before any other method."""
@@ -167,23 +196,44 @@ class QueueBackend(Protocol):
 class ExecutionBackend(Protocol):
     """Decides where a claimed task runs.
 
-    The worker holds the record's lease and applies retry and timeout policy; the execution
-    backend only runs the task and reports its return value, or raises its failure.
+    The attempt driver holds the record's lease and applies retry and timeout policy; the
+    execution backend only runs the task and reports its return value, or raises its failure.
 
-    Optional members, looked up with ``getattr`` (see ``docs/execution.md``):
-
-    * ``writes_outcomes = True``: the task runs elsewhere through ``litestar-queues run-task``,
-      which applies the timeout, publishes the lifecycle events and writes the outcome under the
-      worker's lease. ``execute`` then returns once that happened and raises only when the run
-      ended without an outcome (a killed process, a failed container); the worker then decides
-      retry or failure as for a local error. No timeout is applied around ``execute``: such a
-      backend enforces its own hard limit.
-    * ``configure(config)``: called once by the service with its ``QueueConfig`` (decode the
-      backend's execution profiles; raise ``QueueConfigurationError`` on bad settings).
-    * ``check(profile)``: called at enqueue with the chosen profile name (or ``None``); raise
-      ``QueueConfigurationError`` when the backend cannot run a task so placed. Nothing is
-      stored then.
+    Besides :meth:`open`, :meth:`close` and :meth:`execute`, a backend declares its
+    capabilities. Subclass this protocol to inherit the defaults below (an in-process backend
+    then writes only the three methods); a class that implements the protocol without
+    subclassing it declares every member itself. The service refuses a backend that lacks one.
     """
+
+    writes_outcomes: ClassVar[bool] = False
+    """``True``: the task runs elsewhere through ``litestar-queues run-task``, which applies the
+    timeout, publishes the lifecycle events and writes the outcome under the worker's lease.
+    ``execute`` then returns once that happened and raises only when the run ended without an
+    outcome (a killed process, a failed container); the driver then decides retry or failure as
+    for a local error. No timeout is applied around ``execute``: such a backend enforces its own
+    hard limit. Default ``False``: ``execute`` returns the task's result here."""
+
+    needs_shared_queue: ClassVar[bool] = False
+    """``True``: the task runs in another process that must reach the same records, so an
+    enqueue that places a task here on a queue backend whose :attr:`QueueBackend.reach` is
+    :attr:`BackendReach.PROCESS` is refused. Default ``False``."""
+
+    def configure(self, config: QueueConfig) -> None:
+        """Read the service's configuration once, when the service is built.
+
+        Decode this backend's execution profiles here; raise
+        :class:`~litestar_queues.exceptions.QueueConfigurationError` on bad settings. The
+        default reads nothing.
+        """
+        return None
+
+    def check(self, profile: str | None) -> None:
+        """Validate a placement at enqueue (``profile``: the chosen profile name, or ``None``).
+
+        Raise :class:`~litestar_queues.exceptions.QueueConfigurationError` when this backend
+        cannot run a task so placed; nothing is stored then. The default accepts every placement.
+        """
+        return None
 
     async def open(self) -> None:
         """Prepare resources (process pools, clients)."""
@@ -246,3 +296,4 @@ class SystemClock:
     def now(self) -> datetime:
         """Return the current time as an aware UTC datetime."""
         return datetime.now(UTC)
+

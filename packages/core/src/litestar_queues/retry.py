@@ -6,6 +6,8 @@ import random
 
 import msgspec
 
+from litestar_queues.exceptions import QueueConfigurationError
+
 __all__ = ("Backoff",)
 
 
@@ -29,8 +31,6 @@ class Backoff(msgspec.Struct, frozen=True, kw_only=True):
     jitter: float = 0.1
 
     def __post_init__(self) -> None:
-        from litestar_queues.exceptions import QueueConfigurationError
-
         if self.initial < 0 or self.maximum < 0:
             raise QueueConfigurationError("backoff delays must not be negative")
         if self.multiplier < 1:

@@ -4,50 +4,35 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
 from litestar_queues._active import pop_active, push_active
+from litestar_queues._conformance import require_members
 from litestar_queues._loading import backend_from_url
-from litestar_queues._runner import TaskRunner
+from litestar_queues.attempts import AttemptDriver
 from litestar_queues.config import QueueConfig
 from litestar_queues.events.publisher import QueueEventPublisher
 from litestar_queues.exceptions import QueueConfigurationError, TaskNotFoundError
 from litestar_queues.execution.local import LocalExecutionBackend
 from litestar_queues.execution.process import ProcessExecutionBackend
-from litestar_queues.models import TaskRecord
+from litestar_queues.models import RETRYABLE_STATUSES, WAITING_STATUSES, TaskRecord
+from litestar_queues.ports import ExecutionBackend, QueueBackend
 from litestar_queues.serialization import to_json_value
-from litestar_queues.task import EnqueueOptions, RunAfter, Task, _check_defaults
+from litestar_queues.task import EnqueueOptions, RunAfter, Task, TaskCall
 from litestar_queues.task_result import TaskResult
+from litestar_queues.worker import Worker
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from types import TracebackType
 
-    from litestar_queues.ports import ExecutionBackend, QueueBackend
-    from litestar_queues.worker import Worker
-
 __all__ = ("QueueService", "QueueStats", "TaskCall")
 
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCall:
-    """One task with its arguments, for :meth:`QueueService.enqueue_many`.
-
-    Attributes:
-        task: The task (or its registered name); use ``task.using(...)`` for overrides.
-        args: Positional arguments.
-        kwargs: Keyword arguments.
-    """
-
-    task: Task[..., Any] | str
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +70,7 @@ class QueueService:
         self.config = config or QueueConfig()
         backend = self.config.queue_backend
         self.backend: QueueBackend = backend_from_url(backend) if isinstance(backend, str) else backend
+        require_members(self.backend, QueueBackend, "the queue backend")
         local = LocalExecutionBackend()
         self.execution_backends: dict[str, ExecutionBackend] = {
             "local": local,
@@ -92,18 +78,20 @@ class QueueService:
             "process": ProcessExecutionBackend(),
         }
         self.execution_backends.update(self.config.execution_backends)
+        for name, execution in self.config.execution_backends.items():
+            require_members(execution, ExecutionBackend, f"execution backend {name!r}")
         for execution in dict.fromkeys(self.execution_backends.values()):
-            configure = getattr(execution, "configure", None)
-            if configure is not None:
-                configure(self.config)
+            execution.configure(self.config)
         self.publisher = QueueEventPublisher.from_config(self.config.event_config)
         worker = self.config.worker
-        self.runner = TaskRunner(
+        self.attempts = AttemptDriver(
             self.config,
+            self.backend,
             self.execution_backends,
             self.publisher,
             sync_threads=worker.sync_threads or worker.concurrency,
         )
+        """The attempt driver every run of a task goes through (workers, ``immediate``, ``run-task``)."""
         self._opened = False
 
     async def __aenter__(self) -> QueueService:
@@ -175,17 +163,9 @@ class QueueService:
             QueueConfigurationError: An override is invalid.
         """
         resolved = self._resolve(task)
-        opts = resolved.options.merged(options)
-        queue = opts.queue if opts.queue is not None else resolved.queue
-        retries = opts.retries if opts.retries is not None else resolved.retries
-        timeout = opts.timeout if opts.timeout is not None else resolved.timeout
-        priority = opts.priority if opts.priority is not None else resolved.priority
-        _check_defaults(queue=queue, retries=retries, timeout=timeout)
-        if not isinstance(priority, int) or isinstance(priority, bool):
-            raise QueueConfigurationError(f"priority must be an integer, got {priority!r}")
-        execution_backend, profile = self._placement(opts, resolved)
-        if opts.key is not None and (not isinstance(opts.key, str) or not opts.key):
-            raise QueueConfigurationError("key must be a non-empty string")
+        opts = resolved.resolve(options)
+        assert opts.queue is not None and opts.priority is not None and opts.retries is not None
+        execution_backend, profile = self._placement(opts)
         what = f"arguments of task {resolved.name!r}"
         payload = to_json_value(
             {"args": list(args), "kwargs": dict(kwargs), "metadata": dict(opts.metadata or {})},
@@ -197,15 +177,15 @@ class QueueService:
         return TaskRecord(
             id=uuid.uuid4(),
             task_name=resolved.name,
-            queue=queue,
-            priority=priority,
+            queue=opts.queue,
+            priority=opts.priority,
             args=payload["args"],
             kwargs=payload["kwargs"],
             key=opts.key,
             status="scheduled" if run_at > now else "pending",
-            max_retries=retries,
+            max_retries=opts.retries,
             max_reclaims=self.config.max_reclaims,
-            timeout=timeout,
+            timeout=opts.timeout,
             metadata=payload["metadata"],
             execution_backend=execution_backend,
             execution_profile=profile,
@@ -213,9 +193,8 @@ class QueueService:
             run_at=run_at,
         )
 
-    def _placement(self, opts: EnqueueOptions, resolved: Task[..., Any]) -> tuple[str | None, str | None]:
-        execution_backend = opts.execution_backend or resolved.execution_backend
-        profile = opts.execution_profile or resolved.execution_profile
+    def _placement(self, opts: EnqueueOptions) -> tuple[str | None, str | None]:
+        execution_backend, profile = opts.execution_backend, opts.execution_profile
         if profile is not None:
             if profile not in self.config.execution_profiles:
                 raise QueueConfigurationError(
@@ -235,10 +214,15 @@ class QueueService:
                 f"unknown execution backend {execution_backend!r}; "
                 f"configured: {sorted(self.execution_backends)}"
             )
-        placement = self.execution_backends[execution_backend or self.config.execution_backend]
-        check = getattr(placement, "check", None)
-        if check is not None:
-            check(profile)
+        name = execution_backend if execution_backend is not None else self.config.execution_backend
+        placement = self.execution_backends[name]
+        placement.check(profile)
+        if placement.needs_shared_queue and not self.backend.reach.shared_across_processes:
+            raise QueueConfigurationError(
+                f"the {name} execution backend runs tasks in other processes and needs a queue backend "
+                f"shared between processes (SQLite file, PostgreSQL, Redis); {type(self.backend).__name__} "
+                "lives in this process only"
+            )
         return execution_backend, profile
 
     async def enqueue(
@@ -288,12 +272,7 @@ class QueueService:
             metadata=metadata,
             key=key,
         )
-        record = self.build_record(task, args, kwargs, options)
-        (stored,) = await self.backend.enqueue([record])
-        handle: TaskResult[R] = TaskResult(self.backend, stored.record, created=stored.created)
-        backend_name = record.execution_backend or self.config.execution_backend
-        if stored.created and backend_name == "immediate":
-            await self._run_immediately(handle)
+        (handle,) = await self._store([self.build_record(task, args, kwargs, options)])
         return handle
 
     async def enqueue_many(self, calls: Iterable[TaskCall]) -> list[TaskResult[Any]]:
@@ -302,8 +281,9 @@ class QueueService:
         Every call is validated before anything is stored: one bad call stores nothing.
         """
         records = [self.build_record(c.task, c.args, c.kwargs, EnqueueOptions()) for c in calls]
-        if not records:
-            return []
+        return await self._store(records) if records else []
+
+    async def _store(self, records: list[TaskRecord]) -> list[TaskResult[Any]]:
         stored = await self.backend.enqueue(records)
         handles: list[TaskResult[Any]] = [
             TaskResult(self.backend, s.record, created=s.created) for s in stored
@@ -316,19 +296,15 @@ class QueueService:
     async def _run_immediately(self, handle: TaskResult[Any]) -> None:
         # attempts run inline one after another (waiting out the backoff) until one is final
         while True:
-            now = self.config.clock.now()
-            lease_until = now + timedelta(seconds=self.config.worker.lease_seconds)
-            claimed = await self.backend.claim_task(
-                handle.id, worker_id="immediate", now=now, lease_until=lease_until
-            )
+            claimed = await self.attempts.claim_task(handle.id, worker_id="immediate")
             if claimed is None:
                 break
-            outcome = await self.runner.run(claimed, None)
-            if outcome is None:
+            attempt = await self.attempts.drive(claimed, None)
+            outcome = attempt.outcome
+            retrying = outcome is not None and outcome.kind == "retry" and outcome.run_at is not None
+            if attempt.applied is None or not retrying:
                 break
-            await self.backend.finish([outcome], now=self.config.clock.now())
-            if outcome.kind != "retry" or outcome.run_at is None:
-                break
+            assert outcome is not None and outcome.run_at is not None
             await anyio.sleep(max(0.0, (outcome.run_at - self.config.clock.now()).total_seconds()))
         await handle.refresh()
 
@@ -357,8 +333,8 @@ class QueueService:
         record = await self.backend.cancel(key, now=self.config.clock.now())
         if record is None:
             raise TaskNotFoundError(task_id)
-        if before is not None and before.status in ("pending", "scheduled") and record.status == "cancelled":
-            await self.runner.announce_cancelled(record)
+        if before is not None and before.status in WAITING_STATUSES and record.status == "cancelled":
+            await self.attempts.announce_cancelled(record)
         return TaskResult(self.backend, record)
 
     async def retry(self, task_id: uuid.UUID | str) -> TaskResult[Any]:
@@ -371,7 +347,7 @@ class QueueService:
         original = await self.backend.get(_as_uuid(task_id))
         if original is None:
             raise TaskNotFoundError(task_id)
-        if original.status not in ("failed", "cancelled"):
+        if original.status not in RETRYABLE_STATUSES:
             raise QueueConfigurationError(
                 f"only failed or cancelled tasks can be retried; {task_id} is {original.status}"
             )
@@ -402,8 +378,6 @@ class QueueService:
 
     def worker(self, **overrides: Any) -> Worker:
         """Build a :class:`~litestar_queues.Worker` for this service (``WorkerConfig`` overrides)."""
-        from litestar_queues.worker import Worker
-
         return Worker(self, **overrides)
 
 

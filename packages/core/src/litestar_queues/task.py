@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 import msgspec
 
+from litestar_queues._active import active_service
 from litestar_queues.exceptions import QueueConfigurationError, TaskRegistrationError
 from litestar_queues.registry import TaskRegistry, default_registry
 from litestar_queues.retry import Backoff
 
 if TYPE_CHECKING:
-    from litestar_queues.service import QueueService
     from litestar_queues.task_result import TaskResult
 
-__all__ = ("EnqueueOptions", "Task", "task")
+__all__ = ("EnqueueOptions", "Task", "TaskCall", "task")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,7 +30,12 @@ _INJECTED = frozenset({"_job_id", "_task_context"})
 
 
 class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
-    """Per-enqueue overrides of a task's defaults; ``None`` keeps the default.
+    """The enqueue options, defined once: per-enqueue overrides of a task's defaults.
+
+    ``None`` keeps the value of the layer below. The layers, lowest first: the ``@task``
+    defaults, each ``Task.using(...)``, then the keywords of ``QueueService.enqueue`` (or of
+    ``enqueue_in_transaction``). :meth:`Task.using` and :meth:`QueueService.enqueue
+    <litestar_queues.QueueService.enqueue>` take exactly these fields as keywords.
 
     Attributes:
         queue: Queue to enqueue into.
@@ -56,7 +62,37 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
     def merged(self, other: EnqueueOptions) -> EnqueueOptions:
         """Return these options with every value ``other`` sets taking precedence."""
         changes = {f: getattr(other, f) for f in other.__struct_fields__ if getattr(other, f) is not None}
-        return msgspec.structs.replace(self, **changes)
+        return msgspec.structs.replace(self, **changes) if changes else self
+
+    @classmethod
+    def split(cls, keywords: Mapping[str, Any]) -> tuple[EnqueueOptions, dict[str, Any]]:
+        """Separate the option keywords of ``keywords`` from the task's own keyword arguments.
+
+        Returns:
+            The options, and the remaining keyword arguments.
+        """
+        options = {k: v for k, v in keywords.items() if k in cls.__struct_fields__}
+        rest = {k: v for k, v in keywords.items() if k not in cls.__struct_fields__}
+        return cls(**options), rest
+
+    def check(self) -> None:
+        """Validate every value that is set.
+
+        Raises:
+            QueueConfigurationError: A value is invalid; the message names the option.
+        """
+        if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
+            raise QueueConfigurationError("queue must be a non-empty string")
+        retries = self.retries
+        if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or retries < 0):
+            raise QueueConfigurationError(f"retries must be a whole number >= 0, got {retries!r}")
+        if self.timeout is not None and (isinstance(self.timeout, bool) or not self.timeout > 0):
+            raise QueueConfigurationError(f"timeout must be > 0 seconds, got {self.timeout!r}")
+        priority = self.priority
+        if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+            raise QueueConfigurationError(f"priority must be an integer, got {priority!r}")
+        if self.key is not None and (not isinstance(self.key, str) or not self.key):
+            raise QueueConfigurationError("key must be a non-empty string")
 
 
 class Task(Generic[P, R]):
@@ -99,7 +135,7 @@ class Task(Generic[P, R]):
     ) -> None:
         if not name or not isinstance(name, str):
             raise TaskRegistrationError("a task name must be a non-empty string")
-        _check_defaults(queue=queue, retries=retries, timeout=timeout)
+        EnqueueOptions(queue=queue, retries=retries, timeout=timeout).check()
         self.fn = fn
         self.name = name
         self.queue = queue
@@ -121,6 +157,28 @@ class Task(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<Task {self.name!r} queue={self.queue!r}>"
+
+    @property
+    def defaults(self) -> EnqueueOptions:
+        """The ``@task`` defaults as options (the lowest layer of :meth:`resolve`)."""
+        return EnqueueOptions(
+            queue=self.queue,
+            priority=self.priority,
+            retries=self.retries,
+            timeout=self.timeout,
+            execution_backend=self.execution_backend,
+            execution_profile=self.execution_profile,
+        )
+
+    def resolve(self, overrides: EnqueueOptions) -> EnqueueOptions:
+        """The options an enqueue of this task uses: defaults, then :meth:`using`, then ``overrides``.
+
+        Raises:
+            QueueConfigurationError: A resulting value is invalid.
+        """
+        resolved = self.defaults.merged(self.options).merged(overrides)
+        resolved.check()
+        return resolved
 
     def using(
         self,
@@ -171,21 +229,23 @@ class Task(Generic[P, R]):
         Raises:
             NoActiveServiceError: No service is open in this process.
         """
-        from litestar_queues._active import active_service
-        from litestar_queues.service import TaskCall
-
-        service: QueueService = active_service()
-        (handle,) = await service.enqueue_many([TaskCall(self, args, kwargs)])
+        (handle,) = await active_service().enqueue_many([TaskCall(self, args, kwargs)])
         return handle
 
 
-def _check_defaults(*, queue: str | None, retries: int | None, timeout: float | None) -> None:
-    if queue is not None and (not isinstance(queue, str) or not queue):
-        raise QueueConfigurationError("queue must be a non-empty string")
-    if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or retries < 0):
-        raise QueueConfigurationError(f"retries must be a whole number >= 0, got {retries!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-        raise QueueConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
+@dataclass(frozen=True, slots=True)
+class TaskCall:
+    """One task with its arguments, for ``QueueService.enqueue_many``.
+
+    Attributes:
+        task: The task (or its registered name); use ``task.using(...)`` for overrides.
+        args: Positional arguments.
+        kwargs: Keyword arguments.
+    """
+
+    task: Task[..., Any] | str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
 def task(

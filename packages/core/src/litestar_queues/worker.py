@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import signal
-from datetime import timedelta
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from litestar_queues.config import WorkerConfig
+from litestar_queues.attempts import AttemptDriver
 from litestar_queues.exceptions import QueueError
-from litestar_queues.models import Outcome
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -19,7 +18,8 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
 
-    from litestar_queues.models import TaskRecord
+    from litestar_queues.config import WorkerConfig
+    from litestar_queues.models import Outcome, TaskRecord
     from litestar_queues.service import QueueService
 
 __all__ = ("Worker",)
@@ -65,8 +65,9 @@ class Worker:
 
     def __init__(self, service: QueueService, config: WorkerConfig | None = None, **overrides: Any) -> None:
         base = config or service.config.worker
-        self.config = _replace(base, overrides)
+        self.config = replace(base, **overrides) if overrides else base
         self.service = service
+        self.attempts = service.attempts
         self.worker_id = self.config.effective_worker_id
         # keyed by lease id: after a lost lease the same task may be claimed again by this worker
         # while its first run is still unwinding
@@ -157,9 +158,6 @@ class Worker:
             logger.info("worker %s stopped", self.worker_id)
 
     async def _claim_loop(self, tasks_tg: TaskGroup) -> None:
-        backend = self.service.backend
-        clock = self.service.config.clock
-        lease = timedelta(seconds=self.config.lease_seconds)
         errors = 0
         while not self._stopping.is_set():
             free = self.config.concurrency - len(self._running)
@@ -167,14 +165,12 @@ class Worker:
                 await self._slot_freed.wait()
                 self._slot_freed = anyio.Event()
                 continue
-            now = clock.now()
             try:
-                records = await backend.claim(
+                records = await self.attempts.claim(
                     queues=self.config.queues,
                     worker_id=self.worker_id,
                     limit=free,
-                    now=now,
-                    lease_until=now + lease,
+                    lease_seconds=self.config.lease_seconds,
                 )
                 errors = 0
             except Exception as exc:
@@ -213,23 +209,18 @@ class Worker:
 
     async def _execute(self, entry: _Running) -> None:
         record = entry.record
-        runner = self.service.runner
         outcome: Outcome | None = None
         # one context per run, so the events of the run (task.cancelled too) share one sequence
-        context = runner.context_for(record, self.worker_id)
+        context = self.attempts.context_for(record, self.worker_id)
         try:
             with entry.scope:
-                outcome = await runner.run(record, self.worker_id, context=context)
+                outcome = await self.attempts.run(record, self.worker_id, context=context)
             if entry.scope.cancelled_caught:
                 outcome = None
                 if entry.released:
-                    assert record.lease_id is not None
-                    outcome = Outcome(task_id=record.id, lease_id=record.lease_id, kind="release")
+                    outcome = AttemptDriver.released(record)
                 else:
-                    with anyio.CancelScope(shield=True):
-                        await runner.emit_quietly(
-                            context, "task.cancelled", message="lease lost or task cancelled"
-                        )
+                    await self.attempts.announce_lost(context)
         finally:
             self._running.pop(entry.lease_id, None)
             self._slot_freed.set()
@@ -262,7 +253,7 @@ class Worker:
                     return
                 batch, self._acks = self._acks, []
                 try:
-                    applied = await self.service.backend.finish(batch, now=self.service.config.clock.now())
+                    applied = await self.attempts.report(batch)
                 except Exception as exc:
                     self._acks[:0] = batch
                     failure: Exception | None = exc
@@ -286,10 +277,8 @@ class Worker:
                 if self._finishing.get(outcome.task_id) == outcome.lease_id:
                     del self._finishing[outcome.task_id]
                 if record is None:
-                    logger.warning(
-                        "outcome %s of task %s rejected: its lease was lost", outcome.kind, outcome.task_id
-                    )
-                elif record.status == "completed":
+                    continue
+                if record.status == "completed":
                     self.completed += 1
                 elif record.status == "failed":
                     self.failed += 1
@@ -305,9 +294,10 @@ class Worker:
                 leases.setdefault(task_id, lease_id)
             if not leases:
                 continue
-            until = self.service.config.clock.now() + timedelta(seconds=self.config.lease_seconds)
             try:
-                lost = await self.service.backend.extend_leases(list(leases.items()), until=until)
+                lost = await self.attempts.extend_leases(
+                    list(leases.items()), lease_seconds=self.config.lease_seconds
+                )
             except Exception as exc:
                 logger.warning("worker %s could not extend leases: %r", self.worker_id, exc)
                 continue
@@ -316,7 +306,7 @@ class Worker:
                 if self._running.get(entry.lease_id) is not entry:
                     continue
                 if entry.record.id in lost and leases[entry.record.id] == entry.lease_id:
-                    if not entry.spared and self._writes_outcomes(entry.record):
+                    if not entry.spared and self.attempts.writes_outcomes(entry.record):
                         entry.spared = True
                         continue
                     logger.warning(
@@ -325,33 +315,12 @@ class Worker:
                     entry.lost = True
                     entry.scope.cancel()
 
-    def _writes_outcomes(self, record: TaskRecord) -> bool:
-        name = record.execution_backend or self.service.config.execution_backend
-        return bool(getattr(self.service.execution_backends.get(name), "writes_outcomes", False))
-
     async def _reclaim_loop(self) -> None:
         interval = self.config.effective_reclaim_interval
         while True:
             try:
-                reclaimed = await self.service.backend.reclaim_expired(now=self.service.config.clock.now())
+                await self.attempts.reclaim_expired()
             except Exception as exc:
                 logger.warning("worker %s could not reclaim expired leases: %r", self.worker_id, exc)
-            else:
-                for record in reclaimed:
-                    logger.warning(
-                        "task %s (%s) %s after its lease expired",
-                        record.id,
-                        record.task_name,
-                        "failed" if record.status == "failed" else "returned to the queue",
-                    )
             await anyio.sleep(interval)
 
-
-def _replace(config: WorkerConfig, overrides: dict[str, Any]) -> WorkerConfig:
-    if not overrides:
-        return config
-    from dataclasses import asdict
-
-    values = asdict(config)
-    values.update(overrides)
-    return WorkerConfig(**values)

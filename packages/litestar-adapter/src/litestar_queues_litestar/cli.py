@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import click
 
-from litestar_queues import MemoryQueueBackend, QueueService
+from litestar_queues import QueueService
 from litestar_queues.exceptions import QueueError
 from litestar_queues_litestar._supervisor import child_command, supervise
 from litestar_queues_litestar.channels_sink import ChannelsQueueEventSink
@@ -97,10 +97,11 @@ async def _serve(plugin: QueuePlugin, overrides: dict[str, Any]) -> None:
             for sink in service.publisher.sinks:
                 if isinstance(sink, ChannelsQueueEventSink):
                     await stack.enter_async_context(sink.started())
-        if isinstance(service.backend, MemoryQueueBackend):
+        if not service.backend.reach.shared_across_processes:
             click.echo(
-                "warning: the memory backend lives in this process only: this worker sees no task "
-                "enqueued elsewhere (use sqlite://, redis:// or postgresql:// to share the queue)",
+                f"warning: the queue backend ({type(service.backend).__name__}) lives in this process "
+                "only: this worker sees no task enqueued elsewhere "
+                "(use sqlite://, redis:// or postgresql:// to share the queue)",
                 err=True,
             )
         worker = service.worker(**overrides)

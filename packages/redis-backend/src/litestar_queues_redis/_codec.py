@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from litestar_queues.exceptions import MalformedRecordError
+from litestar_queues.models import ALL_STATUSES
 from litestar_queues.serialization import decode_record, encode_record
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_STATUSES = frozenset({"pending", "scheduled", "running", "completed", "failed", "cancelled"})
+_STATUSES = frozenset(ALL_STATUSES)
 _json_encoder = msgspec.json.Encoder()
 
 

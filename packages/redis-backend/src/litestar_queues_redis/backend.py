@@ -17,7 +17,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
-from litestar_queues.models import EnqueueResult
+from litestar_queues.models import ALL_STATUSES, EnqueueResult
+from litestar_queues.ports import BackendReach
 from litestar_queues_redis._codec import decode_reply, is_buried, outcome_args, record_args, to_us
 from litestar_queues_redis._keys import Keys
 from litestar_queues_redis._scripts import Scripts
@@ -92,6 +93,7 @@ class RedisQueueBackend:
         "_scripts",
         "_ttl_ms",
         "_url",
+        "reach",
         "result_ttl",
         "socket_timeout",
     )
@@ -108,6 +110,11 @@ class RedisQueueBackend:
         if (url is None) == (client is None):
             raise QueueConfigurationError("RedisQueueBackend needs exactly one of url= and client=")
         self._url: str | None = None
+        # a server behind a unix socket is reachable from this machine only
+        self.reach = (
+            BackendReach.HOST if url is not None and url.lower().startswith("unix:") else BackendReach.NETWORK
+        )
+        """Which processes see the records (``NETWORK``; ``HOST`` for a unix socket URL)."""
         prefix = key_prefix
         ttl = parse_ttl(result_ttl)
         if url is not None:
@@ -334,9 +341,9 @@ class RedisQueueBackend:
     async def counts(self) -> dict[str, dict[str, int]]:
         """Count records per queue and status (finished ones until their retention ends)."""
         result: dict[str, dict[str, int]] = {}
-        statuses = ("pending", "scheduled", "running", "completed", "failed", "cancelled")
         for row in await self._run(self._s.counts, []):
-            per_queue = {status: n for status, n in zip(statuses, row[1:], strict=True) if n}
+            counted = zip(ALL_STATUSES, row[1:], strict=True)
+            per_queue: dict[str, int] = {status: n for status, n in counted if n}
             if per_queue:
                 result[row[0].decode()] = per_queue
         return result

@@ -11,6 +11,8 @@ from sqlalchemy import delete, func, insert, select
 
 from litestar_queues.backends.signals import Latch
 from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
+from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES
+from litestar_queues.ports import BackendReach
 from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, parse_url
 from litestar_queues_sql._errors import unavailable_as_backend_error
 from litestar_queues_sql._notify import WORK, FinishWaiters, PgListener, finish_payloads
@@ -30,9 +32,6 @@ __all__ = ("SQLBackendBase",)
 
 logger = logging.getLogger("litestar_queues_sql")
 
-_CHUNK = 500
-_SHIELD = 30.0
-_TERMINAL = ("completed", "failed", "cancelled")
 
 
 class SQLBackendBase:
@@ -73,6 +72,8 @@ class SQLBackendBase:
             assert engine is not None
             self._url = engine.url
         self.dialect: str = self._url.get_backend_name()
+        self.reach = BackendReach.HOST if self.dialect == "sqlite" else BackendReach.NETWORK
+        """Which processes see the records: ``HOST`` for a SQLite file, ``NETWORK`` for PostgreSQL."""
         if self.dialect not in ("postgresql", "sqlite"):
             raise QueueConfigurationError(f"unsupported database {self.dialect!r}: use PostgreSQL or SQLite")
         try:
@@ -174,9 +175,9 @@ class SQLBackendBase:
         self._finished.fire(finished)
 
     def _wake_locally(self, records: Sequence[TaskRecord]) -> None:
-        if any(r.status in ("pending", "scheduled") for r in records):
+        if any(r.status in WAITING_STATUSES for r in records):
             self._work.fire()
-        self._finished.fire(r.id for r in records if r.status in _TERMINAL)
+        self._finished.fire(r.id for r in records if r.status in TERMINAL_STATUSES)
 
     # -- decoding -------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
-from litestar_queues.models import EnqueueResult
+from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, EnqueueResult
 from litestar_queues_sql import _finish
 from litestar_queues_sql._base import SQLBackendBase
 from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_statement
@@ -34,7 +34,6 @@ logger = logging.getLogger("litestar_queues_sql")
 
 _CHUNK = 500
 _SHIELD = 30.0
-_TERMINAL = ("completed", "failed", "cancelled")
 
 
 class SQLQueueBackend(SQLBackendBase):
@@ -246,8 +245,8 @@ class SQLQueueBackend(SQLBackendBase):
             if self.dialect == "sqlite":
                 await self._notify(
                     conn,
-                    work=any(r.status in ("pending", "scheduled") for r in done),
-                    finished=[r.id for r in done if r.status in _TERMINAL],
+                    work=any(r.status in WAITING_STATUSES for r in done),
+                    finished=[r.id for r in done if r.status in TERMINAL_STATUSES],
                 )
             else:  # other processes were notified by the statement itself
                 self._wake_locally(done)

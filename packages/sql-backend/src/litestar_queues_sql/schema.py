@@ -31,6 +31,7 @@ from sqlalchemy import (
     text,
 )
 
+from litestar_queues.models import ACTIVE_STATUSES, ALL_STATUSES, WAITING_STATUSES
 from litestar_queues_sql._types import JSONText, UTCDateTime
 
 if TYPE_CHECKING:
@@ -46,8 +47,12 @@ __all__ = (
 
 _PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,29}$")
 
-ACTIVE = "status IN ('pending', 'scheduled', 'running')"
-WAITING = "status IN ('pending', 'scheduled')"
+def _status_in(statuses: frozenset[str]) -> str:
+    return "status IN ({})".format(", ".join(f"'{s}'" for s in ALL_STATUSES if s in statuses))
+
+
+ACTIVE = _status_in(ACTIVE_STATUSES)
+WAITING = _status_in(WAITING_STATUSES)
 
 
 @dataclass(frozen=True, slots=True)

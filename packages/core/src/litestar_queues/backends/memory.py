@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from litestar_queues.backends.signals import Broadcast, Latch
-from litestar_queues.models import EnqueueResult, TaskRecord
+from litestar_queues.models import WAITING_STATUSES, EnqueueResult, TaskRecord
+from litestar_queues.ports import BackendReach
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,6 +45,9 @@ class MemoryQueueBackend:
         "_seq",
         "_work_signal",
     )
+
+    reach = BackendReach.PROCESS
+    """Only this process sees the records."""
 
     def __init__(self, url: str | None = None) -> None:
         self._records: dict[UUID, TaskRecord] = {}
@@ -155,7 +159,7 @@ class MemoryQueueBackend:
     ) -> TaskRecord | None:
         """Claim one pending or scheduled record by id."""
         record = self._records.get(task_id)
-        if record is None or record.status not in ("pending", "scheduled"):
+        if record is None or record.status not in WAITING_STATUSES:
             return None
         return self._take(record, worker_id, now, lease_until)
 

@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from litestar_queues._lazy import adapter_exports
 from litestar_queues.events.channels import QueueChannels
 from litestar_queues.events.config import QueueEventConfig
 from litestar_queues.events.context import (
@@ -56,9 +57,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from litestar_queues._lazy import load_adapter_attribute
-
-        return load_adapter_attribute(_LAZY[name], name, globals())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = adapter_exports(__name__, _LAZY, globals())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from litestar_queues.ports import ExecutionBackend
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
@@ -12,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ("LocalExecutionBackend",)
 
 
-class LocalExecutionBackend:
+class LocalExecutionBackend(ExecutionBackend):
     """Runs each task in the worker process.
 
     Async functions run on the worker's event loop, sync ones in its bounded thread pool. The

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import anyio
 import msgspec
 
-from litestar_queues.backends.memory import MemoryQueueBackend
 from litestar_queues.exceptions import NonRetryableError, QueueConfigurationError
 from litestar_queues.execution.profiles import decode_profile, profiles_for
 from litestar_queues.execution.protocol import RECORDED_EXIT_CODES, ExitCode, run_task_args
+from litestar_queues.ports import ExecutionBackend
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -89,7 +89,7 @@ class ProcessProfile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return None
 
 
-class ProcessExecutionBackend:
+class ProcessExecutionBackend(ExecutionBackend):
     """Runs each task in a fresh child process through ``litestar-queues run-task``.
 
     Registered by the service under the name ``"process"``; its profiles are the entries of
@@ -100,9 +100,11 @@ class ProcessExecutionBackend:
     writes_outcomes = True
     """The child writes the outcome under the worker's lease (see the ``ExecutionBackend`` port)."""
 
+    needs_shared_queue = True
+    """The child reaches the record through the queue backend, so it must be shared between processes."""
+
     def __init__(self) -> None:
         self._app: str | None = None
-        self._in_process_queue = False
         self._profiles: dict[str, ProcessProfile] = {}
         self._raw_profiles: dict[str, Any] = {}
         self._limiters: dict[str | None, anyio.CapacityLimiter] = {}
@@ -114,12 +116,6 @@ class ProcessExecutionBackend:
             QueueConfigurationError: A profile is invalid or no ``app`` is known for it.
         """
         self._app = config.app
-        backend = config.queue_backend
-        self._in_process_queue = (
-            backend.startswith("memory://")
-            if isinstance(backend, str)
-            else isinstance(backend, MemoryQueueBackend)
-        )
         self._raw_profiles = dict(config.execution_profiles)
         self._profiles = {}
         for name, settings in profiles_for("process", config.execution_profiles):
@@ -131,15 +127,9 @@ class ProcessExecutionBackend:
         """Validate a placement at enqueue: the profile decodes and an ``app`` is known.
 
         Raises:
-            QueueConfigurationError: It does not, or the queue lives in this process only
-                (``memory://``), where a child cannot reach it.
+            QueueConfigurationError: It does not.
         """
         self.settings(profile)
-        if self._in_process_queue:
-            raise QueueConfigurationError(
-                "the process execution backend needs a queue backend shared between processes "
-                "(SQLite file, PostgreSQL, Redis); the memory backend lives in this process only"
-            )
 
     def settings(self, profile: str | None) -> ProcessProfile:
         """The settings of ``profile`` (``None``: the defaults).

@@ -8,30 +8,22 @@ runs the same command::
 It loads the application's :class:`~litestar_queues.QueueConfig` (or
 :class:`~litestar_queues.QueueService`), takes the record, runs it with the worker's rules
 (context, events, timeout, retry decision), writes the outcome under the lease and exits with an
-:class:`ExitCode`. Because the rules live once, in :class:`~litestar_queues._runner.TaskRunner`,
+:class:`ExitCode`. Because the rules live once, in :class:`~litestar_queues.attempts.AttemptDriver`,
 behaviour cannot drift between placements.
 """
 
 from __future__ import annotations
 
 import enum
-import logging
 import os
-from datetime import timedelta
 from typing import TYPE_CHECKING
-
-import anyio
 
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from litestar_queues.models import Outcome, TaskRecord
     from litestar_queues.service import QueueService
 
 __all__ = ("RECORDED_EXIT_CODES", "ExitCode", "run_task", "run_task_args")
-
-logger = logging.getLogger("litestar_queues.execution")
-
 
 class ExitCode(enum.IntEnum):
     """Exit status of ``litestar-queues run-task``.
@@ -60,6 +52,7 @@ RECORDED_EXIT_CODES: frozenset[int] = frozenset(
 """Statuses after which there is nothing left for the dispatcher to report."""
 
 _EXIT_FOR_KIND = {"complete": ExitCode.COMPLETED, "fail": ExitCode.FAILED, "retry": ExitCode.RETRY}
+
 
 
 def run_task_args(
@@ -117,60 +110,12 @@ async def run_task(
     Returns:
         What happened, as the command's exit status.
     """
-    backend = service.backend
-    clock = service.config.clock
-    lease = timedelta(seconds=service.config.worker.lease_seconds)
-    record: TaskRecord | None
-    if lease_id is None:
-        now = clock.now()
-        record = await backend.claim_task(
-            task_id, worker_id=worker_id or f"run-task-{os.getpid()}", now=now, lease_until=now + lease
-        )
-        if record is None:
-            return ExitCode.NOT_CLAIMABLE
-    else:
-        record = await backend.get(task_id)
-        if record is None:
-            return ExitCode.NOT_CLAIMABLE
-        if record.status != "running" or record.lease_id != lease_id:
-            return ExitCode.LEASE_LOST
-        if await backend.extend_leases([(task_id, lease_id)], until=clock.now() + lease):
-            return ExitCode.LEASE_LOST
-    assert record.lease_id is not None
-    worker = worker_id or record.worker_id
-    runner = service.runner
-    scope = anyio.CancelScope()
-    outcome: Outcome | None = None
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_keep_lease, service, record.id, record.lease_id, scope)
-        with scope:
-            outcome = await runner.run(record, worker, here=True)
-        tg.cancel_scope.cancel()
-    if scope.cancelled_caught or outcome is None:
-        await runner.emit_quietly(
-            runner.context_for(record, worker), "task.cancelled", message="lease lost or task cancelled"
-        )
+    attempts = service.attempts
+    claimer = worker_id or f"run-task-{os.getpid()}"
+    record = await attempts.adopt(task_id, lease_id=lease_id, worker_id=claimer)
+    if isinstance(record, ExitCode):
+        return record
+    attempt = await attempts.drive(record, worker_id or record.worker_id, here=True)
+    if attempt.lease_lost or attempt.outcome is None:
         return ExitCode.LEASE_LOST
-    (applied,) = await backend.finish([outcome], now=clock.now())
-    if applied is None:
-        logger.warning("outcome %s of task %s rejected: its lease was lost", outcome.kind, record.id)
-        return ExitCode.LEASE_LOST
-    return _EXIT_FOR_KIND[outcome.kind]
-
-
-async def _keep_lease(service: QueueService, task_id: UUID, lease_id: str, scope: anyio.CancelScope) -> None:
-    worker = service.config.worker
-    lease = timedelta(seconds=worker.lease_seconds)
-    while True:
-        await anyio.sleep(worker.effective_heartbeat_interval)
-        try:
-            lost = await service.backend.extend_leases(
-                [(task_id, lease_id)], until=service.config.clock.now() + lease
-            )
-        except Exception as exc:
-            logger.warning("could not extend the lease of task %s: %r", task_id, exc)
-            continue
-        if lost:
-            logger.warning("task %s lost its lease (cancelled or reclaimed): cancelling it", task_id)
-            scope.cancel()
-            return
+    return _EXIT_FOR_KIND[attempt.outcome.kind]

@@ -11,7 +11,7 @@ import hypothesis.strategies as st
 from anyio.from_thread import start_blocking_portal
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
-from litestar_queues.models import TERMINAL_STATUSES, Outcome
+from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, Outcome
 from litestar_queues.testing._check import ContractViolation, expect, expect_equal, make_record
 from litestar_queues.testing._clock import ManualClock
 from litestar_queues.testing._compare import check_counts, check_record, check_store
@@ -188,7 +188,7 @@ class _BackendMachine(RuleBasedStateMachine):
         """Claim one record by id, due or not."""
         task_id = data.draw(st.sampled_from(list(self.model.records)), label="task_id")
         now, until = self.clock.now(), self.clock.later(lease)
-        claimable = self.model.records[task_id].status in ("pending", "scheduled")
+        claimable = self.model.records[task_id].status in WAITING_STATUSES
         claimed = self._step(lambda b: b.claim_task(task_id, worker_id=worker, now=now, lease_until=until))
         if claimed is not None:
             self._check_claimable(task_id, worker, now, by_id=True)

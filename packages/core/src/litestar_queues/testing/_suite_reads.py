@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from litestar_queues.models import Outcome
+from litestar_queues.ports import BackendReach
 from litestar_queues.testing._base import ContractHooks
 from litestar_queues.testing._check import ContractViolation, expect, expect_equal, make_record
 from litestar_queues.testing._clock import ManualClock
@@ -28,6 +29,17 @@ class ReadSuite(ContractHooks):
     def _needs_notifications(self) -> None:
         if not self.supports_wait_notifications:
             pytest.skip("the backend declares supports_wait_notifications = False")
+
+    @pytest.mark.anyio
+    async def test_declares_its_reach(self) -> None:
+        """The backend declares which processes see its records (``reach``, a ``BackendReach``)."""
+        async with self.opened_backend() as backend:
+            reach = getattr(backend, "reach", None)
+            expect(
+                isinstance(reach, BackendReach),
+                "reach",
+                f"reach must be a litestar_queues.ports.BackendReach, got {reach!r}",
+            )
 
     @pytest.mark.anyio
     async def test_get_unknown_is_none(self) -> None:

@@ -1,0 +1,429 @@
+"""The attempt driver: the one place where a task is claimed, run, judged and reported.
+
+Every way a task runs goes through :class:`AttemptDriver`:
+
+* the :class:`~litestar_queues.Worker` claims batches (:meth:`AttemptDriver.claim`), runs each
+  record (:meth:`AttemptDriver.run`), keeps leases alive (:meth:`AttemptDriver.extend_leases`)
+  and reports outcomes in batches (:meth:`AttemptDriver.report`);
+* the ``immediate`` execution backend claims the record it just stored
+  (:meth:`AttemptDriver.claim_task`) and drives it to its outcome inline
+  (:meth:`AttemptDriver.drive`);
+* ``litestar-queues run-task`` claims or adopts a record (:meth:`AttemptDriver.adopt`) and
+  drives it the same way in another process or container.
+
+The rules (task lookup, context and injection, timeout, retry or failure with backoff, lifecycle
+events, lease keeping) therefore live once, and metrics, tracing and history hook in here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+
+from litestar_queues.events.context import TaskExecutionContext, reset_task_context, set_task_context
+from litestar_queues.exceptions import (
+    EventPublishError,
+    NonRetryableError,
+    QueueError,
+    SerializationError,
+    UnknownTaskError,
+)
+from litestar_queues.execution.local import LocalExecutionBackend
+from litestar_queues.execution.protocol import ExitCode
+from litestar_queues.models import Outcome, OutcomeKind
+from litestar_queues.serialization import to_json_value
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from uuid import UUID
+
+    from litestar_queues.config import QueueConfig
+    from litestar_queues.events.publisher import QueueEventPublisher
+    from litestar_queues.models import TaskRecord
+    from litestar_queues.ports import ExecutionBackend, QueueBackend
+    from litestar_queues.task import Task
+
+__all__ = ("AttemptDriver", "DrivenAttempt", "describe_error")
+
+logger = logging.getLogger("litestar_queues.worker")
+
+_HERE = LocalExecutionBackend()
+"""The placement of ``run-task``: it *is* the process the record asked for."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """Render an exception as the error text stored on a record."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class DrivenAttempt:
+    """How one attempt driven by :meth:`AttemptDriver.drive` ended.
+
+    Attributes:
+        outcome: The outcome decided here (``None``: the lease was lost first, or an execution
+            backend that writes outcomes reported it elsewhere).
+        applied: The record after the outcome was applied (``None``: not applied).
+        lease_lost: The lease was lost (task cancelled or reclaimed) before an outcome was applied.
+    """
+
+    outcome: Outcome | None
+    applied: TaskRecord | None
+    lease_lost: bool
+
+
+class AttemptDriver:
+    """Claims or adopts records under leases, runs attempts with the core's rules, reports outcomes.
+
+    Built by :class:`~litestar_queues.QueueService` (``service.attempts``); callers never talk to
+    the queue backend about a running attempt except through it.
+
+    Args:
+        config: The service configuration (clock, registry, lease length, default placement).
+        backend: The queue backend.
+        execution_backends: Execution backends by name.
+        publisher: Lifecycle event publisher (``None``: events disabled).
+        sync_threads: Threads that run sync task functions at once.
+    """
+
+    __slots__ = ("_backend", "_config", "_execution_backends", "_limiter", "publisher")
+
+    def __init__(
+        self,
+        config: QueueConfig,
+        backend: QueueBackend,
+        execution_backends: Mapping[str, ExecutionBackend],
+        publisher: QueueEventPublisher | None,
+        *,
+        sync_threads: int,
+    ) -> None:
+        self._config = config
+        self._backend = backend
+        self._execution_backends = execution_backends
+        self.publisher = publisher
+        self._limiter = anyio.CapacityLimiter(sync_threads)
+
+    # -- leases ---------------------------------------------------------------------------------
+
+    def _lease(self, lease_seconds: float | None = None) -> tuple[datetime, datetime]:
+        now = self._config.clock.now()
+        seconds = self._config.worker.lease_seconds if lease_seconds is None else lease_seconds
+        return now, now + timedelta(seconds=seconds)
+
+    async def claim(
+        self, *, queues: Sequence[str] | None, worker_id: str, limit: int, lease_seconds: float
+    ) -> Sequence[TaskRecord]:
+        """Claim up to ``limit`` due records under fresh leases of ``lease_seconds``."""
+        now, until = self._lease(lease_seconds)
+        return await self._backend.claim(
+            queues=queues, worker_id=worker_id, limit=limit, now=now, lease_until=until
+        )
+
+    async def claim_task(self, task_id: UUID, *, worker_id: str) -> TaskRecord | None:
+        """Claim one pending or scheduled record by id, due or not (``None``: not claimable)."""
+        now, until = self._lease()
+        return await self._backend.claim_task(task_id, worker_id=worker_id, now=now, lease_until=until)
+
+    async def adopt(self, task_id: UUID, *, lease_id: str | None, worker_id: str) -> TaskRecord | ExitCode:
+        """Take the record ``task_id`` for a run in this process.
+
+        With ``lease_id`` the record must be running under that lease (a dispatcher claimed it
+        and keeps it alive); it is extended once here to prove the lease is still held. Without
+        it the record is claimed by id.
+
+        Returns:
+            The record under its lease, or why it could not be taken: ``ExitCode.NOT_CLAIMABLE``
+            (no such record, or not pending/scheduled when claiming) or ``ExitCode.LEASE_LOST``.
+        """
+        if lease_id is None:
+            claimed = await self.claim_task(task_id, worker_id=worker_id)
+            return ExitCode.NOT_CLAIMABLE if claimed is None else claimed
+        record = await self._backend.get(task_id)
+        if record is None:
+            return ExitCode.NOT_CLAIMABLE
+        if record.status != "running" or record.lease_id != lease_id:
+            return ExitCode.LEASE_LOST
+        if await self.extend_leases([(task_id, lease_id)]):
+            return ExitCode.LEASE_LOST
+        return record
+
+    async def extend_leases(
+        self, leases: Sequence[tuple[UUID, str]], *, lease_seconds: float | None = None
+    ) -> set[UUID]:
+        """Extend ``(task_id, lease_id)`` leases by one lease length; return the ids no longer held."""
+        _, until = self._lease(lease_seconds)
+        return await self._backend.extend_leases(leases, until=until)
+
+    async def report(self, outcomes: Sequence[Outcome]) -> Sequence[TaskRecord | None]:
+        """Apply outcomes under their leases; a rejected one (lease lost) is logged and ``None``."""
+        applied = await self._backend.finish(outcomes, now=self._config.clock.now())
+        for outcome, record in zip(outcomes, applied, strict=True):
+            if record is None:
+                logger.warning(
+                    "outcome %s of task %s rejected: its lease was lost", outcome.kind, outcome.task_id
+                )
+        return applied
+
+    async def reclaim_expired(self) -> Sequence[TaskRecord]:
+        """Return records whose lease expired to the queue (or fail them), logging each."""
+        reclaimed = await self._backend.reclaim_expired(now=self._config.clock.now())
+        for record in reclaimed:
+            logger.warning(
+                "task %s (%s) %s after its lease expired",
+                record.id,
+                record.task_name,
+                "failed" if record.status == "failed" else "returned to the queue",
+            )
+        return reclaimed
+
+    # -- placement --------------------------------------------------------------------------------
+
+    def placement(self, record: TaskRecord) -> ExecutionBackend | None:
+        """The execution backend ``record`` asks for (``None``: no backend has that name)."""
+        return self._execution_backends.get(record.execution_backend or self._config.execution_backend)
+
+    def writes_outcomes(self, record: TaskRecord) -> bool:
+        """Whether the outcome of ``record`` is written by the place that runs it (``run-task``)."""
+        backend = self.placement(record)
+        return backend is not None and backend.writes_outcomes
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def context_for(
+        self, record: TaskRecord, worker_id: str | None, *, run_number: int | None = None
+    ) -> TaskExecutionContext:
+        """Build the execution context of one run of ``record``.
+
+        Args:
+            record: The record.
+            worker_id: The worker running it (``None`` for runs without a worker).
+            run_number: The run the events belong to (default: ``record.runs``, the latest claim);
+                it keeps event sequence numbers increasing across runs.
+        """
+        return TaskExecutionContext(
+            task_id=record.id,
+            task_name=record.task_name,
+            queue=record.queue,
+            attempt=record.attempts,
+            run_number=record.runs if run_number is None else run_number,
+            worker_id=worker_id,
+            execution_backend=record.execution_backend or self._config.execution_backend,
+            execution_profile=record.execution_profile,
+            metadata=record.metadata,
+            publisher=self.publisher,
+            clock=self._config.clock,
+        )
+
+    async def emit(self, context: TaskExecutionContext, event_type: str, **fields: Any) -> None:
+        """Publish a lifecycle event of the run (no-op with events disabled)."""
+        if self.publisher is not None:
+            await self.publisher.publish(context.build_event(event_type, **fields))
+
+    async def emit_quietly(self, context: TaskExecutionContext, event_type: str, **fields: Any) -> None:
+        """Publish a lifecycle event, logging instead of raising (after the outcome is decided)."""
+        try:
+            await self.emit(context, event_type, **fields)
+        except EventPublishError as exc:
+            logger.warning("%s", exc)
+
+    async def announce_lost(self, context: TaskExecutionContext) -> None:
+        """Publish ``task.cancelled`` for a run stopped because its lease was lost or it was cancelled."""
+        with anyio.CancelScope(shield=True):
+            await self.emit_quietly(context, "task.cancelled", message="lease lost or task cancelled")
+
+    async def announce_cancelled(self, record: TaskRecord) -> None:
+        """Publish ``task.cancelled`` for a record cancelled while it waited (not running).
+
+        Its events continue after those of its last run, so ``sequence`` keeps increasing.
+        """
+        context = self.context_for(record, None, run_number=record.runs + 1)
+        await self.emit_quietly(context, "task.cancelled", message="cancelled before it ran")
+
+    # -- one attempt ------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        record: TaskRecord,
+        worker_id: str | None,
+        *,
+        here: bool = False,
+        context: TaskExecutionContext | None = None,
+    ) -> Outcome | None:
+        """Run ``record`` once and decide its outcome (nothing is reported yet).
+
+        Cancellation (lease lost, shutdown) propagates to the caller, which decides what to do.
+
+        Args:
+            record: The claimed record.
+            worker_id: Identity of the worker holding the lease.
+            here: Run the task in this process whatever its execution backend (what the
+                ``run-task`` command does: it *is* the placement the record asked for).
+            context: The run's context when the caller needs it afterwards (so that every event
+                of the run, ``task.cancelled`` included, continues one sequence); built otherwise.
+
+        Returns:
+            The outcome to report, or ``None`` when an execution backend that writes outcomes
+            itself (``writes_outcomes``) already reported it elsewhere.
+        """
+        try:
+            task = self._config.registry.get(record.task_name)
+        except UnknownTaskError as exc:
+            logger.error("failing task %s: %s", record.id, exc)
+            return self._outcome(record, "fail", error=f"{exc}; the worker does not run it")
+        if context is None:
+            context = self.context_for(record, worker_id)
+        backend = _HERE if here else self.placement(record)
+        if backend is None:
+            name = record.execution_backend or self._config.execution_backend
+            return self._outcome(record, "fail", error=f"unknown execution backend {name!r}")
+        run_here = functools.partial(self._call, task, record, context)
+        if backend.writes_outcomes:
+            return await self._run_remote(record, task, context, backend, run_here)
+        timed_out = False
+        try:
+            await self.emit(context, "task.started")
+            if record.timeout is None:
+                value = await backend.execute(record, run_here)
+            else:
+                with anyio.move_on_after(record.timeout) as scope:
+                    value = await backend.execute(record, run_here)
+                if scope.cancelled_caught:
+                    timed_out = True
+                    raise TimeoutError(f"task timed out after {record.timeout} s")
+            # None (the common result) needs no JSON round trip
+            result = None
+            if value is not None:
+                result = to_json_value(value, what=f"result of task {record.task_name!r}")
+        except (NonRetryableError, SerializationError) as exc:
+            return await self._failed(record, context, describe_error(exc))
+        except Exception as exc:
+            if not timed_out:
+                logger.info(
+                    "task %s (%s) attempt %s failed: %r", record.id, record.task_name, record.attempts, exc
+                )
+            return await self._retry_or_fail(record, task, context, describe_error(exc))
+        await self.emit_quietly(context, "task.completed")
+        return self._outcome(record, "complete", result=result)
+
+    async def drive(self, record: TaskRecord, worker_id: str | None, *, here: bool = False) -> DrivenAttempt:
+        """Run one attempt of a claimed record to its reported outcome, keeping its lease alive.
+
+        For callers that run one record at a time (``immediate``, ``run-task``); the worker runs
+        many and batches the same steps itself. The task is cancelled when its lease is lost.
+
+        Args:
+            record: The record, running under its lease.
+            worker_id: Identity in the events (``None``: no worker).
+            here: Run it in this process whatever its execution backend.
+        """
+        if record.lease_id is None:
+            raise QueueError(f"task {record.id} is not held under a lease")
+        context = self.context_for(record, worker_id)
+        scope = anyio.CancelScope()
+        outcome: Outcome | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._keep_lease, record.id, record.lease_id, scope)
+            with scope:
+                outcome = await self.run(record, worker_id, here=here, context=context)
+            tg.cancel_scope.cancel()
+        if scope.cancelled_caught:
+            await self.announce_lost(context)
+            return DrivenAttempt(outcome=None, applied=None, lease_lost=True)
+        if outcome is None:
+            return DrivenAttempt(outcome=None, applied=None, lease_lost=False)
+        (applied,) = await self.report([outcome])
+        return DrivenAttempt(outcome=outcome, applied=applied, lease_lost=applied is None)
+
+    async def _keep_lease(self, task_id: UUID, lease_id: str, scope: anyio.CancelScope) -> None:
+        while True:
+            await anyio.sleep(self._config.worker.effective_heartbeat_interval)
+            try:
+                lost = await self.extend_leases([(task_id, lease_id)])
+            except Exception as exc:
+                logger.warning("could not extend the lease of task %s: %r", task_id, exc)
+                continue
+            if lost:
+                logger.warning("task %s lost its lease (cancelled or reclaimed): cancelling it", task_id)
+                scope.cancel()
+                return
+
+    async def _run_remote(
+        self,
+        record: TaskRecord,
+        task: Task[..., Any],
+        context: TaskExecutionContext,
+        backend: ExecutionBackend,
+        run_here: Callable[[], Awaitable[Any]],
+    ) -> Outcome | None:
+        # The remote side runs the ``run-task`` protocol: it applies the timeout, publishes the
+        # lifecycle events and writes the outcome under this lease. ``execute`` returns once it
+        # did (or had nothing to write); it raises when the run ended without an outcome (the
+        # process was killed, the container failed), and then this side decides as for a local
+        # failure.
+        try:
+            await backend.execute(record, run_here)
+        except NonRetryableError as exc:
+            return await self._failed(record, context, describe_error(exc))
+        except Exception as exc:
+            logger.info(
+                "task %s (%s) attempt %s failed: %s", record.id, record.task_name, record.attempts, exc
+            )
+            return await self._retry_or_fail(record, task, context, describe_error(exc))
+        return None
+
+    async def _call(self, task: Task[..., Any], record: TaskRecord, context: TaskExecutionContext) -> Any:
+        kwargs = dict(record.kwargs)
+        if task.wants_job_id:
+            kwargs["_job_id"] = record.id
+        if task.wants_context:
+            kwargs["_task_context"] = context
+        token = set_task_context(context)
+        try:
+            if task.is_async:
+                return await task.fn(*record.args, **kwargs)
+            call = functools.partial(task.fn, *record.args, **kwargs)
+            return await anyio.to_thread.run_sync(call, limiter=self._limiter, abandon_on_cancel=True)
+        finally:
+            reset_task_context(token)
+
+    async def _failed(self, record: TaskRecord, context: TaskExecutionContext, error: str) -> Outcome:
+        await self.emit_quietly(context, "task.failed", message=error, level="error")
+        return self._outcome(record, "fail", error=error)
+
+    async def _retry_or_fail(
+        self, record: TaskRecord, task: Task[..., Any], context: TaskExecutionContext, error: str
+    ) -> Outcome:
+        if record.attempts > record.max_retries:
+            return await self._failed(record, context, error)
+        delay = task.backoff.delay(record.attempts)
+        run_at = self._config.clock.now() + timedelta(seconds=delay)
+        await self.emit_quietly(
+            context,
+            "task.retrying",
+            message=error,
+            level="warning",
+            payload={"retryAt": _rfc3339(run_at), "delaySeconds": delay},
+        )
+        return self._outcome(record, "retry", error=error, run_at=run_at)
+
+    @staticmethod
+    def _outcome(record: TaskRecord, kind: OutcomeKind, **fields: Any) -> Outcome:
+        if record.lease_id is None:
+            raise QueueError(f"task {record.id} is not held under a lease")
+        return Outcome(task_id=record.id, lease_id=record.lease_id, kind=kind, **fields)
+
+    @staticmethod
+    def released(record: TaskRecord) -> Outcome:
+        """The outcome that gives a record back to the queue uncounted (shutdown after the grace)."""
+        return AttemptDriver._outcome(record, "release")
