@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from litestar_queues._loading import unknown_execution_backend
 from litestar_queues.exceptions import QueueConfigurationError
 from litestar_queues.ports import SystemClock
 from litestar_queues.registry import TaskRegistry, default_registry
@@ -143,17 +144,15 @@ class QueueConfig:
             raise QueueConfigurationError(f"queue_backend URL must have a scheme, got {self.queue_backend!r}")
         known = set(BUILTIN_EXECUTION_BACKENDS) | set(self.execution_backends)
         if self.execution_backend not in known:
-            raise QueueConfigurationError(
-                f"unknown execution backend {self.execution_backend!r}; known: {sorted(known)}"
-            )
+            raise unknown_execution_backend(self.execution_backend, known)
         for name, settings in self.execution_profiles.items():
             if not hasattr(settings, "get"):
                 raise QueueConfigurationError(f"execution profile {name!r} must be a mapping of settings")
             profile_backend = settings.get("backend")
             if profile_backend is not None and profile_backend not in known:
                 raise QueueConfigurationError(
-                    f"execution profile {name!r} names unknown execution backend {profile_backend!r}; "
-                    f"known: {sorted(known)}"
+                    f"execution profile {name!r} names an unknown execution backend: "
+                    f"{unknown_execution_backend(profile_backend, known)}"
                 )
         if self.app is not None and (":" not in self.app or self.app.startswith(":")):
             raise QueueConfigurationError(f"app must be MODULE:ATTR, got {self.app!r}")

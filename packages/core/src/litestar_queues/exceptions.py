@@ -19,6 +19,7 @@ __all__ = (
     "QueueConfigurationError",
     "QueueError",
     "SerializationError",
+    "TaskNameError",
     "TaskNotFoundError",
     "TaskRegistrationError",
     "UnknownTaskError",
@@ -36,6 +37,10 @@ class QueueConfigurationError(QueueError, ValueError):
 
 class TaskRegistrationError(QueueError, ValueError):
     """A task name is already registered to a different function, or a name is invalid."""
+
+
+class TaskNameError(TaskRegistrationError, TypeError):
+    """``@task`` got no name and none can be derived from the function (a lambda, a nested function)."""
 
 
 class UnknownTaskError(QueueError, LookupError):

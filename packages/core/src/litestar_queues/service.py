@@ -12,7 +12,7 @@ import anyio
 
 from litestar_queues._active import pop_active, push_active
 from litestar_queues._conformance import require_members
-from litestar_queues._loading import backend_from_url
+from litestar_queues._loading import backend_from_url, unknown_execution_backend, unknown_execution_profile
 from litestar_queues.attempts import AttemptDriver
 from litestar_queues.config import QueueConfig
 from litestar_queues.events.publisher import QueueEventPublisher
@@ -195,12 +195,11 @@ class QueueService:
 
     def _placement(self, opts: EnqueueOptions) -> tuple[str | None, str | None]:
         execution_backend, profile = opts.execution_backend, opts.execution_profile
+        if execution_backend is not None and execution_backend not in self.execution_backends:
+            raise unknown_execution_backend(execution_backend, self.execution_backends)
         if profile is not None:
             if profile not in self.config.execution_profiles:
-                raise QueueConfigurationError(
-                    f"unknown execution profile {profile!r}; "
-                    f"configured: {sorted(self.config.execution_profiles)}"
-                )
+                raise unknown_execution_profile(profile, self.config.execution_profiles, execution_backend)
             profile_backend = self.config.execution_profiles[profile].get("backend")
             if execution_backend is None:
                 execution_backend = profile_backend
@@ -209,11 +208,6 @@ class QueueService:
                     f"execution profile {profile!r} belongs to execution backend {profile_backend!r}, "
                     f"not {execution_backend!r}"
                 )
-        if execution_backend is not None and execution_backend not in self.execution_backends:
-            raise QueueConfigurationError(
-                f"unknown execution backend {execution_backend!r}; "
-                f"configured: {sorted(self.execution_backends)}"
-            )
         name = execution_backend if execution_backend is not None else self.config.execution_backend
         placement = self.execution_backends[name]
         placement.check(profile)
@@ -242,7 +236,8 @@ class QueueService:
     ) -> TaskResult[R]:
         """Enqueue one task and return its handle.
 
-        Keyword arguments other than the overrides below go to the task function.
+        Keyword arguments other than the overrides below (the fields of
+        :class:`~litestar_queues.task.EnqueueOptions`) go to the task function.
 
         Args:
             task: A :class:`Task` or a registered task name.
@@ -261,17 +256,7 @@ class QueueService:
         Returns:
             A :class:`TaskResult` for the stored (or deduplicated) record.
         """
-        options = EnqueueOptions(
-            queue=queue,
-            priority=priority,
-            retries=retries,
-            timeout=timeout,
-            run_after=run_after,
-            execution_backend=execution_backend,
-            execution_profile=execution_profile,
-            metadata=metadata,
-            key=key,
-        )
+        options = EnqueueOptions.from_call(locals())
         (handle,) = await self._store([self.build_record(task, args, kwargs, options)])
         return handle
 

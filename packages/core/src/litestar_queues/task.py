@@ -6,12 +6,12 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 import msgspec
 
 from litestar_queues._active import active_service
-from litestar_queues.exceptions import QueueConfigurationError, TaskRegistrationError
+from litestar_queues.exceptions import QueueConfigurationError, TaskNameError, TaskRegistrationError
 from litestar_queues.registry import TaskRegistry, default_registry
 from litestar_queues.retry import Backoff
 
@@ -26,7 +26,6 @@ R = TypeVar("R")
 RunAfter = float | int | timedelta | datetime
 """Delay before a task is due: seconds, a :class:`~datetime.timedelta` or an aware datetime."""
 
-_INJECTED = frozenset({"_job_id", "_task_context"})
 
 
 class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,6 +57,16 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
     execution_profile: str | None = None
     metadata: Mapping[str, Any] | None = None
     key: str | None = None
+
+    @classmethod
+    def from_call(cls, arguments: Mapping[str, Any]) -> EnqueueOptions:
+        """Pick the option fields out of a call's arguments (pass ``locals()``).
+
+        :meth:`Task.using`, :meth:`QueueService.enqueue <litestar_queues.QueueService.enqueue>`
+        and :func:`task` declare the fields as keyword parameters for type checkers and read
+        them back with this, so the list lives here once (a test checks the signatures).
+        """
+        return cls(**{name: arguments[name] for name in cls.__struct_fields__ if name in arguments})
 
     def merged(self, other: EnqueueOptions) -> EnqueueOptions:
         """Return these options with every value ``other`` sets taking precedence."""
@@ -95,61 +104,85 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
             raise QueueConfigurationError("key must be a non-empty string")
 
 
+_BUILT_IN_DEFAULTS = EnqueueOptions(queue="default", priority=0, retries=0)
+"""What a task defaults to when ``@task`` does not say."""
+
+
 class Task(Generic[P, R]):
     """A registered task: a function plus its queueing defaults.
 
     Calling the task calls the function directly (an async task returns its coroutine, so
     ``await render_report("x")`` works as before). :meth:`enqueue` queues it through the active
     service; :meth:`using` returns a configured copy.
+
+    Args:
+        fn: The function.
+        name: The registered name records refer to.
+        defaults: The ``@task`` defaults (``queue`` and the rest; unset ones take the built-in
+            defaults: queue ``"default"``, priority 0, retries 0, no timeout).
+        backoff: Delay between attempts.
+        options: Overrides set with :meth:`using`, above the defaults.
     """
 
-    __slots__ = (
-        "backoff",
-        "execution_backend",
-        "execution_profile",
-        "fn",
-        "is_async",
-        "name",
-        "options",
-        "priority",
-        "queue",
-        "retries",
-        "timeout",
-        "wants_context",
-        "wants_job_id",
-    )
+    __slots__ = ("backoff", "defaults", "fn", "is_async", "name", "options", "wants_context", "wants_job_id")
 
     def __init__(
         self,
         fn: Callable[P, R],
         *,
         name: str,
-        queue: str = "default",
-        priority: int = 0,
-        retries: int = 0,
-        timeout: float | None = None,
-        execution_backend: str | None = None,
-        execution_profile: str | None = None,
+        defaults: EnqueueOptions | None = None,
         backoff: Backoff | None = None,
         options: EnqueueOptions | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise TaskRegistrationError("a task name must be a non-empty string")
-        EnqueueOptions(queue=queue, retries=retries, timeout=timeout).check()
+        self.defaults = _BUILT_IN_DEFAULTS.merged(defaults or EnqueueOptions())
+        """The ``@task`` defaults: the lowest layer of :meth:`resolve`."""
+        self.defaults.check()
         self.fn = fn
         self.name = name
-        self.queue = queue
-        self.priority = priority
-        self.retries = retries
-        self.timeout = timeout
-        self.execution_backend = execution_backend
-        self.execution_profile = execution_profile
         self.backoff = backoff or Backoff()
         self.options = options or EnqueueOptions()
+        """The overrides set with :meth:`using` (``None`` fields keep the defaults)."""
         self.is_async = inspect.iscoroutinefunction(fn)
         params = inspect.signature(fn).parameters
-        self.wants_job_id = "_job_id" in params
-        self.wants_context = "_task_context" in params
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        self.wants_job_id = takes_any or "_job_id" in params
+        self.wants_context = takes_any or "_task_context" in params
+
+    @property
+    def queue(self) -> str:
+        """The default queue."""
+        assert self.defaults.queue is not None
+        return self.defaults.queue
+
+    @property
+    def priority(self) -> int:
+        """The default priority."""
+        assert self.defaults.priority is not None
+        return self.defaults.priority
+
+    @property
+    def retries(self) -> int:
+        """The default retries."""
+        assert self.defaults.retries is not None
+        return self.defaults.retries
+
+    @property
+    def timeout(self) -> float | None:
+        """The default timeout in seconds (``None``: none)."""
+        return self.defaults.timeout
+
+    @property
+    def execution_backend(self) -> str | None:
+        """The default execution backend (``None``: the config's)."""
+        return self.defaults.execution_backend
+
+    @property
+    def execution_profile(self) -> str | None:
+        """The default execution profile."""
+        return self.defaults.execution_profile
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call the function directly, without queueing."""
@@ -157,18 +190,6 @@ class Task(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<Task {self.name!r} queue={self.queue!r}>"
-
-    @property
-    def defaults(self) -> EnqueueOptions:
-        """The ``@task`` defaults as options (the lowest layer of :meth:`resolve`)."""
-        return EnqueueOptions(
-            queue=self.queue,
-            priority=self.priority,
-            retries=self.retries,
-            timeout=self.timeout,
-            execution_backend=self.execution_backend,
-            execution_profile=self.execution_profile,
-        )
 
     def resolve(self, overrides: EnqueueOptions) -> EnqueueOptions:
         """The options an enqueue of this task uses: defaults, then :meth:`using`, then ``overrides``.
@@ -195,28 +216,14 @@ class Task(Generic[P, R]):
     ) -> Task[P, R]:
         """Return a copy with other enqueue defaults; the original is unchanged.
 
-        The copy shares the registered name, so workers run it as the same task.
+        The copy shares the registered name, so workers run it as the same task. Takes the
+        fields of :class:`EnqueueOptions`.
         """
-        overrides = EnqueueOptions(
-            queue=queue,
-            priority=priority,
-            retries=retries,
-            timeout=timeout,
-            run_after=run_after,
-            execution_backend=execution_backend,
-            execution_profile=execution_profile,
-            metadata=metadata,
-            key=key,
-        )
+        overrides = EnqueueOptions.from_call(locals())
         return Task(
             self.fn,
             name=self.name,
-            queue=self.queue,
-            priority=self.priority,
-            retries=self.retries,
-            timeout=self.timeout,
-            execution_backend=self.execution_backend,
-            execution_profile=self.execution_profile,
+            defaults=self.defaults,
             backoff=self.backoff,
             options=self.options.merged(overrides),
         )
@@ -248,8 +255,15 @@ class TaskCall:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
+@overload
 def task(
-    name: str,
+    name: Callable[P, R],
+) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    name: str | None = None,
     *,
     queue: str = "default",
     priority: int = 0,
@@ -259,11 +273,30 @@ def task(
     execution_profile: str | None = None,
     backoff: Backoff | None = None,
     registry: TaskRegistry | None = None,
-) -> Callable[[Callable[P, R]], Task[P, R]]:
-    """Register a function as a task under ``name``.
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(
+    name: str | Callable[P, R] | None = None,
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    retries: int = 0,
+    timeout: float | None = None,
+    execution_backend: str | None = None,
+    execution_profile: str | None = None,
+    backoff: Backoff | None = None,
+    registry: TaskRegistry | None = None,
+) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+    """Register a function as a task: ``@task("reports.render", ...)``, ``@task()`` or ``@task``.
+
+    Without a name the task is registered under the function's ``module.qualname``
+    (``myapp.jobs.render_report``); a worker finds it under the same name when it imports the
+    same module.
 
     Args:
-        name: Unique name that records refer to (``"reports.render"``).
+        name: Unique name that records refer to (``"reports.render"``); ``None`` (or the
+            function itself, for a bare ``@task``) derives it from the function.
         queue: Default queue.
         priority: Default priority (higher runs first).
         retries: Retries after a failed first attempt (``retries=2``: at most 3 attempts).
@@ -274,26 +307,46 @@ def task(
         registry: Registry to use (default: the process registry).
 
     Returns:
-        A decorator turning the function into a :class:`Task`.
+        A decorator turning the function into a :class:`Task` (for a bare ``@task``, the task).
 
     Raises:
         TaskRegistrationError: ``name`` is already registered to another function.
         QueueConfigurationError: A default is invalid.
+        TaskNameError: No name is given and none can be derived (a lambda, a function defined
+            inside another function, a callable object): pass ``@task("a.name")``. It is a
+            ``TypeError`` and a ``TaskRegistrationError``.
     """
+    if name is not None and not isinstance(name, str) and not callable(name):
+        raise TaskRegistrationError(f"a task name must be a non-empty string, got {name!r}")
+    defaults = EnqueueOptions.from_call(locals())
 
     def decorate(fn: Callable[P, R]) -> Task[P, R]:
         created = Task(
             fn,
-            name=name,
-            queue=queue,
-            priority=priority,
-            retries=retries,
-            timeout=timeout,
-            execution_backend=execution_backend,
-            execution_profile=execution_profile,
+            name=name if isinstance(name, str) else derived_name(fn),
+            defaults=defaults,
             backoff=backoff,
         )
         (registry or default_registry).register(created)
         return created
 
+    if callable(name):
+        return decorate(name)
     return decorate
+
+
+def derived_name(fn: Callable[..., Any]) -> str:
+    """The name a task registered without one gets: ``module.qualname`` of its function.
+
+    Raises:
+        TaskNameError: ``fn`` has no stable importable name (a lambda, a nested function, a callable
+            object without ``__qualname__``).
+    """
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
+        raise TaskNameError(
+            f"cannot derive a task name from {fn!r}: a worker must import it by module and name; "
+            'give the task a name: @task("some.name")'
+        )
+    return f"{module}.{qualname}"

@@ -17,9 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = ("enqueue_in_transaction",)
 
-_OPTIONS = frozenset(EnqueueOptions.__struct_fields__)
-
-
 async def enqueue_in_transaction(
     service: QueueService,
     connection: AsyncConnection | AsyncSession,
@@ -53,7 +50,7 @@ async def enqueue_in_transaction(
         raise QueueConfigurationError(
             f"enqueue_in_transaction needs a SQLQueueBackend, the service has {type(backend).__name__}"
         )
-    options = EnqueueOptions(**{name: kwargs.pop(name) for name in list(kwargs) if name in _OPTIONS})
-    record = service.build_record(task, args, kwargs, options)
+    options, task_kwargs = EnqueueOptions.split(kwargs)
+    record = service.build_record(task, args, task_kwargs, options)
     (stored,) = await backend.enqueue_in(connection, [record])
     return TaskResult(backend, stored.record, created=stored.created)
