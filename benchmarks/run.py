@@ -47,9 +47,12 @@ class System:
     peer: str  # module: peers/<peer>_bench.py, or "ours"
     server: str  # "redis", "postgres" or "sqlite"
     database: str = ""
+    checkout: Path | None = None  # ours at another commit: a checkout with its own uv venv
 
     @property
     def python(self) -> str:
+        if self.checkout is not None:
+            return str(self.checkout / ".venv" / "bin" / "python")
         if self.peer == "ours":
             return sys.executable
         venv_peer = {"saq": "saq", "arq": "arq", "taskiq": "taskiq", "lq012": "lq012", "lq012_sql": "lq012"}
@@ -84,7 +87,8 @@ POSTGRES_SYSTEMS = [
 def run_system(
     system: System, url: str, args: argparse.Namespace, pg_bin: Path | None = None
 ) -> dict[str, Any]:
-    cmd = [system.python, str(HERE / "_driver.py"), "--peer", system.peer, "--url", url]
+    driver = (system.checkout / "benchmarks" if system.checkout is not None else HERE) / "_driver.py"
+    cmd = [system.python, str(driver), "--peer", system.peer, "--url", url]
     cmd += [
         "--tasks",
         str(args.tasks),
@@ -139,14 +143,14 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def git_state() -> str:
+def git_state(checkout: Path = ROOT) -> str:
     """The commit ours was measured at, and whether its packages had uncommitted changes."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=checkout
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "packages"], capture_output=True, text=True, cwd=ROOT
+            ["git", "status", "--porcelain", "--", "packages"], capture_output=True, text=True, cwd=checkout
         )
     except OSError:
         return "an unknown commit"
@@ -165,6 +169,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--latency", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=2400)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout of ours at an earlier commit (with a venv: uv sync there); each 'ours' system "
+        "then also runs from it, alternating with the current tree, for a before/after in one run",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --baseline: alternations per system")
     args = parser.parse_args()
     if not (args.redis or args.postgres):
         args.redis = args.postgres = True
@@ -189,6 +201,20 @@ def main() -> None:
         if pg:
             servers.append(f"PostgreSQL {pg.version()}")
         systems = (REDIS_SYSTEMS if args.redis else []) + (POSTGRES_SYSTEMS if args.postgres else [])
+        if args.baseline is not None:
+            systems = [s for s in systems if s.peer == "ours" and s.server != "sqlite"]
+            at = git_state(args.baseline.resolve())
+            systems = [
+                variant
+                for system in systems
+                for _ in range(args.rounds)
+                for variant in (
+                    System(
+                        f"{system.label} before ({at})", "ours", system.server, system.database, args.baseline
+                    ),
+                    system,
+                )
+            ]
         for system in systems:
             if only and system.peer not in only:
                 continue

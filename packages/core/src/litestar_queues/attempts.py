@@ -17,6 +17,7 @@ events, lease keeping) therefore live once, and metrics, tracing and history hoo
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from dataclasses import dataclass
@@ -61,6 +62,33 @@ def describe_error(exc: BaseException) -> str:
     """Render an exception as the error text stored on a record."""
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _is_own_cancellation(exc: BaseException) -> bool:
+    """Whether ``exc`` is this run being cancelled (lease lost, timeout, shutdown).
+
+    Anything else a task raises is the task's own failure, ``BaseException`` included: a
+    ``CancelledError`` it raised itself (say it awaited a future another task cancelled), a
+    ``SystemExit`` or a ``KeyboardInterrupt``. On asyncio a real cancellation is a pending
+    cancel request on the current task (``Task.cancelling()``); a ``CancelledError`` without one
+    came from the task's code.
+    """
+    if not isinstance(exc, anyio.get_cancelled_exc_class()):
+        return False
+    if not isinstance(exc, asyncio.CancelledError):
+        return True  # another event loop (trio): its cancellation cannot be raised by user code
+    current = asyncio.current_task()
+    return current is None or current.cancelling() > 0
+
+
+def _log_base_exception(record: TaskRecord, exc: BaseException) -> None:
+    logger.warning(
+        "task %s (%s) attempt %s raised %s: counted as the task's failure, the worker keeps serving",
+        record.id,
+        record.task_name,
+        record.attempts,
+        type(exc).__name__,
+    )
 
 
 def _rfc3339(value: datetime) -> str:
@@ -313,6 +341,11 @@ class AttemptDriver:
                     "task %s (%s) attempt %s failed: %r", record.id, record.task_name, record.attempts, exc
                 )
             return await self._retry_or_fail(record, task, context, describe_error(exc))
+        except BaseException as exc:
+            if _is_own_cancellation(exc):
+                raise
+            _log_base_exception(record, exc)
+            return await self._retry_or_fail(record, task, context, describe_error(exc))
         await self.emit_quietly(context, "task.completed")
         return self._outcome(record, "complete", result=result)
 
@@ -379,6 +412,11 @@ class AttemptDriver:
             logger.info(
                 "task %s (%s) attempt %s failed: %s", record.id, record.task_name, record.attempts, exc
             )
+            return await self._retry_or_fail(record, task, context, describe_error(exc))
+        except BaseException as exc:
+            if _is_own_cancellation(exc):
+                raise
+            _log_base_exception(record, exc)
             return await self._retry_or_fail(record, task, context, describe_error(exc))
         return None
 

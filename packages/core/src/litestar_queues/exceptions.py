@@ -54,8 +54,9 @@ class UnknownTaskError(QueueError, LookupError):
 class TaskNotFoundError(QueueError, LookupError):
     """No record exists for the given task id."""
 
-    def __init__(self, task_id: object) -> None:
-        super().__init__(f"no task record with id {task_id}")
+    def __init__(self, task_id: object, *, detail: str | None = None) -> None:
+        message = f"no task record with id {task_id}"
+        super().__init__(f"{message}: {detail}" if detail else message)
         self.task_id = task_id
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import msgspec
@@ -39,8 +40,14 @@ class Backoff(msgspec.Struct, frozen=True, kw_only=True):
             raise QueueConfigurationError("backoff jitter must be between 0 and 1")
 
     def delay(self, retry_number: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait before retry number ``retry_number`` (1-based)."""
-        base = min(self.maximum, self.initial * self.multiplier ** max(0, retry_number - 1))
+        """Seconds to wait before retry number ``retry_number`` (1-based; any size, never overflows)."""
+        base = self.initial
+        if self.multiplier > 1 and base > 0:
+            # grow in log space: multiplier ** n overflows a float long before n reaches 2**31
+            exponent = max(0, retry_number - 1)
+            limit = math.log(self.maximum / base) / math.log(self.multiplier) if self.maximum > base else 0.0
+            base = self.maximum if exponent >= limit else base * self.multiplier**exponent
+        base = min(self.maximum, base)
         if self.jitter == 0 or base == 0:
             return base
         spread = base * self.jitter

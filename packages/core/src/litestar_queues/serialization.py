@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
@@ -40,7 +41,28 @@ def to_json_value(value: Any, *, what: str, max_bytes: int | None = None) -> Any
         raise PayloadTooLargeError(
             f"{what} encode to {len(encoded)} bytes, over the limit of {max_bytes} bytes"
         )
+    # JSON has no NaN or infinity: the encoder writes null, which would read back as None. A
+    # non-finite float can only hide behind a null, so only then is the value walked.
+    if b"null" in encoded and _has_non_finite(msgspec.to_builtins(value)):
+        raise SerializationError(
+            f"{what} cannot be serialised to JSON: it holds NaN or infinity, which JSON cannot "
+            "represent (send it as a string, or None)"
+        )
     return _any_decoder.decode(encoded)
+
+
+def _has_non_finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def encode_record(record: TaskRecord) -> bytes:

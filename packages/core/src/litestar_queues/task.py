@@ -102,6 +102,10 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
             raise QueueConfigurationError(f"priority must be an integer, got {priority!r}")
         if self.key is not None and (not isinstance(self.key, str) or not self.key):
             raise QueueConfigurationError("key must be a non-empty string")
+        if self.metadata is not None and not isinstance(self.metadata, Mapping):
+            raise QueueConfigurationError(
+                f"metadata must be a mapping of JSON values, got {type(self.metadata).__name__}"
+            )
 
 
 _BUILT_IN_DEFAULTS = EnqueueOptions(queue="default", priority=0, retries=0)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 
+from litestar_queues.exceptions import TaskNotFoundError
+
 if TYPE_CHECKING:
     from uuid import UUID
 
@@ -78,10 +80,24 @@ class TaskResult(Generic[R]):
         return self._record.is_terminal
 
     async def refresh(self) -> TaskResult[R]:
-        """Reload the record from the backend and return this handle."""
+        """Reload the record from the backend and return this handle.
+
+        A finished record that the backend no longer keeps (its retention ended) stays as last
+        read.
+
+        Raises:
+            TaskNotFoundError: The record is gone while it was not finished: it was moved aside
+                as malformed (see the backend's dead letters) or deleted.
+        """
         record = await self._backend.get(self._record.id)
         if record is not None:
             self._record = record
+        elif not self._record.is_terminal:
+            raise TaskNotFoundError(
+                self._record.id,
+                detail="it was moved aside as malformed (see the backend's dead letters) or deleted "
+                f"while {self._record.status}",
+            )
         return self
 
     async def wait(self, timeout: float | None = None) -> TaskResult[R]:
