@@ -60,7 +60,11 @@ async def main() -> None:
     assert progress.progress_percent == 25.0
     published = sink.for_task(second.id)[2]
     assert published.dedup_key == "video.published:v1"
-    assert sink.published[-2][1] == [QueueChannels.task(second.id), "litestar_queues:custom:video-v1:events"]
+    assert sink.published[-2][1] == [
+        QueueChannels.task(second.id),
+        QueueChannels.queue("default"),
+        "litestar_queues:custom:video-v1:events",
+    ]
 
     # the wire form: camelCase names, nulls kept, payload verbatim, occurredAt in UTC with Z
     print(encode_event(progress).decode())

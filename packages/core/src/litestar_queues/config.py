@@ -43,6 +43,11 @@ class WorkerConfig:
             for the in-process memory backend and SQLite files, no for shared backends such as
             Redis and PostgreSQL, whose workers run as ``litestar queues worker`` processes).
         processes: Worker processes started by ``litestar queues worker``.
+        isolate_reclaimed: Run a record whose lease expired before (its worker died or
+            stalled) alone in this worker, claiming nothing else meanwhile, so that only a task
+            that kills or stalls its worker is charged again and its neighbours get a fair run.
+        watchdog: Keep leases alive from a thread while a task blocks the event loop (needs a
+            queue backend given by URL and shared across processes; see ``docs/workers.md``).
     """
 
     concurrency: int = 10
@@ -56,6 +61,8 @@ class WorkerConfig:
     worker_id: str | None = None
     in_app: bool | None = None
     processes: int = 1
+    isolate_reclaimed: bool = True
+    watchdog: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.concurrency, int) or self.concurrency < 1:

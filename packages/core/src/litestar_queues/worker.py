@@ -8,7 +8,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.to_thread
 
+from litestar_queues._watchdog import LeaseWatchdog
 from litestar_queues.attempts import AttemptDriver
 from litestar_queues.exceptions import QueueError
 
@@ -82,6 +84,10 @@ class Worker:
         self._stopping = anyio.Event()
         self._stopped = anyio.Event()
         self._idle_scope: anyio.CancelScope | None = None
+        # claimed records whose lease expired before (their worker died or stalled): each runs
+        # alone here, so that a task that kills or stalls its worker is the only one charged again
+        self._suspects: list[_Running] = []
+        self._watchdog = self._make_watchdog()
         self._task_group: TaskGroup | None = None
         self._tg_cm: Any = None
         self.completed = 0
@@ -141,8 +147,31 @@ class Worker:
 
     # -- the loops ------------------------------------------------------------------------------
 
+    def _make_watchdog(self) -> LeaseWatchdog | None:
+        url = self.service.config.queue_backend
+        if not self.config.watchdog or not isinstance(url, str):
+            return None  # a backend instance cannot be opened again in another thread
+        if not self.service.backend.reach.shared_across_processes:
+            return None  # nobody else can take this worker's tasks
+        return LeaseWatchdog(
+            url,
+            worker_id=self.worker_id,
+            interval=self.config.effective_heartbeat_interval,
+            lease_seconds=self.config.lease_seconds,
+            clock=self.service.config.clock,
+            held=self._held_leases,
+        )
+
+    def _held_leases(self) -> list[tuple[UUID, str]]:
+        leases = {e.record.id: e.lease_id for e in list(self._running.values()) if not e.lost}
+        for task_id, lease_id in list(self._finishing.items()):
+            leases.setdefault(task_id, lease_id)
+        return list(leases.items())
+
     async def _serve(self) -> None:
         logger.info("worker %s serving queues %s", self.worker_id, self.config.queues or "(all)")
+        if self._watchdog is not None:
+            self._watchdog.start()
         try:
             async with anyio.create_task_group() as service_tg:
                 service_tg.start_soon(self._heartbeat_loop)
@@ -154,12 +183,17 @@ class Worker:
                 await self._flush_acks(final=True)
                 service_tg.cancel_scope.cancel()
         finally:
+            if self._watchdog is not None:
+                await anyio.to_thread.run_sync(self._watchdog.stop)
             self._stopped.set()
             logger.info("worker %s stopped", self.worker_id)
 
     async def _claim_loop(self, tasks_tg: TaskGroup) -> None:
         errors = 0
         while not self._stopping.is_set():
+            if self._suspects:
+                await self._run_alone(tasks_tg)
+                continue
             free = self.config.concurrency - len(self._running)
             if free <= 0:
                 await self._slot_freed.wait()
@@ -187,9 +221,36 @@ class Worker:
                     stale.scope.cancel()
                 entry = _Running(record)
                 self._running[entry.lease_id] = entry
-                tasks_tg.start_soon(self._execute, entry)
+                if record.reclaims > 0 and self.config.isolate_reclaimed:
+                    self._suspects.append(entry)
+                else:
+                    tasks_tg.start_soon(self._execute, entry)
             if not records:
                 await self._idle(self.config.poll_interval, wait_for_work=True)
+
+    async def _wait_slot(self) -> None:
+        await self._slot_freed.wait()
+        self._slot_freed = anyio.Event()
+
+    async def _run_alone(self, tasks_tg: TaskGroup) -> None:
+        """Run the first held suspect with nothing else running here, and claim nothing meanwhile."""
+        while len(self._running) > len(self._suspects) and not self._stopping.is_set():
+            await self._wait_slot()
+        if self._stopping.is_set():
+            return
+        entry = self._suspects.pop(0)
+        record = entry.record
+        logger.warning(
+            "task %s (%s) lost its lease %d time(s) before (its worker died or stalled): running it "
+            "alone in worker %s",
+            record.id,
+            record.task_name,
+            record.reclaims,
+            self.worker_id,
+        )
+        tasks_tg.start_soon(self._execute, entry)
+        while entry.lease_id in self._running and not self._stopping.is_set():
+            await self._wait_slot()
 
     async def _idle(self, seconds: float, *, wait_for_work: bool = False) -> None:
         with anyio.CancelScope() as scope:
@@ -230,6 +291,11 @@ class Worker:
             self._ack_wake.set()
 
     async def _drain(self) -> None:
+        # suspects that never started go back to the queue at once, their attempt uncounted
+        for entry in self._suspects:
+            self._running.pop(entry.lease_id, None)
+            self._acks.append(AttemptDriver.released(entry.record))
+        self._suspects.clear()
         if self._running:
             with anyio.move_on_after(self.config.shutdown_grace):
                 while self._running:
@@ -287,6 +353,8 @@ class Worker:
         interval = self.config.effective_heartbeat_interval
         while True:
             await anyio.sleep(interval)
+            if self._watchdog is not None:
+                self._watchdog.beat()
             # one lease per task id: extend_leases reports lost leases by task id only
             live = [e for e in self._running.values() if not e.lost]
             leases = {e.record.id: e.lease_id for e in live}
