@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -10,16 +10,17 @@ import msgspec
 from litestar_queues.exceptions import MalformedRecordError
 from litestar_queues.models import ALL_STATUSES
 from litestar_queues.serialization import decode_record, encode_record
+from litestar_queues_redis._limits import EPOCH, check_outcome, check_time, encode_failure
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from litestar_queues.models import Outcome, TaskRecord
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _STATUSES = frozenset(ALL_STATUSES)
 _json_encoder = msgspec.json.Encoder()
+# what msgspec raises for a value it cannot encode (a lone surrogate is a UnicodeEncodeError)
+_ENCODE_ERRORS = (TypeError, ValueError, OverflowError, RecursionError)
 
 
 class _Meta(msgspec.Struct):
@@ -43,11 +44,13 @@ _meta_decoder = msgspec.json.Decoder(_Meta)
 _json_decoder = msgspec.json.Decoder()
 
 
-def to_us(moment: datetime) -> str:
-    """Encode an aware datetime as integer microseconds since the epoch (exact)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return str((moment - EPOCH) // _MICROSECOND)
+def to_us(moment: datetime, option: str = "a time") -> str:
+    """Encode a datetime as integer microseconds since the epoch (exact; naive means UTC).
+
+    Raises:
+        QueueConfigurationError: ``moment`` lies outside the range the backend stores exactly.
+    """
+    return str(check_time(moment, option))
 
 
 def _opt(value: str | None) -> str:
@@ -55,32 +58,51 @@ def _opt(value: str | None) -> str:
 
 
 def record_args(record: TaskRecord) -> list[str | bytes]:
-    """The 11 arguments of one record for ``enqueue.lua``."""
+    """The 11 arguments of one record for ``enqueue.lua`` (the record was checked by ``check_record``).
+
+    Raises:
+        SerializationError: The record holds a value msgspec cannot encode.
+    """
+    try:
+        encoded = encode_record(record)
+    except _ENCODE_ERRORS as exc:
+        raise encode_failure("a task's arguments, keyword arguments, metadata or names", exc) from None
     return [
         str(record.id),
         record.queue,
         record.status,
         repr(float(-record.priority)),
-        to_us(record.run_at),
+        to_us(record.run_at, "run_at"),
         record.key or "",
         str(record.attempts),
         str(record.runs),
         str(record.reclaims),
         str(record.max_reclaims),
-        encode_record(record),
+        encoded,
     ]
 
 
 def outcome_args(outcome: Outcome) -> list[str | bytes]:
-    """The 6 arguments of one outcome for ``finish.lua``."""
-    result = b"s" + _json_encoder.encode(outcome.result) if outcome.kind == "complete" else ""
+    """The 6 arguments of one outcome for ``finish.lua``.
+
+    Raises:
+        QueueConfigurationError: A field is of the wrong type or out of range.
+        SerializationError: The result cannot be encoded as JSON.
+    """
+    check_outcome(outcome)
+    result: bytes | str = ""
+    if outcome.kind == "complete":
+        try:
+            result = b"s" + _json_encoder.encode(outcome.result)
+        except _ENCODE_ERRORS as exc:
+            raise encode_failure("a task's result", exc) from None
     return [
         str(outcome.task_id),
         outcome.lease_id,
         outcome.kind,
         result,
         _opt(outcome.error),
-        "" if outcome.run_at is None else to_us(outcome.run_at),
+        "" if outcome.run_at is None else to_us(outcome.run_at, "an outcome's run_at"),
     ]
 
 
@@ -100,16 +122,18 @@ def decode_reply(reply: Sequence[Any]) -> TaskRecord:
     """Build a record from a script reply ``[id, rec, meta]``.
 
     Raises:
-        MalformedRecordError: The stored record cannot be decoded.
+        MalformedRecordError: The stored record cannot be decoded, or its JSON is another record's.
     """
-    _, rec, meta_json = reply
+    task_id, rec, meta_json = reply
     if rec is None:
         raise MalformedRecordError("stored task record has no 'rec' field")
     base = decode_record(rec)
+    if str(base.id) != (task_id.decode() if isinstance(task_id, bytes) else task_id):
+        raise MalformedRecordError("stored task record's JSON holds the id of another record")
     try:
         meta = _meta_decoder.decode(meta_json)
         if meta.status not in _STATUSES:
-            raise ValueError(f"unknown status {meta.status!r}")
+            raise ValueError("unknown status")
         return msgspec.structs.replace(
             base,
             status=meta.status,
@@ -125,7 +149,8 @@ def decode_reply(reply: Sequence[Any]) -> TaskRecord:
             error=_text(meta.error, base.error),
             result=base.result if meta.result is None else _json_decoder.decode(meta.result),
         )
-    except (ValueError, TypeError, msgspec.DecodeError) as exc:
+    except (ValueError, TypeError, OverflowError, msgspec.DecodeError) as exc:
+        # OverflowError: a time beyond what datetime holds
         raise MalformedRecordError(f"stored task record has invalid fields: {exc}") from exc
 
 

@@ -18,7 +18,10 @@ class Keys:
 
     def __init__(self, prefix: str) -> None:
         if not prefix or "{" in prefix or "}" in prefix:
-            raise QueueConfigurationError(f"key_prefix must be non-empty without braces, got {prefix!r}")
+            raise QueueConfigurationError(
+                "key_prefix must be a non-empty string without braces: the backend wraps it in a "
+                "{...} hash tag itself"
+            )
         self.prefix = prefix
         self.tag = "{" + prefix + "}"
 

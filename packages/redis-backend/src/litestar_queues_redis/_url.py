@@ -8,6 +8,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from litestar_queues.exceptions import QueueConfigurationError
 
 OWN_OPTIONS = frozenset({"key_prefix", "result_ttl"})
+MAX_RESULT_TTL = 100 * 365 * 86_400.0
+"""The longest retention in seconds (100 years); ``None`` keeps finished records forever."""
 SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
@@ -25,16 +27,19 @@ def parse_ttl(value: str | float | None) -> float | None:
     """Parse a retention: seconds > 0, or ``None`` / ``"none"`` to keep finished records forever.
 
     Raises:
-        QueueConfigurationError: The value is not a positive number or ``none``.
+        QueueConfigurationError: The value is not a number of seconds in range, or ``none``.
     """
     if value is None or (isinstance(value, str) and value.lower() in ("none", "forever")):
         return None
     try:
         seconds = float(value)
-    except ValueError:
-        raise QueueConfigurationError(f"result_ttl must be seconds or 'none', got {value!r}") from None
-    if not seconds > 0:
-        raise QueueConfigurationError(f"result_ttl must be > 0 seconds (or None), got {value!r}")
+    except (ValueError, TypeError, OverflowError):
+        seconds = float("nan")
+    if isinstance(value, bool) or not 0 < seconds <= MAX_RESULT_TTL:  # NaN fails too
+        raise QueueConfigurationError(
+            "result_ttl must be a number of seconds greater than 0 and at most 100 years "
+            "(3153600000), or 'none' to keep finished records forever"
+        )
     return seconds
 
 
@@ -46,7 +51,9 @@ def split_url(url: str) -> UrlOptions:
     """
     parts = urlsplit(url)
     if parts.scheme.lower() not in SCHEMES:
-        raise QueueConfigurationError(f"Redis URL must use redis://, rediss:// or unix://, got {url!r}")
+        raise QueueConfigurationError(
+            "a Redis URL must start with redis://, rediss:// (TLS) or unix:// (a socket path)"
+        )
     own: dict[str, str] = {}
     rest: list[tuple[str, str]] = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):

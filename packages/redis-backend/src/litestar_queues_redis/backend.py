@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -11,22 +10,23 @@ import anyio
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ClusterDownError, ReadOnlyError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
+from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import ALL_STATUSES, EnqueueResult
 from litestar_queues.ports import BackendReach
 from litestar_queues_redis._codec import decode_reply, is_buried, outcome_args, record_args, to_us
+from litestar_queues_redis._errors import mapped_errors
 from litestar_queues_redis._keys import Keys
+from litestar_queues_redis._limits import check_record
 from litestar_queues_redis._scripts import Scripts
 from litestar_queues_redis._url import parse_ttl, split_url
 from litestar_queues_redis._waiting import FinishWaiter
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
     from datetime import datetime
     from uuid import UUID
 
@@ -40,20 +40,12 @@ DEFAULT_RESULT_TTL = 86_400.0
 """Seconds a finished (completed, failed, cancelled) record is kept: one day."""
 
 _ENQUEUE_CHUNK = 500
+MAX_SOCKET_TIMEOUT = 86_400.0
+"""The longest socket timeout of the command connections, in seconds."""
 
 
 def _text(value: bytes | str) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else value
-
-
-@contextlib.contextmanager
-def _mapped_errors() -> Iterator[None]:
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        raise BackendUnavailableError(f"the Redis server cannot be reached: {exc}") from exc
-    except (ReadOnlyError, ClusterDownError, TryAgainError) as exc:  # failover in progress
-        raise BackendUnavailableError(f"the Redis server cannot take writes now: {exc}") from exc
 
 
 class RedisQueueBackend:
@@ -109,6 +101,14 @@ class RedisQueueBackend:
     ) -> None:
         if (url is None) == (client is None):
             raise QueueConfigurationError("RedisQueueBackend needs exactly one of url= and client=")
+        if url is not None and not isinstance(url, str):
+            raise QueueConfigurationError("url must be a string such as redis://localhost:6379/0")
+        if isinstance(socket_timeout, bool) or not (
+            isinstance(socket_timeout, int | float) and 0 < socket_timeout <= MAX_SOCKET_TIMEOUT
+        ):
+            raise QueueConfigurationError(
+                "socket_timeout must be a number of seconds greater than 0 and at most one day (86400)"
+            )
         self._url: str | None = None
         # a server behind a unix socket is reachable from this machine only
         self.reach = (
@@ -151,13 +151,19 @@ class RedisQueueBackend:
 
     def _connect(self, url: str, socket_timeout: float | None) -> aioredis.Redis:
         retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)
-        client: aioredis.Redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=5.0,
-            retry=retry,
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        )
+        try:
+            client: aioredis.Redis = aioredis.Redis.from_url(
+                url,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=5.0,
+                retry=retry,
+                retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            )
+        except (ValueError, TypeError) as exc:  # redis-py's message quotes the URL's parts
+            raise QueueConfigurationError(
+                f"the Redis URL is invalid ({type(exc).__name__}): check its port, database number "
+                "and query parameters"
+            ) from exc
         return client
 
     async def open(self) -> None:
@@ -165,6 +171,7 @@ class RedisQueueBackend:
 
         Raises:
             BackendUnavailableError: The server cannot be reached.
+            QueueConfigurationError: The URL is invalid.
         """
         if self._url is not None and self._client is None:
             self._client = self._connect(self._url, self.socket_timeout)
@@ -172,7 +179,7 @@ class RedisQueueBackend:
         assert self._client is not None and self._blocking is not None
         self._scripts = Scripts(self._client)
         self._finish_waiter = FinishWaiter(self._blocking)
-        with _mapped_errors():
+        with mapped_errors():
             await self._client.ping()
 
     async def close(self) -> None:
@@ -192,29 +199,33 @@ class RedisQueueBackend:
         return self._scripts
 
     async def _run(self, script: Any, args: list[Any]) -> Any:
-        with _mapped_errors():
+        with mapped_errors():
             return await script(keys=self._route, args=[self._keys.tag, *args])
 
     # -- decoding and dead letters --------------------------------------------------------------
 
-    async def _bury(self, task_id: str, reason: str) -> None:
-        logger.error("task record %s is malformed and was moved to %s: %s", task_id, self._keys.dead, reason)
-        await self._run(self._s.bury, [task_id, reason])
+    def _log_buried(self, task_id: bytes | str, reason: bytes | str) -> None:
+        logger.error(
+            "task record %s is malformed and was moved to %s: %s",
+            _text(task_id),
+            self._keys.dead,
+            _text(reason),
+        )
 
     async def _decode(self, reply: Any) -> TaskRecord | None:
-        """Decode a reply; a malformed record is dead-lettered and ``None`` returned."""
+        """Decode a reply; a malformed record is dead-lettered and ``None`` returned.
+
+        A record the script found malformed is already buried (atomically, by that script); one
+        whose JSON only the client can judge is buried here, in the same operation.
+        """
         if is_buried(reply):
-            logger.error(
-                "task record %s is malformed and was moved to %s: %s",
-                reply[1].decode(),
-                self._keys.dead,
-                reply[2].decode(errors="replace"),
-            )
+            self._log_buried(reply[1], reply[2])
             return None
         try:
             return decode_reply(reply)
         except MalformedRecordError as exc:
-            await self._bury(reply[0].decode(), str(exc))
+            self._log_buried(reply[0], str(exc))
+            await self._run(self._s.bury, [_text(reply[0]), str(exc)])
             return None
 
     async def _decode_strict(self, reply: Any, task_id: UUID) -> TaskRecord | None:
@@ -223,8 +234,9 @@ class RedisQueueBackend:
         record = await self._decode(reply)
         if record is None:
             raise MalformedRecordError(
-                f"task record {task_id} is malformed; it was moved to the dead letters "
-                f"({self._keys.dead} / {self._keys.dead_record(task_id)})"
+                "the stored task record is malformed and was moved to the dead letters: "
+                "backend.dead_letters() lists it by id with the reason, and its raw data stays under "
+                "the key '<prefix>:dead:<task id>' (see Dead letters in the Redis backend's docs)"
             )
         return record
 
@@ -242,12 +254,21 @@ class RedisQueueBackend:
         """Store records in order (one script call per 500 records, one round trip in all).
 
         A record whose dedup key an active record holds is not stored; that record is returned.
+        Every record is checked before anything is written: one bad record stores none.
+
+        Raises:
+            QueueConfigurationError: A field is outside what the backend can hold (the message
+                names the option and its limit; ``docs/redis.md``, section Limits, lists them).
+            SerializationError: The arguments, keyword arguments or metadata cannot be stored
+                as JSON.
         """
         if not records:
             return []
+        for record in records:
+            check_record(record)
         chunks = [records[i : i + _ENQUEUE_CHUNK] for i in range(0, len(records), _ENQUEUE_CHUNK)]
         payloads = [[self._keys.tag, str(len(c)), *(a for r in c for a in record_args(r))] for c in chunks]
-        with _mapped_errors():
+        with mapped_errors():
             if len(chunks) == 1 or isinstance(self._client, RedisCluster):
                 # cluster pipelines refuse EVALSHA: one call per chunk, in order
                 replies = [await self._s.enqueue(keys=self._route, args=payload) for payload in payloads]
@@ -287,37 +308,64 @@ class RedisQueueBackend:
         if queues is not None and not names:
             return []
         leases = [uuid.uuid4().hex for _ in range(limit)]
-        args = [to_us(now), to_us(lease_until), worker_id, str(limit), str(len(names)), *names, *leases]
+        times = [to_us(now, "now"), to_us(lease_until, "lease_until")]
+        args = [*times, worker_id, str(limit), str(len(names)), *names, *leases]
         return await self._decode_all(await self._run(self._s.claim, args))
 
     async def claim_task(
         self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
     ) -> TaskRecord | None:
         """Claim one pending or scheduled record by id, due or not."""
-        args = [str(task_id), to_us(now), to_us(lease_until), worker_id, uuid.uuid4().hex]
+        args = [
+            str(task_id),
+            to_us(now, "now"),
+            to_us(lease_until, "lease_until"),
+            worker_id,
+            uuid.uuid4().hex,
+        ]
         reply = await self._run(self._s.claim_task, args)
         return await self._decode(reply) if reply else None
 
     async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
-        """Extend held leases to ``until`` in one call; return the ids no longer held."""
+        """Extend held leases to ``until`` in one call; return the ids no longer held.
+
+        A malformed record among them is moved to the dead letters and counted as lost.
+        """
         if not leases:
             return set()
         pairs = (v for task_id, lease in leases for v in (str(task_id), lease))
-        args = [to_us(until), str(len(leases)), *pairs]
-        lost = await self._run(self._s.extend, args)
-        return {uuid.UUID(raw.decode()) for raw in lost}
+        args = [to_us(until, "until"), str(len(leases)), *pairs]
+        lost: set[UUID] = set()
+        for entry in await self._run(self._s.extend, args):
+            if isinstance(entry, list):  # {'!', id, reason}: buried by the script
+                self._log_buried(entry[1], entry[2])
+                entry = entry[1]
+            lost.add(uuid.UUID(_text(entry)))
+        return lost
 
     async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
-        """Apply a batch of outcomes in one call, each only under its lease."""
+        """Apply a batch of outcomes in one call, each only under its lease.
+
+        A malformed record is moved to the dead letters; its outcome reads as rejected (``None``).
+
+        Raises:
+            QueueConfigurationError: An outcome's field is of the wrong type or out of range.
+            SerializationError: A result cannot be stored as JSON (nothing is written).
+        """
         if not outcomes:
             return []
-        args = [to_us(now), self._ttl_ms, str(len(outcomes)), *(a for o in outcomes for a in outcome_args(o))]
+        args = [
+            to_us(now, "now"),
+            self._ttl_ms,
+            str(len(outcomes)),
+            *(a for o in outcomes for a in outcome_args(o)),
+        ]
         replies = await self._run(self._s.finish, args)
         return [await self._decode(reply) if reply else None for reply in replies]
 
     async def reclaim_expired(self, *, now: datetime) -> list[TaskRecord]:
         """Return records whose lease expired before ``now`` to their queue, or fail them."""
-        return await self._decode_all(await self._run(self._s.reclaim, [to_us(now), self._ttl_ms]))
+        return await self._decode_all(await self._run(self._s.reclaim, [to_us(now, "now"), self._ttl_ms]))
 
     async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
         """Cancel a record that is not terminal yet; a terminal one is returned unchanged.
@@ -325,7 +373,7 @@ class RedisQueueBackend:
         Raises:
             MalformedRecordError: The stored record was malformed (it is dead-lettered).
         """
-        reply = await self._run(self._s.cancel, [str(task_id), to_us(now), self._ttl_ms])
+        reply = await self._run(self._s.cancel, [str(task_id), to_us(now, "now"), self._ttl_ms])
         return await self._decode_strict(reply, task_id)
 
     # -- reads ----------------------------------------------------------------------------------
@@ -345,13 +393,13 @@ class RedisQueueBackend:
             counted = zip(ALL_STATUSES, row[1:], strict=True)
             per_queue: dict[str, int] = {status: n for status, n in counted if n}
             if per_queue:
-                result[row[0].decode()] = per_queue
+                result[_text(row[0])] = per_queue
         return result
 
     async def dead_letters(self) -> dict[str, str]:
         """The records moved aside because they could not be decoded: ``{task id: JSON info}``."""
         assert self._client is not None
-        with _mapped_errors():
+        with mapped_errors():
             raw = await self._client.hgetall(self._keys.dead)
         return {_text(k): _text(v) for k, v in raw.items()}
 
@@ -370,7 +418,7 @@ class RedisQueueBackend:
             await anyio.sleep(timeout)
             return
         assert self._blocking is not None
-        with _mapped_errors():
+        with mapped_errors():
             await self._blocking.blpop(keys, timeout=timeout)
 
     async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
@@ -383,5 +431,5 @@ class RedisQueueBackend:
             record = await self.get(task_id)
             return record is None or record.is_terminal
 
-        with _mapped_errors():
+        with mapped_errors():
             await self._finish_waiter.wait(self._keys.done_channel(task_id), is_done, timeout)

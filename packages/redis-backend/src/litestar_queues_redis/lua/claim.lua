@@ -2,6 +2,7 @@
 -- then `limit` fresh lease ids. Promotes due delayed records, then claims up to `limit` ready
 -- records across the queues: lowest score (highest priority) first, then lowest member
 -- (enqueue sequence). Returns replies of claimed records (and {'!', id, reason} for buried ones).
+-- A malformed record met on the way is buried, an entry naming no record is noted and dropped.
 local now, lease_until, worker = ARGV[2], ARGV[3], ARGV[4]
 local limit, nq = tonumber(ARGV[5]), tonumber(ARGV[6])
 local queues = {}
@@ -19,6 +20,7 @@ for _, q in ipairs(queues) do
   if #due > 0 then
     for _, id in ipairs(due) do
       local s, why = state(id)
+      if s and s.queue ~= q then s, why = false, 'field queue names another queue than its delayed entry' end
       if s then
         if s.status == 'scheduled' then
           redis.call('HSET', rkey(id), 'status', 'pending')
@@ -26,6 +28,8 @@ for _, q in ipairs(queues) do
         end
       elseif s == false then
         out[#out + 1] = bury(id, why)
+      else
+        orphan(id, 'delayed')
       end
     end
     redis.call('ZREMRANGEBYSCORE', dkey, '-inf', now)
@@ -33,12 +37,15 @@ for _, q in ipairs(queues) do
 end
 
 local taken = 0
-local function claim_member(member)
+local function claim_member(q, member)
   local id = string.sub(member, 17)
   local s, why = state(id)
+  if s and s.queue ~= q then s, why = false, 'field queue names another queue than its ready entry' end
   if s == false then
     out[#out + 1] = bury(id, why)
-  elseif s and (s.status == 'pending' or s.status == 'scheduled') then
+  elseif s == nil then
+    orphan(id, 'ready')
+  elseif s.status == 'pending' or s.status == 'scheduled' then
     taken = taken + 1
     out[#out + 1] = take(id, s, now, lease_until, worker, ARGV[lease_base + taken])
   end
@@ -49,7 +56,7 @@ if #queues == 1 then
   while taken < limit do
     local popped = redis.call('ZPOPMIN', ready, limit - taken)
     if #popped == 0 then break end
-    for i = 1, #popped, 2 do claim_member(popped[i]) end
+    for i = 1, #popped, 2 do claim_member(queues[1], popped[i]) end
   end
 else
   while taken < limit do
@@ -65,7 +72,7 @@ else
     end
     if best_q == nil then break end
     redis.call('ZREM', qkey(best_q, 'ready'), best_m)
-    claim_member(best_m)
+    claim_member(best_q, best_m)
   end
 end
 

@@ -6,8 +6,9 @@ local P = ARGV[1]
 -- times are integer microseconds since the epoch.
 local META = {'status', 'attempts', 'runs', 'reclaims', 'run_at', 'started_at', 'finished_at',
   'lease_id', 'lease_exp', 'worker_id', 'error', 'result'}
-local STATE = {'status', 'queue', 'key', 'member', 'score', 'attempts', 'reclaims', 'max_reclaims',
-  'rec', 'lease_id'}
+-- Every field a script or the client computes with, read and checked in one HMGET by state().
+local STATE = {'status', 'queue', 'key', 'member', 'score', 'attempts', 'runs', 'reclaims',
+  'max_reclaims', 'run_at', 'started_at', 'finished_at', 'lease_exp', 'lease_id', 'rec'}
 local KNOWN = {pending = true, scheduled = true, running = true, completed = true, failed = true,
   cancelled = true}
 local TERMINAL = {completed = true, failed = true, cancelled = true}
@@ -21,21 +22,60 @@ local function server_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Integer text as HINCRBY parses it, short enough that a double holds it and the client's
+-- datetime range covers it as microseconds (at most 17 characters: about 3,000 years).
+local function int(v)
+  if v and #v <= 17 and string.find(v, '^%-?%d+$') then return tonumber(v) end
+  return nil
+end
+
+-- an optional integer: absent (HMGET's false), '' (None) or an integer
+local function opt_int(v)
+  return not v or v == '' or int(v) ~= nil
+end
+
+-- a score ZADD accepts: decimal or exponent notation of a finite double (no spaces, hex, inf, nan)
+local function finite(v)
+  if not (v and string.find(v, '^[%d%.eE%+%-]+$')) then return false end
+  local x = tonumber(v)
+  return x ~= nil and x > -math.huge and x < math.huge
+end
+
+-- Why the fields of a record cannot be used, or nil when they can. O(1): a few patterns.
+local function malformed(id, v)
+  if not KNOWN[v[1]] then return 'field status is missing or unknown' end
+  if not v[2] or v[2] == '' then return 'field queue is missing or empty' end
+  local member = v[4]
+  if not (member and #member == 16 + #id and string.sub(member, 17) == id) then
+    return 'field member is missing or does not name the record'
+  end
+  if not finite(v[5]) then return 'field score is missing or not a finite number' end
+  for i = 6, 10 do
+    if not int(v[i]) then return 'field ' .. STATE[i] .. ' is missing or not an integer' end
+  end
+  for i = 11, 13 do
+    if not opt_int(v[i]) then return 'field ' .. STATE[i] .. ' is not an integer' end
+  end
+  if not v[15] then return 'field rec is missing' end
+  return nil
+end
+
 -- Reads the fields the scripts need. Returns the state table, or nil when no record has the
 -- id, or false plus a reason when the stored record is malformed.
 local function state(id)
   local v = redis.pcall('HMGET', rkey(id), unpack(STATE))
-  if type(v) == 'table' and v.err then return false, 'stored record is not a hash: ' .. v.err end
+  if v.err then return false, 'stored record is not a hash: ' .. v.err end
   local empty = true
   for i = 1, #STATE do if v[i] then empty = false end end
-  if empty then return nil end
-  local s = {status = v[1], queue = v[2], key = v[3], member = v[4], score = v[5],
-    attempts = tonumber(v[6]), reclaims = tonumber(v[7]), max_reclaims = tonumber(v[8]), lease_id = v[10]}
-  if not (s.status and KNOWN[s.status] and s.queue and s.member and s.score and s.attempts
-      and s.reclaims and s.max_reclaims and v[9]) then
-    return false, 'stored record misses or has invalid state fields'
+  if empty then
+    if redis.call('EXISTS', rkey(id)) == 1 then return false, 'stored record has none of its fields' end
+    return nil
   end
-  return s
+  local why = malformed(id, v)
+  if why then return false, why end
+  return {status = v[1], queue = v[2], key = v[3], member = v[4], score = v[5],
+    attempts = tonumber(v[6]), reclaims = tonumber(v[8]), max_reclaims = tonumber(v[9]),
+    lease_id = v[14]}
 end
 
 local function reply(id)
@@ -48,17 +88,38 @@ local function reply(id)
 end
 
 -- Moves a malformed record aside: the raw key is renamed to P:dead:<id> and P:dead maps the
--- id to a JSON description. Its index entries are dropped so it never blocks a queue.
+-- id to a JSON description. Its index entries are dropped (the ready entry and the dedup key
+-- only where the fields still name this record) so it never blocks a queue.
 local function bury(id, reason)
   local k = rkey(id)
   local dk = P .. ':dead:' .. id
-  if redis.call('EXISTS', k) == 1 then redis.call('RENAME', k, dk) end
+  if redis.call('EXISTS', k) == 1 then
+    local f = redis.pcall('HMGET', k, 'queue', 'member', 'key')
+    if not f.err then
+      local q, member, key = f[1], f[2], f[3]
+      if q and member and #member == 16 + #id and string.sub(member, 17) == id then
+        redis.call('ZREM', qkey(q, 'ready'), member)
+      end
+      if key and redis.call('HGET', P .. ':keys', key) == id then redis.call('HDEL', P .. ':keys', key) end
+    end
+    redis.call('RENAME', k, dk)
+  end
   redis.call('HSET', P .. ':dead', id, cjson.encode({error = reason, key = dk}))
   for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
     redis.call('ZREM', qkey(q, 'leases'), id)
     redis.call('ZREM', qkey(q, 'delayed'), id)
   end
   return {'!', id, reason}
+end
+
+-- Notes an index entry that names no record (deleted or evicted behind the backend's back);
+-- the caller drops the entry. A record buried earlier keeps its own note.
+local function orphan(id, index)
+  if id ~= '' then
+    redis.call('HSETNX', P .. ':dead', id, cjson.encode({
+      error = 'an entry of the ' .. index .. ' set named it, but no record exists (deleted or evicted)',
+      key = cjson.null}))
+  end
 end
 
 -- One wake-up token per list (the latch): an idle worker's BLPOP returns at once.

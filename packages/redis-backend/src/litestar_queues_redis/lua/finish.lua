@@ -1,13 +1,16 @@
 -- ARGV: P, now, ttl_ms, n, then per outcome: id, lease_id, kind, result ('' or 's'..json),
 -- error ('' = none or 's'..text), run_at ('' = now). Returns per outcome a reply, or false
--- when the outcome is rejected (the record is not running under that lease).
+-- when the outcome is rejected (the record is not running under that lease), or {'!', id, reason}
+-- when the record was malformed (it is buried).
 local now, ttl, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {}
 for i = 0, n - 1 do
   local b = 5 + i * 6
   local id, lease_id, kind = ARGV[b], ARGV[b + 1], ARGV[b + 2]
-  local s = state(id)
-  if s and s.status == 'running' and s.lease_id == lease_id then
+  local s, why = state(id)
+  if s == false then
+    out[#out + 1] = bury(id, why)
+  elseif s and s.status == 'running' and s.lease_id == lease_id then
     local k = rkey(id)
     clear_lease(id, s)
     if kind == 'complete' then

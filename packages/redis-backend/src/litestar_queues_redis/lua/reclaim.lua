@@ -1,13 +1,18 @@
 -- ARGV: P, now, ttl_ms. Every running record whose lease expired before `now` returns to its
--- queue (attempts - 1, reclaims + 1), or fails once reclaims exceed max_reclaims.
+-- queue (attempts - 1, reclaims + 1), or fails once reclaims exceed max_reclaims. A malformed
+-- record is buried, an entry naming no record is noted and dropped.
 local now, ttl = ARGV[2], tonumber(ARGV[3])
 local out = {}
 for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
   local lkey = qkey(q, 'leases')
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', lkey, '-inf', '(' .. now)) do
     local s, why = state(id)
+    if s and s.queue ~= q then s, why = false, 'field queue names another queue than its lease entry' end
     if s == false then
       out[#out + 1] = bury(id, why)
+    elseif s == nil then
+      orphan(id, 'leases')
+      redis.call('ZREM', lkey, id)
     elseif s and s.status == 'running' then
       local k = rkey(id)
       local reclaims = s.reclaims + 1
