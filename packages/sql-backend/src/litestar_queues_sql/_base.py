@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import BigInteger, Text, column, delete, func, insert, select, values
 
 from litestar_queues.backends.signals import Latch
 from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
@@ -15,8 +15,9 @@ from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES
 from litestar_queues.ports import BackendReach
 from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, parse_url
 from litestar_queues_sql._errors import unavailable_as_backend_error
+from litestar_queues_sql._limits import safe_text
 from litestar_queues_sql._notify import WORK, FinishWaiters, PgListener, finish_payloads
-from litestar_queues_sql._records import describe_row, row_to_record
+from litestar_queues_sql._records import describe_id, describe_row, row_to_record
 from litestar_queues_sql.schema import ensure_tables, queue_tables
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ("SQLBackendBase",)
 
 logger = logging.getLogger("litestar_queues_sql")
-
 
 
 class SQLBackendBase:
@@ -181,34 +181,108 @@ class SQLBackendBase:
 
     # -- decoding -------------------------------------------------------------------------------
 
-    async def _decode(self, rows: Sequence[Mapping[Any, Any]]) -> list[TaskRecord]:
-        """Decode rows; rows that cannot be decoded are moved to the dead-letter table."""
-        records: list[TaskRecord] = []
+    async def _decode(self, conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]]) -> list[TaskRecord]:
+        """Decode rows read through ``conn``; rows that cannot be decoded are moved aside on it."""
+        return [record for _, record in await self._decode_rows(conn, rows)]
+
+    async def _decode_rows(
+        self, conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]]
+    ) -> list[tuple[int, TaskRecord]]:
+        """Decode rows into ``(seq, record)`` pairs; move the rows that cannot be decoded aside.
+
+        The bad rows go to the dead-letter table through ``conn``, the connection (and so the
+        transaction) that read them: a second connection would wait for the locks this one
+        holds (SQLite's write lock, PostgreSQL's row locks) and hang.
+        """
+        decoded: list[tuple[int, TaskRecord]] = []
         bad: list[tuple[Mapping[Any, Any], MalformedRecordError]] = []
         for row in rows:
             try:
-                records.append(row_to_record(row))
+                decoded.append((row["seq"], row_to_record(row)))
             except MalformedRecordError as exc:
                 bad.append((row, exc))
         if bad:
-            await self._dead_letter(bad)
-        return records
+            await self._dead_letter(conn, bad)
+        return decoded
 
-    async def _dead_letter(self, bad: Sequence[tuple[Mapping[Any, Any], MalformedRecordError]]) -> None:
+    async def _dead_letter(
+        self, conn: AsyncConnection, bad: Sequence[tuple[Mapping[Any, Any], MalformedRecordError]]
+    ) -> None:
+        """Move rows to the dead-letter table in one step: a row is deleted and recorded, or neither.
+
+        On a PostgreSQL connection in autocommit mode (claims, finishes, reads) the change of the
+        statement that returned the rows is committed already: if moving them fails, the failure
+        is logged and the decoded records are still returned (the rows stay, and the next read
+        that meets them tries again). Inside a transaction the failure is raised, so the whole
+        transaction rolls back consistently.
+        """
+        entries = {
+            row["seq"]: (describe_id(row.get("id")), describe_row(row), safe_text(str(error)))
+            for row, error in bad
+        }
+        try:
+            if self.dialect == "postgresql":
+                moved = await self._dead_letter_postgres(conn, entries)
+            else:
+                moved = await self._dead_letter_sqlite(conn, entries)
+        except Exception as exc:
+            options = conn.sync_connection.get_execution_options() if conn.sync_connection else {}
+            if options.get("isolation_level") != "AUTOCOMMIT":
+                raise
+            logger.error(
+                "%d task rows cannot be decoded and could not be moved to %s (tried again at the "
+                "next read): %r",
+                len(entries),
+                self.tables.dead_letters.name,
+                exc,
+            )
+            return
+        for seq in moved:
+            task_id, _, error = entries[seq]
+            logger.error(
+                "task row %s (id %s) cannot be decoded and was moved to %s: %s",
+                seq,
+                task_id,
+                self.tables.dead_letters.name,
+                error,
+            )
+
+    async def _dead_letter_postgres(
+        self, conn: AsyncConnection, entries: Mapping[int, tuple[str, str, str]]
+    ) -> list[int]:
+        # one statement (atomic even in autocommit): the rows deleted, and only those, recorded
         dead, tasks = self.tables.dead_letters, self.tables.tasks
-        async with self._transaction("dead-letter") as conn:
-            for row, error in bad:
-                logger.error(
-                    "task row %s (id %s) cannot be decoded and was moved to %s: %s",
-                    row.get("seq"),
-                    row.get("id"),
-                    dead.name,
-                    error,
-                )
-                await conn.execute(
-                    insert(dead).values(task_id=str(row.get("id")), row=describe_row(row), error=str(error))
-                )
-                await conn.execute(delete(tasks).where(tasks.c.seq == row["seq"]))
+        gone = delete(tasks).where(tasks.c.seq.in_(list(entries))).returning(tasks.c.seq).cte("gone")
+        moved = values(
+            column("seq", BigInteger()),
+            column("task_id", Text()),
+            column("row", Text()),
+            column("error", Text()),
+            name="moved",
+        ).data([(seq, *entry) for seq, entry in entries.items()])
+        stmt = (
+            insert(dead)
+            .from_select(
+                ["task_id", "row", "error"],
+                select(moved.c.task_id, moved.c.row, moved.c.error).join(gone, gone.c.seq == moved.c.seq),
+            )
+            .add_cte(gone)
+            .returning(dead.c.task_id)
+        )
+        moved_ids = set((await conn.execute(stmt)).scalars())
+        return [seq for seq, (task_id, _, _) in entries.items() if task_id in moved_ids]
+
+    async def _dead_letter_sqlite(
+        self, conn: AsyncConnection, entries: Mapping[int, tuple[str, str, str]]
+    ) -> list[int]:
+        # inside the caller's transaction: both statements commit or roll back together
+        dead, tasks = self.tables.dead_letters, self.tables.tasks
+        stmt = delete(tasks).where(tasks.c.seq.in_(list(entries))).returning(tasks.c.seq)
+        deleted = [seq for seq in (await conn.execute(stmt)).scalars() if seq in entries]
+        if deleted:
+            rows = [dict(zip(("task_id", "row", "error"), entries[seq], strict=True)) for seq in deleted]
+            await conn.execute(insert(dead), rows)
+        return deleted
 
     # -- wake-up plumbing ------------------------------------------------------------------------
 

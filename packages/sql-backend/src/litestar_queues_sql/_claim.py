@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 
+from litestar_queues_sql._records import record_columns
 from litestar_queues_sql._types import UTCDateTime
 from litestar_queues_sql.schema import WAITING
 
@@ -84,10 +85,11 @@ def claim_statement(tasks: Table, dialect: str, *, by_queue: bool) -> Any:
         .limit(bindparam("p_limit", type_=Integer()))
     )
     values = _taken(tasks, dialect)
+    returned = record_columns(tasks, dialect)
     if dialect == "postgresql":
         picked = chosen.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-        return update(tasks).where(c.seq == picked.c.seq).values(values).returning(*tasks.c)
-    return update(tasks).where(c.seq.in_(chosen)).values(values).returning(*tasks.c)
+        return update(tasks).where(c.seq == picked.c.seq).values(values).returning(*returned)
+    return update(tasks).where(c.seq.in_(chosen)).values(values).returning(*returned)
 
 
 @functools.cache
@@ -97,5 +99,5 @@ def claim_one_statement(tasks: Table, dialect: str) -> Any:
         update(tasks)
         .where(tasks.c.id == bindparam("p_id", type_=Uuid()), text(WAITING))
         .values(_taken(tasks, dialect))
-        .returning(*tasks.c)
+        .returning(*record_columns(tasks, dialect))
     )

@@ -118,7 +118,12 @@ def parse_url(
 
 
 def engine_from_url(url: URL, *, busy_timeout: float = 30.0, **kwargs: Any) -> AsyncEngine:
-    """Create the engine for a parsed backend URL, with the dialect's settings installed."""
+    """Create the engine for a parsed backend URL, with the dialect's settings installed.
+
+    The engine's errors do not list statement parameters (``hide_parameters``): they hold the
+    tasks' arguments, which must not reach logs. Pass ``hide_parameters=False`` to see them.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.drivername.startswith("sqlite"):
         # every use ends in an explicit commit or rollback: skip the extra rollback (one more
         # hop to the driver thread) when a connection returns to the pool

@@ -1,4 +1,11 @@
-"""Mapping driver errors to the core's :class:`~litestar_queues.BackendUnavailableError`."""
+"""Mapping driver errors to the core's exceptions, with messages that never quote stored values.
+
+SQLAlchemy's own message of a failed statement lists its parameters: for an enqueue, the task's
+arguments and metadata (secrets, personal data). The messages built here name the error class,
+the SQLSTATE (SQLite: the error name) and the database objects involved, never the driver's
+text or the parameters; the driver's exception, kept as ``__cause__`` where it helps, has its
+parameters hidden.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import exc as sa_exc
 
-from litestar_queues.exceptions import BackendUnavailableError
+from litestar_queues.exceptions import (
+    BackendUnavailableError,
+    PayloadTooLargeError,
+    QueueConfigurationError,
+    QueueError,
+    SerializationError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,6 +44,41 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, _UNAVAILABLE)
 
 
+def _hide_parameters(exc: BaseException) -> None:
+    if isinstance(exc, sa_exc.StatementError):
+        exc.hide_parameters = True
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    return exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The SQLSTATE of a PostgreSQL error, the error name of a SQLite one, else ``None``."""
+    orig = _driver_error(exc)
+    for source in (orig, orig.__cause__):
+        code = getattr(source, "sqlstate", None) or getattr(source, "sqlite_errorname", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def describe_error(exc: BaseException) -> str:
+    """The error's class, code and the names of the objects involved (no values, no driver text)."""
+    orig = _driver_error(exc)
+    cause = orig.__cause__ if orig.__cause__ is not None else orig  # asyncpg's own exception
+    parts = [type(cause).__name__]
+    if (code := error_code(exc)) is not None:
+        parts.append(code if code.startswith("SQLITE") else f"SQLSTATE {code}")
+    diag = getattr(cause, "diag", None)  # psycopg keeps the names on .diag
+    for attribute in ("table_name", "column_name", "constraint_name"):
+        label = attribute.removesuffix("_name")
+        name = getattr(cause, attribute, None) or getattr(diag, attribute, None)
+        if isinstance(name, str) and name:
+            parts.append(f"{label} {name}")
+    return ", ".join(parts)
+
+
 @contextlib.contextmanager
 def unavailable_as_backend_error(what: str) -> Iterator[None]:
     """Re-raise connection failures inside the block as ``BackendUnavailableError``."""
@@ -38,5 +86,56 @@ def unavailable_as_backend_error(what: str) -> Iterator[None]:
         yield
     except Exception as exc:
         if is_unavailable(exc):
-            raise BackendUnavailableError(f"the queue database is unavailable ({what}): {exc}") from exc
+            _hide_parameters(exc)
+            # a connection error's own text (refused, reset, locked) quotes no values
+            reason = f"{type(_driver_error(exc)).__name__}: {_driver_error(exc)}"
+            raise BackendUnavailableError(f"the queue database is unavailable ({what}): {reason}") from exc
         raise
+
+
+@contextlib.contextmanager
+def enqueue_errors(database: str, count: int) -> Iterator[None]:
+    """Map what the database still refuses at enqueue (past the limits checked before) to typed errors.
+
+    Raised ``from None``: the driver's exception and its text are left out, since they may
+    quote the records' arguments.
+    """
+    try:
+        yield
+    except QueueError:
+        raise
+    except Exception as exc:
+        if is_unavailable(exc):
+            _hide_parameters(exc)
+            raise BackendUnavailableError(
+                f"the queue database is unavailable (enqueue): {describe_error(exc)}; nothing was stored, "
+                "enqueue again once it is reachable"
+            ) from None
+        if not isinstance(exc, sa_exc.DBAPIError | OverflowError | UnicodeError):
+            raise
+        raise _refused(exc, database, count) from None
+
+
+def _refused(exc: BaseException, database: str, count: int) -> QueueError:
+    code = error_code(exc) or ""
+    records = f"{count} task record{'s' if count != 1 else ''}"
+    what = f"{database} refused to store {records} ({describe_error(exc)})"
+    if code.startswith("54") or code in ("SQLITE_TOOBIG", "SQLITE_FULL"):
+        return PayloadTooLargeError(
+            f"{what}: a value is larger than the database can hold; nothing was stored. Make the "
+            "arguments, metadata, queue name or key smaller (see the Limits section of the SQL docs)"
+        )
+    if code == "22003" or isinstance(_driver_error(exc), OverflowError):
+        return QueueConfigurationError(
+            f"{what}: a number is out of the range the database can hold; nothing was stored. "
+            "Check priority and retries against the Limits section of the SQL docs"
+        )
+    if code.startswith("22") or isinstance(_driver_error(exc), UnicodeError):
+        return SerializationError(
+            f"{what}: the database cannot hold a value of the record; nothing was stored. Check the "
+            "arguments and metadata against the Limits section of the SQL docs"
+        )
+    return QueueConfigurationError(
+        f"{what}; nothing was stored. The queue table does not accept the record: if you changed it "
+        "(constraints, triggers, columns), make it match litestar_queues_sql.queue_tables again"
+    )

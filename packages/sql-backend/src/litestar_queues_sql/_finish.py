@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from litestar_queues_sql._claim import PENDING, RUNNING
-from litestar_queues_sql._records import encode_json
+from litestar_queues_sql._limits import storable_outcome
+from litestar_queues_sql._records import encode_json, record_columns
 from litestar_queues_sql._types import JSONText, UTCDateTime
 from litestar_queues_sql.schema import ACTIVE
 
@@ -46,13 +47,14 @@ LOST = "lease expired: the worker running the task was lost"
 _CLEARED = {"lease_id": null(), "lease_expires_at": null()}
 
 
-def target_status(outcome: Outcome, now: datetime) -> str:
-    """The status an outcome moves its record to."""
-    if outcome.kind == "complete":
+def target_status(outcome: Outcome, now: datetime, kind: str | None = None) -> str:
+    """The status an outcome (of ``kind``, by default its own) moves its record to."""
+    kind = outcome.kind if kind is None else kind
+    if kind == "complete":
         return "completed"
-    if outcome.kind == "fail":
+    if kind == "fail":
         return "failed"
-    if outcome.kind == "retry":
+    if kind == "retry":
         run_at = outcome.run_at if outcome.run_at is not None else now
         return "scheduled" if run_at > now else "pending"
     return "pending"
@@ -74,15 +76,20 @@ def rounds(outcomes: Sequence[Outcome]) -> list[list[int]]:
     return result
 
 
+def _storable(outcomes: Sequence[Outcome], dialect: str) -> list[tuple[str, str | None, str]]:
+    return [storable_outcome(o, encode_json(o.result), dialect) for o in outcomes]
+
+
 def finish_many_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:
     """Parameters of :func:`finish_many_statement` for a batch of outcomes (distinct task ids)."""
+    stored = _storable(outcomes, "postgresql")
     return {
         "p_ids": [o.task_id for o in outcomes],
         "p_leases": [o.lease_id for o in outcomes],
-        "p_kinds": [o.kind for o in outcomes],
-        "p_statuses": [target_status(o, now) for o in outcomes],
-        "p_results": [encode_json(o.result) for o in outcomes],
-        "p_errors": [o.error for o in outcomes],
+        "p_kinds": [kind for kind, _, _ in stored],
+        "p_statuses": [target_status(o, now, kind) for o, (kind, _, _) in zip(outcomes, stored, strict=True)],
+        "p_results": [result for _, _, result in stored],
+        "p_errors": [error for _, error, _ in stored],
         "p_run_ats": [o.run_at or now for o in outcomes],
         "p_now": now,
     }
@@ -138,7 +145,7 @@ def finish_many_statement(tasks: Table, channel: str) -> Any:
             attempts=case((kind_is("release"), c.attempts - 1), else_=c.attempts),
             **_CLEARED,
         )
-        .returning(*tasks.c, notify_changed(tasks, channel))
+        .returning(*record_columns(tasks, "postgresql"), notify_changed(tasks, channel))
     )
 
 
@@ -159,7 +166,7 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def reclaim_statements(tasks: Table, now: datetime) -> list[ReturningUpdate[Any]]:
+def reclaim_statements(tasks: Table, dialect: str, now: datetime) -> list[ReturningUpdate[Any]]:
     """Fail records past ``max_reclaims``, then return the other expired ones to the queue."""
     c = tasks.c
     expired = (c.status == RUNNING, c.lease_expires_at < now)
@@ -177,24 +184,24 @@ def reclaim_statements(tasks: Table, now: datetime) -> list[ReturningUpdate[Any]
             + literal(" times: the task's worker was lost each time", Text()),
             **_CLEARED,
         )
-        .returning(*tasks.c)
+        .returning(*record_columns(tasks, dialect))
     )
     requeue = (
         update(tasks)
         .where(*expired)
         .values(status=PENDING, reclaims=reclaims, attempts=c.attempts - 1, error=LOST, **_CLEARED)
-        .returning(*tasks.c)
+        .returning(*record_columns(tasks, dialect))
     )
     return [fail, requeue]
 
 
-def cancel_statement(tasks: Table, task_id: UUID, now: datetime) -> ReturningUpdate[Any]:
+def cancel_statement(tasks: Table, dialect: str, task_id: UUID, now: datetime) -> ReturningUpdate[Any]:
     """Cancel an active record (a running one loses its lease)."""
     return (
         update(tasks)
         .where(tasks.c.id == task_id, text(ACTIVE))
         .values(status=CANCELLED, finished_at=now, **_CLEARED)
-        .returning(*tasks.c)
+        .returning(*record_columns(tasks, dialect))
     )
 
 
@@ -209,13 +216,13 @@ def finish_json_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, 
         {
             "id": o.task_id.hex,
             "lease": o.lease_id,
-            "kind": o.kind,
-            "status": target_status(o, now),
-            "result": encode_json(o.result),
-            "error": o.error,
+            "kind": kind,
+            "status": target_status(o, now, kind),
+            "result": result,
+            "error": error,
             "run_at": _sqlite_time(o.run_at or now),
         }
-        for o in outcomes
+        for o, (kind, error, result) in zip(outcomes, _storable(outcomes, "sqlite"), strict=True)
     ]
     return {"p_batch": encode_json(batch), "p_now": now}
 
@@ -254,5 +261,5 @@ def finish_json_statement(tasks: Table) -> Any:
             attempts=case((kind_is("release"), c.attempts - 1), else_=c.attempts),
             **_CLEARED,
         )
-        .returning(*tasks.c)
+        .returning(*record_columns(tasks, "sqlite"))
     )

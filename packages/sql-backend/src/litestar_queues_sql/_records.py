@@ -1,22 +1,43 @@
-"""Converting task records to table rows and back (JSON columns via msgspec)."""
+"""Converting task records to table rows and back (JSON columns via msgspec).
+
+Rows are read with :func:`record_columns`, which hands back the values as the driver stored
+them (no SQLAlchemy result processing for ids, timestamps or SQLite text): a hostile or damaged
+row must fail in :func:`row_to_record`, one row at a time, and never while the driver fetches a
+batch, or a single bad row would break every claim that meets it.
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from sqlalchemy import LargeBinary, cast, type_coerce
+from sqlalchemy.types import NullType, Uuid
 
 from litestar_queues.exceptions import MalformedRecordError
 from litestar_queues.models import TaskRecord
+from litestar_queues_sql._types import UTCDateTime
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from sqlalchemy import Table
+    from sqlalchemy.sql.elements import ColumnElement
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
 
 _JSON_FIELDS = ("args", "kwargs", "metadata", "result")
 _FIELDS = tuple(TaskRecord.__struct_fields__)
+_TIME_FIELDS = ("created_at", "run_at", "started_at", "finished_at", "lease_expires_at")
+_TEXT_FIELDS = (
+    *("task_name", "queue", "status", "key", "execution_backend", "execution_profile"),
+    *("lease_id", "worker_id", "error"),
+)
+# how the SQLite DATETIME column stores a timestamp (SQLAlchemy's storage format, UTC)
+_SQLITE_TIME_LENGTH = len("2030-01-01 12:00:00.000000")
 
 
 def encode_json(value: Any) -> str:
@@ -32,27 +53,99 @@ def record_to_row(record: TaskRecord) -> dict[str, Any]:
     return row
 
 
+def record_columns(tasks: Table, dialect: str) -> list[ColumnElement[Any]]:
+    """The task columns to SELECT or RETURN for :func:`row_to_record`, labelled by name.
+
+    Ids and timestamps come back untouched by SQLAlchemy (a SQLite text that is not a UUID or
+    a timestamp would otherwise raise inside the fetch); on SQLite, text and JSON columns come
+    back as UTF-8 bytes (text that is not UTF-8 would otherwise fail the fetch in the driver).
+    """
+    columns: list[ColumnElement[Any]] = []
+    for col in tasks.c:
+        expr: ColumnElement[Any] = col
+        if isinstance(col.type, Uuid | UTCDateTime):
+            expr = type_coerce(col, NullType())
+        elif dialect == "sqlite" and col.name in _TEXT_FIELDS + _JSON_FIELDS:
+            expr = type_coerce(cast(type_coerce(col, NullType()), LargeBinary()), NullType())
+        columns.append(expr.label(col.name))
+    return columns
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8")  # UnicodeDecodeError: a ValueError, so malformed
+    return value
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    if type(value) is uuid.UUID:
+        return value
+    if isinstance(value, uuid.UUID):  # asyncpg's own UUID class
+        return uuid.UUID(int=value.int)
+    if isinstance(value, str):
+        # SQLite: exactly the 32 lowercase hex digits SQLAlchemy writes, or the id never matches
+        parsed = uuid.UUID(hex=value)
+        if parsed.hex == value:
+            return parsed
+    raise ValueError("the id is not a UUID")
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, str) and len(value) == _SQLITE_TIME_LENGTH and value[10] == " ":
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+    raise ValueError("a timestamp is not in the stored UTC format")
+
+
 def row_to_record(row: Mapping[Any, Any]) -> TaskRecord:
     """Decode a row (a mapping of column values) into a record.
 
     Raises:
-        MalformedRecordError: A JSON column or a field value is invalid.
+        MalformedRecordError: A column holds a value that is not a valid field of the record.
     """
+    column = ""
     try:
         values = {name: row[name] for name in _FIELDS}
-        for name in _JSON_FIELDS:
-            raw = values[name]
-            values[name] = None if raw is None else _decoder.decode(raw)
+        column = "id"
+        values["id"] = _uuid(values["id"])
+        for column in _TIME_FIELDS:
+            values[column] = _time(values[column])
+        for column in _TEXT_FIELDS:
+            values[column] = _text(values[column])
+        for column in _JSON_FIELDS:
+            raw = values[column]
+            values[column] = None if raw is None else _decoder.decode(raw)
+        column = ""  # msgspec names the field itself
         return msgspec.convert(values, TaskRecord)
-    except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as exc:
-        raise MalformedRecordError(f"stored task record cannot be decoded: {exc}") from exc
+    # any failure to build the record from what is stored means the row is malformed
+    except (msgspec.MsgspecError, ValueError, TypeError, KeyError, OverflowError) as exc:
+        where = f"column {column}: " if column else ""
+        raise MalformedRecordError(f"stored task record cannot be decoded: {where}{exc}") from exc
+
+
+def describe_id(value: Any) -> str:
+    """The id of a row for the dead-letter table: the UUID's canonical text, or what is stored."""
+    try:
+        return str(_uuid(value))
+    except ValueError:
+        return str(_describe(value))
 
 
 def describe_row(row: Mapping[Any, Any]) -> str:
     """The raw column values of a row as JSON text, for the dead-letter table."""
-    return encode_json(
-        {
-            name: value if isinstance(value, int | float | str | None) else str(value)
-            for name, value in row.items()
-        }
-    )
+    return encode_json({name: _describe(value) for name, value in row.items()})
+
+
+def _describe(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    return str(value)

@@ -16,9 +16,10 @@ from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, EnqueueR
 from litestar_queues_sql import _finish
 from litestar_queues_sql._base import SQLBackendBase
 from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_statement
-from litestar_queues_sql._errors import unavailable_as_backend_error
+from litestar_queues_sql._errors import enqueue_errors
+from litestar_queues_sql._limits import check_claim, check_records
 from litestar_queues_sql._notify import WORK
-from litestar_queues_sql._records import record_to_row
+from litestar_queues_sql._records import record_columns, record_to_row
 from litestar_queues_sql.schema import ACTIVE
 
 if TYPE_CHECKING:
@@ -61,11 +62,23 @@ class SQLQueueBackend(SQLBackendBase):
     # -- enqueue --------------------------------------------------------------------------------
 
     async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
-        """Store new records in one transaction; a held dedup key returns its active holder."""
+        """Store new records in one transaction; a held dedup key returns its active holder.
+
+        Raises:
+            QueueConfigurationError: An option is out of the database's range (priority,
+                retries, a queue name or key too long or holding a NUL on PostgreSQL), or the
+                database refused the records. Nothing is stored.
+            SerializationError: The arguments or metadata hold what the database cannot store
+                (a NUL character on PostgreSQL). Nothing is stored.
+            PayloadTooLargeError: A value is larger than the database can hold.
+            BackendUnavailableError: The database cannot be reached.
+        """
         if not records:
             return []
-        async with self._transaction("enqueue") as conn:
-            return await self._enqueue_on(conn, records)
+        rows = self._rows(records)
+        with enqueue_errors(self._database, len(records)):
+            async with self._transaction("enqueue") as conn:
+                return await self._enqueue_on(conn, records, rows)
 
     async def enqueue_in(
         self, connection: AsyncConnection | AsyncSession, records: Sequence[TaskRecord]
@@ -85,10 +98,23 @@ class SQLQueueBackend(SQLBackendBase):
         conn = await connection.connection() if isinstance(connection, AsyncSession) else connection
         if not records:
             return []
-        with unavailable_as_backend_error("enqueue in transaction"):
-            return await self._enqueue_on(conn, records)
+        rows = self._rows(records)
+        with enqueue_errors(self._database, len(records)):
+            return await self._enqueue_on(conn, records, rows)
 
-    async def _enqueue_on(self, conn: AsyncConnection, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
+    @property
+    def _database(self) -> str:
+        return "PostgreSQL" if self.dialect == "postgresql" else "SQLite"
+
+    def _rows(self, records: Sequence[TaskRecord]) -> list[dict[str, Any]]:
+        """The rows of ``records``, once checked against the database's limits (nothing written yet)."""
+        rows = [record_to_row(r) for r in records]
+        check_records(records, rows, self.dialect)
+        return rows
+
+    async def _enqueue_on(
+        self, conn: AsyncConnection, records: Sequence[TaskRecord], all_rows: Sequence[dict[str, Any]]
+    ) -> list[EnqueueResult]:
         tasks = self.tables.tasks
         postgres = conn.dialect.name == "postgresql"
         make_insert = pg_insert if postgres else sqlite_insert
@@ -101,8 +127,7 @@ class SQLQueueBackend(SQLBackendBase):
             stmt = make_insert(tasks).on_conflict_do_nothing().returning(tasks.c.id)
             if postgres:  # wake other processes at commit, without another round trip
                 stmt = stmt.returning(func.pg_notify(self.tables.channel, WORK))
-            rows = [record_to_row(records[i]) for i in todo]
-            inserted.update((await conn.execute(stmt, rows)).scalars())
+            inserted.update((await conn.execute(stmt, [all_rows[i] for i in todo])).scalars())
             rejected = []
             for i in todo:
                 if records[i].id in inserted:
@@ -131,18 +156,20 @@ class SQLQueueBackend(SQLBackendBase):
         if not rejected:
             return []
         tasks = self.tables.tasks
-        keys = {records[i].key for i in rejected if records[i].key is not None}
-        ids = {records[i].id for i in rejected}
+        columns = record_columns(tasks, self.dialect)
+        keys = list({records[i].key for i in rejected if records[i].key is not None})
+        ids = list({records[i].id for i in rejected})
         holders: dict[Any, TaskRecord] = {}
-        if keys:
-            rows = (
-                (await conn.execute(select(tasks).where(tasks.c.key.in_(keys), text(ACTIVE))))
-                .mappings()
-                .all()
-            )
-            holders.update((r.key, r) for r in await self._decode(rows))
-        rows = (await conn.execute(select(tasks).where(tasks.c.id.in_(ids)))).mappings().all()
-        holders.update((r.id, r) for r in await self._decode(rows))
+        # a holder that cannot be decoded is moved aside here, in this transaction: the record
+        # is then inserted on the next round (another connection would wait for our locks)
+        for start in range(0, len(keys), _CHUNK):
+            stmt = select(*columns).where(tasks.c.key.in_(keys[start : start + _CHUNK]), text(ACTIVE))
+            rows = (await conn.execute(stmt)).mappings().all()
+            holders.update((r.key, r) for r in await self._decode(conn, rows))
+        for start in range(0, len(ids), _CHUNK):
+            stmt = select(*columns).where(tasks.c.id.in_(ids[start : start + _CHUNK]))
+            rows = (await conn.execute(stmt)).mappings().all()
+            holders.update((r.id, r) for r in await self._decode(conn, rows))
         retry: list[int] = []
         for i in rejected:
             record = records[i]
@@ -167,6 +194,7 @@ class SQLQueueBackend(SQLBackendBase):
         """Claim up to ``limit`` due records in one statement, highest priority first, then FIFO."""
         if limit <= 0 or (queues is not None and not queues):
             return []
+        check_claim(queues, worker_id, self.dialect)
         stmt = claim_statement(self.tables.tasks, self.dialect, by_queue=queues is not None)
         params: dict[str, Any] = {
             "p_now": now,
@@ -178,18 +206,22 @@ class SQLQueueBackend(SQLBackendBase):
             params["p_queues"] = list(queues)
         async with self._statement("claim") as conn:
             rows = (await conn.execute(stmt, params)).mappings().all()
-        ordered = sorted(rows, key=lambda r: (-r["priority"], r["seq"]))
-        return await self._decode(ordered)
+            # decoded (and bad rows moved aside) before the SQLite transaction commits: a row
+            # that fails here cannot leave the claimed ones running with nobody holding them
+            decoded = await self._decode_rows(conn, rows)
+        decoded.sort(key=lambda pair: (-pair[1].priority, pair[0]))
+        return [record for _, record in decoded]
 
     async def claim_task(
         self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
     ) -> TaskRecord | None:
         """Claim one pending or scheduled record by id, due or not."""
         stmt = claim_one_statement(self.tables.tasks, self.dialect)
+        check_claim(None, worker_id, self.dialect)
         params = {"p_id": task_id, "p_now": now, "p_until": lease_until, "p_worker": worker_id}
         async with self._statement("claim task") as conn:
             rows = (await conn.execute(stmt, params)).mappings().all()
-        records = await self._decode(rows)
+            records = await self._decode(conn, rows)
         return records[0] if records else None
 
     async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
@@ -238,7 +270,7 @@ class SQLQueueBackend(SQLBackendBase):
                     stmt = _finish.finish_json_statement(tasks)
                     params = _finish.finish_json_params([outcomes[i] for i in batch], now)
                     rows = list((await conn.execute(stmt, params)).mappings().all())
-                by_id = {r.id: r for r in await self._decode(rows)}
+                by_id = {r.id: r for r in await self._decode(conn, rows)}
                 for i in batch:
                     applied[i] = by_id.get(outcomes[i].task_id)
             done = [r for r in applied if r is not None]
@@ -256,9 +288,9 @@ class SQLQueueBackend(SQLBackendBase):
         """Return running records whose lease expired before ``now`` to the queue, or fail them."""
         rows: list[Mapping[Any, Any]] = []
         async with self._transaction("reclaim expired leases") as conn:
-            for stmt in _finish.reclaim_statements(self.tables.tasks, now):
+            for stmt in _finish.reclaim_statements(self.tables.tasks, self.dialect, now):
                 rows.extend((await conn.execute(stmt)).mappings().all())
-            changed = await self._decode(rows)
+            changed = await self._decode(conn, rows)
             if changed:
                 await self._notify(
                     conn,
@@ -268,19 +300,28 @@ class SQLQueueBackend(SQLBackendBase):
         return changed
 
     async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
-        """Cancel an active record; a terminal record is returned unchanged."""
+        """Cancel an active record; a terminal record is returned unchanged.
+
+        Raises:
+            MalformedRecordError: The stored row cannot be decoded (it is moved aside).
+        """
         async with self._transaction("cancel") as conn:
-            rows = (
-                (await conn.execute(_finish.cancel_statement(self.tables.tasks, task_id, now)))
-                .mappings()
-                .all()
-            )
-            if rows:
+            stmt = _finish.cancel_statement(self.tables.tasks, self.dialect, task_id, now)
+            rows = (await conn.execute(stmt)).mappings().all()
+            records = await self._decode(conn, rows)
+            if records:
                 await self._notify(conn, finished=[task_id])
+        if records:
+            return records[0]
         if rows:
-            records = await self._decode(rows)
-            return records[0] if records else None
+            raise self._moved(task_id)
         return await self.get(task_id)
+
+    def _moved(self, task_id: UUID) -> MalformedRecordError:
+        return MalformedRecordError(
+            f"task record {task_id} cannot be decoded; it was moved to {self.tables.dead_letters.name} "
+            "(its raw values and the error are there)"
+        )
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -291,16 +332,15 @@ class SQLQueueBackend(SQLBackendBase):
             MalformedRecordError: The stored row cannot be decoded (it is moved aside).
         """
         tasks = self.tables.tasks
+        stmt = select(*record_columns(tasks, self.dialect)).where(tasks.c.id == task_id)
         async with self._statement("get") as conn:
-            rows = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().all()
-        if not rows:
-            return None
-        records = await self._decode(rows)
-        if not records:
-            raise MalformedRecordError(
-                f"task record {task_id} cannot be decoded; it was moved to {self.tables.dead_letters.name}"
-            )
-        return records[0]
+            rows = (await conn.execute(stmt)).mappings().all()
+            records = await self._decode(conn, rows)
+        if records:
+            return records[0]
+        if rows:
+            raise self._moved(task_id)
+        return None
 
     async def counts(self) -> dict[str, dict[str, int]]:
         """Count records per queue and status."""
