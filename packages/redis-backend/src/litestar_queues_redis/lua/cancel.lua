@@ -3,11 +3,13 @@ local id, now, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local s, why = state(id)
 if s == false then return bury(id, why) end
 if not s then return false end
+local changed = {}
 if not TERMINAL[s.status] then
   redis.call('ZREM', qkey(s.queue, 'ready'), s.member)
   redis.call('ZREM', qkey(s.queue, 'delayed'), id)
-  clear_lease(id, s)
-  redis.call('HSET', rkey(id), 'status', 'cancelled', 'finished_at', now)
+  changed.status, changed.finished_at = 'cancelled', now
+  clear_lease(id, s, changed)
+  write(id, changed)
   settle(id, s, 'cancelled', ttl)
 end
-return reply(id)
+return reply(id, s, changed)

@@ -6,9 +6,12 @@ local P = ARGV[1]
 -- times are integer microseconds since the epoch.
 local META = {'status', 'attempts', 'runs', 'reclaims', 'run_at', 'started_at', 'finished_at',
   'lease_id', 'lease_exp', 'worker_id', 'error', 'result'}
--- Every field a script or the client computes with, read and checked in one HMGET by state().
+-- Every field of a record, read and checked in one HMGET by state(); META_AT[i] is the
+-- position of META[i] in STATE.
 local STATE = {'status', 'queue', 'key', 'member', 'score', 'attempts', 'runs', 'reclaims',
-  'max_reclaims', 'run_at', 'started_at', 'finished_at', 'lease_exp', 'lease_id', 'rec'}
+  'max_reclaims', 'run_at', 'started_at', 'finished_at', 'lease_exp', 'lease_id', 'rec',
+  'worker_id', 'error', 'result'}
+local META_AT = {1, 6, 7, 8, 10, 11, 12, 14, 13, 16, 17, 18}
 local KNOWN = {pending = true, scheduled = true, running = true, completed = true, failed = true,
   cancelled = true}
 local TERMINAL = {completed = true, failed = true, cancelled = true}
@@ -22,69 +25,81 @@ local function server_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Integer text as HINCRBY parses it, short enough that a double holds it and the client's
--- datetime range covers it as microseconds (at most 17 characters: about 3,000 years).
-local function int(v)
-  if v and #v <= 17 and string.find(v, '^%-?%d+$') then return tonumber(v) end
-  return nil
-end
+-- an integer counted in a script, written back as exact integer text
+local function count(n) return string.format('%d', n) end
 
--- an optional integer: absent (HMGET's false), '' (None) or an integer
-local function opt_int(v)
-  return not v or v == '' or int(v) ~= nil
-end
+local find = string.find
+-- Integer text (as Redis and count() write integers), short enough that a double holds it and
+-- the client's datetime range covers it as microseconds (at most 17 characters: 3,000 years).
+local INT = '^%-?%d+$'
+-- a score ZADD accepts: decimal or exponent notation (no spaces, hex, inf or nan)
+local SCORE = '^[%d%.eE%+%-]+$'
 
--- a score ZADD accepts: decimal or exponent notation of a finite double (no spaces, hex, inf, nan)
-local function finite(v)
-  if not (v and string.find(v, '^[%d%.eE%+%-]+$')) then return false end
-  local x = tonumber(v)
-  return x ~= nil and x > -math.huge and x < math.huge
-end
-
--- Why the fields of a record cannot be used, or nil when they can. O(1): a few patterns.
+-- Why the fields of a record cannot be used, or nil when they can: O(1), a few anchored
+-- patterns, inlined (this runs for every record a script touches).
 local function malformed(id, v)
   if not KNOWN[v[1]] then return 'field status is missing or unknown' end
   if not v[2] or v[2] == '' then return 'field queue is missing or empty' end
   local member = v[4]
-  if not (member and #member == 16 + #id and string.sub(member, 17) == id) then
+  if not (member and #member == 16 + #id and find(member, id, 17, true)) then
     return 'field member is missing or does not name the record'
   end
-  if not finite(v[5]) then return 'field score is missing or not a finite number' end
-  for i = 6, 10 do
-    if not int(v[i]) then return 'field ' .. STATE[i] .. ' is missing or not an integer' end
+  local score = v[5]
+  score = score and find(score, SCORE) and tonumber(score)
+  if not (score and score > -math.huge and score < math.huge) then
+    return 'field score is missing or not a finite number'
   end
-  for i = 11, 13 do
-    if not opt_int(v[i]) then return 'field ' .. STATE[i] .. ' is not an integer' end
+  for i = 6, 10 do  -- attempts, runs, reclaims, max_reclaims, run_at
+    local x = v[i]
+    if not (x and #x <= 17 and find(x, INT)) then return 'field ' .. STATE[i] .. ' is missing or not an integer' end
+  end
+  for i = 11, 13 do  -- started_at, finished_at, lease_exp: '' is None
+    local x = v[i]
+    if x and x ~= '' and not (#x <= 17 and find(x, INT)) then return 'field ' .. STATE[i] .. ' is not an integer' end
   end
   if not v[15] then return 'field rec is missing' end
   return nil
 end
 
--- Reads the fields the scripts need. Returns the state table, or nil when no record has the
--- id, or false plus a reason when the stored record is malformed.
+-- Reads and checks a record. Returns its state table (the raw fields in s.v), or nil when no
+-- record has the id, or false plus a reason when the stored record is malformed.
 local function state(id)
   local v = redis.pcall('HMGET', rkey(id), unpack(STATE))
   if v.err then return false, 'stored record is not a hash: ' .. v.err end
-  local empty = true
-  for i = 1, #STATE do if v[i] then empty = false end end
-  if empty then
-    if redis.call('EXISTS', rkey(id)) == 1 then return false, 'stored record has none of its fields' end
-    return nil
+  if not v[1] then  -- no status: no record at all, unless other fields are there
+    local empty = true
+    for i = 2, #STATE do if v[i] then empty = false end end
+    if empty then return nil end
   end
   local why = malformed(id, v)
   if why then return false, why end
   return {status = v[1], queue = v[2], key = v[3], member = v[4], score = v[5],
-    attempts = tonumber(v[6]), reclaims = tonumber(v[8]), max_reclaims = tonumber(v[9]),
-    lease_id = v[14]}
+    attempts = tonumber(v[6]), runs = tonumber(v[7]), reclaims = tonumber(v[8]),
+    max_reclaims = tonumber(v[9]), lease_id = v[14], v = v}
 end
 
-local function reply(id)
-  local v = redis.call('HMGET', rkey(id), 'rec', unpack(META))
+-- The reply of a record from the fields state() read and the fields written since (`changed`,
+-- field -> text): what reading the hash again would return, without reading it.
+local function reply(id, s, changed)
+  local v = s.v
   local meta = {}
   for i = 1, #META do
-    if v[i + 1] then meta[META[i]] = v[i + 1] end
+    local name = META[i]
+    local value = changed[name]
+    if value == nil then value = v[META_AT[i]] end
+    if value then meta[name] = value end
   end
-  return {id, v[1], cjson.encode(meta)}
+  return {id, v[15], cjson.encode(meta)}
+end
+
+-- Writes `changed` (field -> text) in one HSET.
+local function write(id, changed)
+  local args = {}
+  for field, value in pairs(changed) do
+    args[#args + 1] = field
+    args[#args + 1] = value
+  end
+  redis.call('HSET', rkey(id), unpack(args))
 end
 
 -- Moves a malformed record aside: the raw key is renamed to P:dead:<id> and P:dead maps the
@@ -135,9 +150,10 @@ local function requeue(id, s)
   wake(s.queue)
 end
 
-local function clear_lease(id, s)
-  redis.call('HSET', rkey(id), 'lease_id', '', 'lease_exp', '')
+-- Drops the lease entry; the caller writes lease_id and lease_exp as '' with its other fields.
+local function clear_lease(id, s, changed)
   redis.call('ZREM', qkey(s.queue, 'leases'), id)
+  changed.lease_id, changed.lease_exp = '', ''
 end
 
 -- Terminal bookkeeping: release the dedup key, start the retention clock, notify waiters.
@@ -158,16 +174,12 @@ local function settle(id, s, status, ttl)
 end
 
 -- optional strings travel as '' (None) or 's' .. text; stored as '' (None) or the text
-local function set_opt(id, field, value)
-  redis.call('HSET', rkey(id), field, string.sub(value, 2))
-end
+local function opt(value) return string.sub(value, 2) end
 
 local function take(id, s, now, lease_until, worker, lease_id)
-  local k = rkey(id)
-  redis.call('HSET', k, 'status', 'running', 'lease_id', lease_id, 'lease_exp', lease_until,
-    'worker_id', worker, 'started_at', now)
-  redis.call('HINCRBY', k, 'attempts', 1)
-  redis.call('HINCRBY', k, 'runs', 1)
+  local changed = {status = 'running', lease_id = lease_id, lease_exp = lease_until, worker_id = worker,
+    started_at = now, attempts = count(s.attempts + 1), runs = count(s.runs + 1)}
+  write(id, changed)
   redis.call('ZADD', qkey(s.queue, 'leases'), lease_until, id)
-  return reply(id)
+  return reply(id, s, changed)
 end

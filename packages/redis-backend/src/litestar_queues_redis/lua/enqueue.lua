@@ -8,9 +8,10 @@ for i = 0, n - 1 do
   local b = 3 + i * 11
   local id, q, status, score, run_at, key = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local result = nil
-  local existing, why = state(id)
+  local existing, why = nil, nil
+  if redis.call('EXISTS', rkey(id)) == 1 then existing, why = state(id) end  -- a new id: one cheap call
   if existing then
-    result = {0, reply(id)}
+    result = {0, reply(id, existing, {})}
   elseif existing == false then
     bury(id, why)
   end
@@ -19,7 +20,7 @@ for i = 0, n - 1 do
     if holder then
       local hs, hwhy = state(holder)
       if hs and not TERMINAL[hs.status] then
-        result = {0, reply(holder)}
+        result = {0, reply(holder, hs, {})}
       elseif hs == false then
         bury(holder, hwhy)
       end

@@ -11,33 +11,35 @@ for i = 0, n - 1 do
   if s == false then
     out[#out + 1] = bury(id, why)
   elseif s and s.status == 'running' and s.lease_id == lease_id then
-    local k = rkey(id)
-    clear_lease(id, s)
+    local changed = {}
+    clear_lease(id, s, changed)
     if kind == 'complete' then
-      redis.call('HSET', k, 'status', 'completed', 'finished_at', now)
-      set_opt(id, 'result', ARGV[b + 3])
+      changed.status, changed.finished_at, changed.result = 'completed', now, opt(ARGV[b + 3])
+      write(id, changed)
       settle(id, s, 'completed', ttl)
     elseif kind == 'fail' then
-      redis.call('HSET', k, 'status', 'failed', 'finished_at', now)
-      set_opt(id, 'error', ARGV[b + 4])
+      changed.status, changed.finished_at, changed.error = 'failed', now, opt(ARGV[b + 4])
+      write(id, changed)
       settle(id, s, 'failed', ttl)
     elseif kind == 'retry' then
       local run_at = ARGV[b + 5]
       if run_at == '' then run_at = now end
-      set_opt(id, 'error', ARGV[b + 4])
+      changed.run_at, changed.error = run_at, opt(ARGV[b + 4])
       if tonumber(run_at) > tonumber(now) then
-        redis.call('HSET', k, 'status', 'scheduled', 'run_at', run_at)
+        changed.status = 'scheduled'
+        write(id, changed)
         redis.call('ZADD', qkey(s.queue, 'delayed'), run_at, id)
       else
-        redis.call('HSET', k, 'status', 'pending', 'run_at', run_at)
+        changed.status = 'pending'
+        write(id, changed)
         requeue(id, s)
       end
     else
-      redis.call('HSET', k, 'status', 'pending')
-      redis.call('HINCRBY', k, 'attempts', -1)
+      changed.status, changed.attempts = 'pending', count(s.attempts - 1)
+      write(id, changed)
       requeue(id, s)
     end
-    out[#out + 1] = reply(id)
+    out[#out + 1] = reply(id, s, changed)
   else
     out[#out + 1] = false
   end

@@ -3,4 +3,4 @@ local id = ARGV[2]
 local s, why = state(id)
 if s == false then return bury(id, why) end
 if not s then return false end
-return reply(id)
+return reply(id, s, {})

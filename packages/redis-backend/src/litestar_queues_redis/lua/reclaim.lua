@@ -13,22 +13,21 @@ for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
     elseif s == nil then
       orphan(id, 'leases')
       redis.call('ZREM', lkey, id)
-    elseif s and s.status == 'running' then
-      local k = rkey(id)
-      local reclaims = s.reclaims + 1
-      clear_lease(id, s)
-      redis.call('HINCRBY', k, 'attempts', -1)
-      redis.call('HSET', k, 'reclaims', reclaims)
-      if reclaims > s.max_reclaims then
-        redis.call('HSET', k, 'status', 'failed', 'finished_at', now, 'error',
-          'lease expired ' .. reclaims .. ' times: the task\'s worker was lost each time')
+    elseif s.status == 'running' then
+      local reclaims = count(s.reclaims + 1)
+      local changed = {attempts = count(s.attempts - 1), reclaims = reclaims}
+      clear_lease(id, s, changed)
+      if s.reclaims + 1 > s.max_reclaims then
+        changed.status, changed.finished_at = 'failed', now
+        changed.error = 'lease expired ' .. reclaims .. ' times: the task\'s worker was lost each time'
+        write(id, changed)
         settle(id, s, 'failed', ttl)
       else
-        redis.call('HSET', k, 'status', 'pending', 'error',
-          'lease expired: the worker running the task was lost')
+        changed.status, changed.error = 'pending', 'lease expired: the worker running the task was lost'
+        write(id, changed)
         requeue(id, s)
       end
-      out[#out + 1] = reply(id)
+      out[#out + 1] = reply(id, s, changed)
     else
       redis.call('ZREM', lkey, id)
     end
