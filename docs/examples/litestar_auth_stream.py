@@ -1,6 +1,7 @@
 """A worked example: a guarded WebSocket that streams only the caller's own tasks."""
 
 from typing import Any
+from uuid import UUID
 
 import anyio
 from litestar import Litestar, Request, post, websocket
@@ -65,9 +66,10 @@ async def create_export(
     return {"task_id": str(result.id)}
 
 
-@websocket("/exports/{task_id:str}/events", guards=[owns_task])
-async def export_events(socket: WebSocket, task_id: FromPath[str]) -> None:
-    # the guard ran before the socket was accepted; history replays what happened before
+@websocket("/exports/{task_id:uuid}/events", guards=[owns_task])
+async def export_events(socket: WebSocket, task_id: FromPath[UUID]) -> None:
+    # the guard ran before the socket was accepted; history replays what happened before.
+    # task_id is parsed as a UUID: an uppercase or dashless id names the same channel
     await stream_queue_events(socket, [QueueChannels.task(task_id)], history=100)
 
 
@@ -84,7 +86,8 @@ app = Litestar(
 def main() -> None:
     with TestClient(app=app) as client:
         task_id = client.post("/exports", headers={"x-token": "alice-token"}).json()["task_id"]
-        with client.websocket_connect(f"/exports/{task_id}/events?token=alice-token") as ws:
+        shouted = task_id.replace("-", "").upper()  # the same id, written differently: same stream
+        with client.websocket_connect(f"/exports/{shouted}/events?token=alice-token") as ws:
             types = []
             while not types or types[-1] != "task.completed":
                 types.append(ws.receive_json(timeout=10)["type"])
