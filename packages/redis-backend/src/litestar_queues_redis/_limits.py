@@ -37,11 +37,11 @@ _JSON_HINT = (
 )
 
 
-def _whole(value: Any, option: str, low: int, high: int) -> None:
+def _whole(value: Any, option: str, low: int, high: int, limits: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise QueueConfigurationError(
-            f"{option} must be a whole number from {low} to {high}: the Redis backend's scripts count "
-            "with doubles, which hold larger numbers inexactly"
+            f"{option} must be a whole number {limits}: the Redis backend's scripts count with "
+            "doubles, which hold larger numbers inexactly"
         )
 
 
@@ -93,12 +93,15 @@ def check_record(record: TaskRecord) -> None:
         raise QueueConfigurationError(
             "a new task record's status must be 'pending' or 'scheduled': enqueue stores new records only"
         )
-    _whole(record.priority, "priority", -MAX_PRIORITY, MAX_PRIORITY)
-    _whole(record.max_retries, "retries (max_retries)", 0, MAX_COUNT)
-    _whole(record.max_reclaims, "max_reclaims", 0, MAX_COUNT)
-    _whole(record.attempts, "attempts", 0, MAX_COUNT)
-    _whole(record.runs, "runs", 0, MAX_COUNT)
-    _whole(record.reclaims, "reclaims", 0, MAX_COUNT)
+    _whole(record.priority, "priority", -MAX_PRIORITY, MAX_PRIORITY, "from -2**53 to 2**53")
+    for option, value in (
+        ("retries (max_retries)", record.max_retries),
+        ("max_reclaims", record.max_reclaims),
+        ("attempts", record.attempts),
+        ("runs", record.runs),
+        ("reclaims", record.reclaims),
+    ):
+        _whole(value, option, 0, MAX_COUNT, "from 0 to 2**53 - 1")
     timeout = record.timeout
     if timeout is not None and (
         not isinstance(timeout, int | float)
