@@ -367,3 +367,13 @@ async def test_a_worker_serves_good_records_beside_malformed_ones(
     assert sorted(served) == sorted(good_ids)
     assert set(await backend.dead_letters()) == {str(r.id) for r in bad}
     assert await stranded(raw, backend.keys) == []
+
+
+async def test_a_record_buried_after_it_finished_is_not_counted(
+    backend: RedisQueueBackend, raw: aioredis.Redis
+) -> None:
+    bad, good = await claim_both(backend)
+    await damage(raw, backend.keys, bad, good, "garbage JSON")  # found only when the reply is decoded
+    outcomes = [Outcome(task_id=r.id, lease_id=r.lease_id or "", kind="complete") for r in (bad, good)]
+    assert [r is None for r in await backend.finish(outcomes, now=at(1.5))] == [True, False]
+    assert await backend.counts() == {"default": {"completed": 1}}

@@ -104,7 +104,7 @@ end
 
 -- Moves a malformed record aside: the raw key is renamed to P:dead:<id> and P:dead maps the
 -- id to a JSON description. Its index entries are dropped (the ready entry and the dedup key
--- only where the fields still name this record) so it never blocks a queue.
+-- only where the fields still name this record) so it never blocks a queue nor is counted.
 local function bury(id, reason)
   local k = rkey(id)
   local dk = P .. ':dead:' .. id
@@ -121,8 +121,9 @@ local function bury(id, reason)
   end
   redis.call('HSET', P .. ':dead', id, cjson.encode({error = reason, key = dk}))
   for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
-    redis.call('ZREM', qkey(q, 'leases'), id)
-    redis.call('ZREM', qkey(q, 'delayed'), id)
+    for _, name in ipairs({'leases', 'delayed', 'completed', 'failed', 'cancelled'}) do
+      redis.call('ZREM', qkey(q, name), id)
+    end
   end
   return {'!', id, reason}
 end
