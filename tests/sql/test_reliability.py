@@ -499,6 +499,17 @@ async def test_a_value_over_an_index_limit_of_the_users_is_payload_too_large(pos
         await backend.close()
 
 
+async def test_enqueue_into_missing_tables_names_the_fix(postgres_url: str) -> None:
+    backend = SQLQueueBackend(f"{postgres_url}&create_schema=false")
+    await backend.open()
+    try:
+        with pytest.raises(QueueConfigurationError, match=r"SQLSTATE 42P01.*create-schema") as caught:
+            await backend.enqueue([record(args=[SECRET])])
+        assert_no_secret(caught.value)
+    finally:
+        await backend.close()
+
+
 async def test_service_enqueue_gets_the_typed_errors(postgres_url: str) -> None:
     async with QueueService(QueueConfig(queue_backend=postgres_url, registry=registry)) as service:
         with pytest.raises(QueueConfigurationError, match="priority"):

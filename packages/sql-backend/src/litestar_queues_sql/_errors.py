@@ -135,6 +135,12 @@ def _refused(exc: BaseException, database: str, count: int) -> QueueError:
             f"{what}: the database cannot hold a value of the record; nothing was stored. Check the "
             "arguments and metadata against the Limits section of the SQL docs"
         )
+    if code in ("42P01", "42703"):
+        return QueueConfigurationError(
+            f"{what}: the queue table or one of its columns does not exist; nothing was stored. Open "
+            "the backend with create_schema=true, run `python -m litestar_queues_sql create-schema URL`, "
+            "or apply the migration that creates litestar_queues_sql.queue_tables"
+        )
     return QueueConfigurationError(
         f"{what}; nothing was stored. The queue table does not accept the record: if you changed it "
         "(constraints, triggers, columns), make it match litestar_queues_sql.queue_tables again"

@@ -8,6 +8,7 @@ batch, or a single bad row would break every claim that meets it.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,8 @@ def record_to_row(record: TaskRecord) -> dict[str, Any]:
     return row
 
 
-def record_columns(tasks: Table, dialect: str) -> list[ColumnElement[Any]]:
+@functools.cache
+def record_columns(tasks: Table, dialect: str) -> tuple[ColumnElement[Any], ...]:
     """The task columns to SELECT or RETURN for :func:`row_to_record`, labelled by name.
 
     Ids and timestamps come back untouched by SQLAlchemy (a SQLite text that is not a UUID or
@@ -68,7 +70,7 @@ def record_columns(tasks: Table, dialect: str) -> list[ColumnElement[Any]]:
         elif dialect == "sqlite" and col.name in _TEXT_FIELDS + _JSON_FIELDS:
             expr = type_coerce(cast(type_coerce(col, NullType()), LargeBinary()), NullType())
         columns.append(expr.label(col.name))
-    return columns
+    return tuple(columns)
 
 
 def _text(value: Any) -> Any:
@@ -90,9 +92,7 @@ def _uuid(value: Any) -> uuid.UUID:
     raise ValueError("the id is not a UUID")
 
 
-def _time(value: Any) -> datetime | None:
-    if value is None:
-        return None
+def _time(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, str) and len(value) == _SQLITE_TIME_LENGTH and value[10] == " ":
@@ -114,12 +114,17 @@ def row_to_record(row: Mapping[Any, Any]) -> TaskRecord:
         column = "id"
         values["id"] = _uuid(values["id"])
         for column in _TIME_FIELDS:
-            values[column] = _time(values[column])
+            value = values[column]
+            if value is not None:
+                values[column] = _time(value)
         for column in _TEXT_FIELDS:
-            values[column] = _text(values[column])
+            value = values[column]
+            if value.__class__ is not str and value is not None:
+                values[column] = _text(value)
         for column in _JSON_FIELDS:
-            raw = values[column]
-            values[column] = None if raw is None else _decoder.decode(raw)
+            value = values[column]
+            if value is not None:
+                values[column] = _decoder.decode(value)  # text, or UTF-8 bytes on SQLite
         column = ""  # msgspec names the field itself
         return msgspec.convert(values, TaskRecord)
     # any failure to build the record from what is stored means the row is malformed
@@ -138,7 +143,7 @@ def describe_id(value: Any) -> str:
 
 def describe_row(row: Mapping[Any, Any]) -> str:
     """The raw column values of a row as JSON text, for the dead-letter table."""
-    return encode_json({name: _describe(value) for name, value in row.items()})
+    return encode_json({name: _describe(value) for name, value in row.items() if not name.startswith("_")})
 
 
 def _describe(value: Any) -> Any:
