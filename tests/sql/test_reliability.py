@@ -193,6 +193,19 @@ async def test_get_and_cancel_move_a_bad_row_aside(
         assert await statuses(backend) == {}
 
 
+async def test_counts_survive_damaged_names_on_sqlite(sqlite_url: str) -> None:
+    backend = SQLQueueBackend(sqlite_url)
+    await backend.open()
+    try:
+        bad_status, bad_queue, good = record(), record(), record()
+        await backend.enqueue([bad_status, bad_queue, good])
+        await damage(backend, bad_status.id, {"status": "CAST(x'ff' AS TEXT)"})
+        await damage(backend, bad_queue.id, {"queue": "CAST(x'6fff' AS TEXT)"})
+        assert await backend.counts() == {"default": {"pending": 1, "\\xff": 1}, "o\\xff": {"pending": 1}}
+    finally:
+        await backend.close()
+
+
 async def test_unknown_status_on_postgres_is_moved_aside(postgres_url: str) -> None:
     backend = SQLQueueBackend(postgres_url)
     await backend.open()

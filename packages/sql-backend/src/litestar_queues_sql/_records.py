@@ -133,6 +133,15 @@ def row_to_record(row: Mapping[Any, Any]) -> TaskRecord:
         raise MalformedRecordError(f"stored task record cannot be decoded: {where}{exc}") from exc
 
 
+def text_label(value: Any) -> str:
+    """A text column's value as text, whatever is stored (bytes that are not UTF-8 escaped)."""
+    if value.__class__ is str:
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    return str(value)
+
+
 def describe_id(value: Any) -> str:
     """The id of a row for the dead-letter table: the UUID's canonical text, or what is stored."""
     try:

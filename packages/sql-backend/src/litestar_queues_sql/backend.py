@@ -19,7 +19,7 @@ from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_state
 from litestar_queues_sql._errors import enqueue_errors
 from litestar_queues_sql._limits import check_claim, check_records
 from litestar_queues_sql._notify import WORK
-from litestar_queues_sql._records import record_columns, record_to_row
+from litestar_queues_sql._records import record_columns, record_to_row, text_label
 from litestar_queues_sql.schema import ACTIVE
 
 if TYPE_CHECKING:
@@ -94,6 +94,11 @@ class SQLQueueBackend(SQLBackendBase):
         Returns:
             One result per record. On PostgreSQL, workers are notified when the transaction
             commits; nothing is visible (or notified) if it rolls back.
+
+        Raises:
+            QueueConfigurationError: As :meth:`enqueue`; the limits are checked before any
+                statement, so the caller's transaction stays usable.
+            SerializationError: As :meth:`enqueue`.
         """
         conn = await connection.connection() if isinstance(connection, AsyncSession) else connection
         if not records:
@@ -246,7 +251,11 @@ class SQLQueueBackend(SQLBackendBase):
         """Apply outcomes, each only under its lease (PostgreSQL: one statement per batch).
 
         The write is shielded from cancellation (for up to ``_SHIELD`` seconds): a worker that is
-        being shut down while it reports outcomes does not leave them half-applied.
+        being shut down while it reports outcomes does not leave them half-applied. Error texts
+        are stored with NUL characters and unpaired surrogates replaced; on PostgreSQL a result
+        holding a NUL character cannot be stored, and its task fails with an error saying so
+        (the rest of the batch is applied as reported). A row that cannot be decoded is moved
+        aside and its outcome returns ``None``, as for a lost lease.
         """
         if not outcomes:
             return []
@@ -343,14 +352,16 @@ class SQLQueueBackend(SQLBackendBase):
         return None
 
     async def counts(self) -> dict[str, dict[str, int]]:
-        """Count records per queue and status."""
+        """Count records per queue and status (a damaged name is counted under its escaped text)."""
         tasks = self.tables.tasks
-        stmt = select(tasks.c.queue, tasks.c.status, func.count()).group_by(tasks.c.queue, tasks.c.status)
+        read = {c.key: c for c in record_columns(tasks, self.dialect)}
+        stmt = select(read["queue"], read["status"], func.count()).group_by(tasks.c.queue, tasks.c.status)
         async with self._statement("counts") as conn:
             rows = (await conn.execute(stmt)).all()
         result: dict[str, dict[str, int]] = {}
         for queue, status, count in rows:
-            result.setdefault(queue, {})[status] = count
+            per_queue = result.setdefault(text_label(queue), {})
+            per_queue[text_label(status)] = per_queue.get(text_label(status), 0) + count
         return result
 
     # -- wake-ups ---------------------------------------------------------------------------------
