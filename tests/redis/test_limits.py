@@ -8,6 +8,7 @@ key, a missing permission) come back as the core's errors too.
 
 from __future__ import annotations
 
+import enum
 import socket
 import uuid
 from datetime import UTC, datetime
@@ -170,6 +171,18 @@ async def test_the_limits_themselves_are_stored_and_read_back(backend: RedisQueu
         assert await backend.get(rec.id) == rec
     claimed = await backend.claim(queues=None, worker_id="w", limit=5, now=at(1), lease_until=at(2))
     assert [r.id for r in claimed] == [high.id, early.id, low.id]
+
+
+class Level(enum.IntEnum):
+    HIGH = 2
+
+
+async def test_subclasses_and_empty_optional_texts_are_accepted(backend: RedisQueueBackend) -> None:
+    rec = record(priority=Level.HIGH, timeout=3, error="", worker_id="")
+    (result,) = await backend.enqueue([rec])
+    assert result.created
+    stored = await backend.get(rec.id)
+    assert stored is not None and (stored.priority, stored.timeout, stored.error) == (2, 3.0, "")
 
 
 registry = TaskRegistry()

@@ -74,7 +74,8 @@ def refused(exc: ResponseError) -> QueueError:
             "key aside (the Redis backend's docs, section Limits, list the keys and their types)"
         )
     return BackendUnavailableError(
-        f"the Redis server refused a command of the backend ({code}); its log says why; {_RETRIED}"
+        f"the Redis server refused a command of the backend ({code}); the chained error holds its "
+        f"reply; {_RETRIED}"
     )
 
 

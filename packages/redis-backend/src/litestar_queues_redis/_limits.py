@@ -32,6 +32,7 @@ LATEST = EPOCH + timedelta(microseconds=MAX_US)
 _RANGE = f"between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} UTC"
 _NEW_STATUSES = frozenset({"pending", "scheduled"})
 _OUTCOME_KINDS = frozenset({"complete", "fail", "retry", "release"})
+_REAL = (int, float)
 _JSON_HINT = (
     "pass JSON values only: str (valid Unicode), int, float, bool, None, lists, and dicts with str keys"
 )
@@ -75,8 +76,55 @@ def check_time(moment: datetime, option: str) -> int:
     return micros
 
 
+def _plain(record: TaskRecord) -> bool:
+    """Whether every field has the exact type and range a record built by the core has.
+
+    The fast path of :func:`check_record` (about 1 us): exact types only, so a subclass (an
+    ``IntEnum`` priority, a ``datetime`` subclass) takes the slow path, which accepts it. The range
+    of ``run_at`` is checked when it is encoded (:func:`check_time`).
+    """
+    r = record
+    timeout, key, run_at = r.timeout, r.key, r.run_at
+    return (
+        type(r.id) is UUID
+        and type(r.task_name) is str
+        and r.task_name != ""
+        and type(r.queue) is str
+        and r.queue != ""
+        and (key is None or (type(key) is str and key != ""))
+        and r.status in _NEW_STATUSES
+        and type(r.priority) is int
+        and -MAX_PRIORITY <= r.priority <= MAX_PRIORITY
+        and type(r.max_retries) is int
+        and type(r.max_reclaims) is int
+        and type(r.attempts) is int
+        and type(r.runs) is int
+        and type(r.reclaims) is int
+        and 0 <= r.max_retries <= MAX_COUNT
+        and 0 <= r.max_reclaims <= MAX_COUNT
+        and 0 <= r.attempts <= MAX_COUNT
+        and 0 <= r.runs <= MAX_COUNT
+        and 0 <= r.reclaims <= MAX_COUNT
+        and (timeout is None or (type(timeout) in _REAL and 0 < timeout <= MAX_TIMEOUT))
+        and type(run_at) is datetime
+        and run_at.tzinfo is not None
+        and type(r.created_at) is datetime
+        and r.started_at is None
+        and r.finished_at is None
+        and r.lease_expires_at is None
+        and r.lease_id is None
+        and r.worker_id is None
+        and r.error is None
+        and (r.execution_backend is None or type(r.execution_backend) is str)
+        and (r.execution_profile is None or type(r.execution_profile) is str)
+        and type(r.args) is list
+        and type(r.kwargs) is dict
+        and type(r.metadata) is dict
+    )
+
+
 def check_record(record: TaskRecord) -> None:
-    """Check every field of a record about to be enqueued.
+    """Check every field of a record about to be enqueued (O(1): the content is checked when encoded).
 
     Raises:
         QueueConfigurationError: A field is of the wrong type or outside what the backend can
@@ -84,6 +132,8 @@ def check_record(record: TaskRecord) -> None:
         SerializationError: The arguments, keyword arguments or metadata are not a JSON list or
             object.
     """
+    if _plain(record):
+        return
     if not isinstance(record.id, UUID):
         raise QueueConfigurationError("a task record's id must be a uuid.UUID")
     _text(record.task_name, "task_name")
@@ -120,7 +170,8 @@ def check_record(record: TaskRecord) -> None:
     _moment(record.finished_at, "finished_at", optional=True)
     _moment(record.lease_expires_at, "lease_expires_at", optional=True)
     for option in ("execution_backend", "execution_profile", "lease_id", "worker_id", "error"):
-        _text(getattr(record, option), option, optional=True)
+        if not isinstance(getattr(record, option), str | None):
+            raise QueueConfigurationError(f"{option} must be a string or None")
     if not isinstance(record.args, list):
         raise SerializationError(f"a task's args must be a list: {_JSON_HINT}")
     if not isinstance(record.kwargs, dict):
