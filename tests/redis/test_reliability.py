@@ -377,3 +377,19 @@ async def test_a_record_buried_after_it_finished_is_not_counted(
     outcomes = [Outcome(task_id=r.id, lease_id=r.lease_id or "", kind="complete") for r in (bad, good)]
     assert [r is None for r in await backend.finish(outcomes, now=at(1.5))] == [True, False]
     assert await backend.counts() == {"default": {"completed": 1}}
+
+
+async def test_garbage_in_the_queue_set_and_the_wake_up_lists_is_harmless(
+    backend: RedisQueueBackend, raw: aioredis.Redis
+) -> None:
+    good = record()
+    await backend.enqueue([good])
+    await raw.sadd(f"{backend.keys.tag}:queues", "", "\xff\xfe", "x" * 1000)
+    await raw.rpush(backend.keys.queue("default", "wake"), b"", b"\x00junk", b"9" * 100)
+    with anyio.fail_after(10):
+        await backend.wait_for_work(["default"], timeout=5)
+        claimed = await backend.claim(queues=None, worker_id="w", limit=10, now=at(1), lease_until=at(30))
+        assert [r.id for r in claimed] == [good.id]
+        assert await backend.reclaim_expired(now=at(60)) != []
+        counts = await backend.counts()
+    assert counts["default"] == {"pending": 1}
