@@ -1,4 +1,12 @@
-"""The task execution context: how a running task publishes progress, logs and custom events."""
+"""The task execution context: how a running task publishes progress, logs and custom events.
+
+Every publishing helper works from async and sync tasks alike. In async code it returns a
+coroutine to ``await``. A sync task runs in a worker thread (``anyio.to_thread.run_sync`` in the
+worker's event loop); called there, a helper detects that no event loop runs in its thread,
+publishes at once through the worker's loop (``anyio.from_thread.run``), blocking the task's
+thread until the sinks took the event, and returns an already finished awaitable
+(:class:`PublishedEvent`) that the sync task may ignore.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +14,22 @@ import contextvars
 import logging
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import anyio.from_thread
+
 from litestar_queues.events._progress import check_progress
 from litestar_queues.events.envelope import QueueEvent
 from litestar_queues.exceptions import EventPublishError, NoTaskContextError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
     from uuid import UUID
 
     from litestar_queues.events.publisher import QueueEventPublisher
     from litestar_queues.ports import Clock
 
 __all__ = (
+    "PublishedEvent",
     "TaskExecutionContext",
     "current_task_context",
     "publish_task_event",
@@ -31,6 +43,52 @@ logger = logging.getLogger("litestar_queues.events")
 
 _SEQUENCE_STRIDE = 1 << 20
 """Sequence numbers of run ``n`` start at ``n * stride``, so they increase across attempts."""
+
+class PublishedEvent:
+    """An event a sync task already published: awaiting it returns the event at once.
+
+    What the publishing helpers return when called from a sync task's worker thread, so that
+    the same call works unchanged in sync and async tasks.
+
+    Attributes:
+        event: The event published, or ``None`` when events are disabled.
+    """
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: QueueEvent | None) -> None:
+        self.event = event
+
+    def __await__(self) -> Generator[Any, None, QueueEvent | None]:
+        return _already(self.event).__await__()
+
+
+async def _already(event: QueueEvent | None) -> QueueEvent | None:
+    return event
+
+
+def _in_event_loop() -> bool:
+    try:
+        anyio.get_current_task()
+    except RuntimeError:  # no event loop runs in this thread
+        return False
+    return True
+
+
+def _publish_now_or_later(
+    make: Callable[[], Coroutine[Any, Any, QueueEvent | None]],
+) -> Awaitable[QueueEvent | None]:
+    """Return the coroutine in async code; from a sync task's thread, run it on the loop and wait."""
+    if _in_event_loop():
+        return make()
+    try:
+        return PublishedEvent(anyio.from_thread.run(make))
+    except anyio.NoEventLoopError:
+        raise NoTaskContextError(
+            "task events can be published from the task itself (await them in an async task, call "
+            "them in a sync task's own thread), not from a thread the task started"
+        ) from None
+
 
 _current: contextvars.ContextVar[TaskExecutionContext | None] = contextvars.ContextVar(
     "litestar_queues_task_context", default=None
@@ -121,7 +179,7 @@ class TaskExecutionContext:
             **fields,
         )
 
-    async def event(
+    def event(
         self,
         event_type: str,
         *,
@@ -132,12 +190,40 @@ class TaskExecutionContext:
         actor: str | None = None,
         entity: str | None = None,
         level: str | None = None,
-    ) -> QueueEvent | None:
+    ) -> Awaitable[QueueEvent | None]:
         """Publish a custom event for this task.
 
+        ``await`` it in an async task; in a sync task call it as it is (it publishes before it
+        returns). See the module docstring.
+
         Returns:
-            The event published, or ``None`` when events are disabled.
+            An awaitable of the event published, or of ``None`` when events are disabled.
         """
+        return _publish_now_or_later(
+            lambda: self._event(
+                event_type,
+                message=message,
+                payload=payload,
+                channels=channels,
+                event_key=event_key,
+                actor=actor,
+                entity=entity,
+                level=level,
+            )
+        )
+
+    async def _event(
+        self,
+        event_type: str,
+        *,
+        message: str | None,
+        payload: Any,
+        channels: Iterable[str],
+        event_key: str | None,
+        actor: str | None,
+        entity: str | None,
+        level: str | None,
+    ) -> QueueEvent | None:
         if self._publisher is None:
             return None
         event = self.build_event(
@@ -152,7 +238,7 @@ class TaskExecutionContext:
         await self._publisher.publish(event, channels)
         return event
 
-    async def log(
+    def log(
         self,
         message: str,
         *,
@@ -160,13 +246,13 @@ class TaskExecutionContext:
         payload: Any = None,
         channels: Iterable[str] = (),
         event_key: str | None = None,
-    ) -> QueueEvent | None:
-        """Publish a ``task.log`` event."""
-        return await self.event(
+    ) -> Awaitable[QueueEvent | None]:
+        """Publish a ``task.log`` event (``await`` it in async tasks; a plain call in sync tasks)."""
+        return self.event(
             "task.log", message=message, level=level, payload=payload, channels=channels, event_key=event_key
         )
 
-    async def progress(
+    def progress(
         self,
         current: float | None = None,
         total: float | None = None,
@@ -176,8 +262,8 @@ class TaskExecutionContext:
         payload: Any = None,
         channels: Iterable[str] = (),
         event_key: str | None = None,
-    ) -> QueueEvent | None:
-        """Publish a ``task.progress`` event.
+    ) -> Awaitable[QueueEvent | None]:
+        """Publish a ``task.progress`` event (``await`` it in async tasks; a plain call in sync tasks).
 
         Every progress field is optional: ``current=None`` (units unknown yet), ``total=None``,
         and ``percent`` for tasks that only know a percentage. ``progressPercent`` is ``percent``
@@ -192,6 +278,20 @@ class TaskExecutionContext:
         Raises:
             EventPublishError: In strict mode, a malformed value or a failed publish.
         """
+        return _publish_now_or_later(
+            lambda: self._progress(current, total, percent, message, payload, channels, event_key)
+        )
+
+    async def _progress(
+        self,
+        current: float | None,
+        total: float | None,
+        percent: float | None,
+        message: str | None,
+        payload: Any,
+        channels: Iterable[str],
+        event_key: str | None,
+    ) -> QueueEvent | None:
         if self._publisher is None:
             return None
         values = check_progress(current, total, percent)
@@ -243,43 +343,49 @@ def reset_task_context(token: contextvars.Token[TaskExecutionContext | None]) ->
     _current.reset(token)
 
 
-async def publish_task_event(
+def publish_task_event(
     event_type: str,
     *,
     message: str | None = None,
     payload: Any = None,
     channels: Iterable[str] = (),
     event_key: str | None = None,
-) -> QueueEvent | None:
+) -> Awaitable[QueueEvent | None]:
     """Publish a custom event for the running task.
+
+    ``await publish_task_event(...)`` in an async task; in a sync task call it without ``await``:
+    it publishes before it returns.
 
     Raises:
         NoTaskContextError: Called outside a running task.
     """
-    return await current_task_context().event(
+    return current_task_context().event(
         event_type, message=message, payload=payload, channels=channels, event_key=event_key
     )
 
 
-async def publish_task_log(
+def publish_task_log(
     message: str,
     *,
     level: str = "info",
     payload: Any = None,
     channels: Iterable[str] = (),
     event_key: str | None = None,
-) -> QueueEvent | None:
+) -> Awaitable[QueueEvent | None]:
     """Publish a ``task.log`` event for the running task.
+
+    ``await publish_task_log(...)`` in an async task; in a sync task call it without ``await``:
+    it publishes before it returns.
 
     Raises:
         NoTaskContextError: Called outside a running task.
     """
-    return await current_task_context().log(
+    return current_task_context().log(
         message, level=level, payload=payload, channels=channels, event_key=event_key
     )
 
 
-async def publish_task_progress(
+def publish_task_progress(
     current: float | None = None,
     total: float | None = None,
     *,
@@ -288,14 +394,17 @@ async def publish_task_progress(
     payload: Any = None,
     channels: Iterable[str] = (),
     event_key: str | None = None,
-) -> QueueEvent | None:
+) -> Awaitable[QueueEvent | None]:
     """Publish a ``task.progress`` event for the running task (see :meth:`TaskExecutionContext.progress`).
+
+    ``await`` it in an async task; in a sync task call it without ``await``: it publishes before
+    it returns.
 
     Raises:
         NoTaskContextError: Called outside a running task.
         EventPublishError: In strict mode, a malformed value or a failed publish.
     """
-    return await current_task_context().progress(
+    return current_task_context().progress(
         current,
         total,
         percent=percent,
