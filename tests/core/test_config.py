@@ -118,13 +118,13 @@ def test_unknown_scheme_error_says_no_distribution_provides_it() -> None:
 @pytest.mark.parametrize(
     ("url", "distribution"),
     [
-        ("redis://localhost:6379/0", "litestar-queues-redis"),
-        ("rediss://localhost:6380/0", "litestar-queues-redis"),
-        ("valkey://localhost", "litestar-queues-redis"),
-        ("postgresql://u@localhost/db", "litestar-queues-sql[asyncpg]"),
-        ("postgresql+psycopg://u@localhost/db", "litestar-queues-sql[psycopg]"),
-        ("sqlite:///queue.db", "litestar-queues-sql[aiosqlite]"),
-        ("sqlite+aiosqlite:///queue.db", "litestar-queues-sql[aiosqlite]"),
+        ("redis://localhost:6379/0", '"litestar-queues[redis]"'),
+        ("rediss://localhost:6380/0", '"litestar-queues[redis]"'),
+        ("valkey://localhost", '"litestar-queues[redis]"'),
+        ("postgresql://u@localhost/db", '"litestar-queues[postgres]"'),
+        ("postgresql+psycopg://u@localhost/db", '"litestar-queues[psycopg]"'),
+        ("sqlite:///queue.db", '"litestar-queues[sql]"'),
+        ("sqlite+aiosqlite:///queue.db", '"litestar-queues[sql]"'),
     ],
 )
 def test_scheme_whose_adapter_is_not_installed_names_the_distribution(

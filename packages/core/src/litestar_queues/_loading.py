@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
@@ -14,40 +17,113 @@ if TYPE_CHECKING:
 
 BACKENDS_GROUP = "litestar_queues.backends"
 
+
+@dataclass(frozen=True, slots=True)
+class _Provider:
+    """Which distribution serves a URL scheme, and the install line that brings it with its driver."""
+
+    distribution: str
+    install: str
+
+
+_REDIS = _Provider("litestar-queues-redis", 'pip install "litestar-queues[redis]"')
+_SQLITE = _Provider("litestar-queues-sql", 'pip install "litestar-queues[sql]"')
+_ASYNCPG = _Provider("litestar-queues-sql", 'pip install "litestar-queues[postgres]"')
+_PSYCOPG = _Provider("litestar-queues-sql", 'pip install "litestar-queues[psycopg]"')
+
 # which distribution provides which URL scheme, for the install hint
-_DISTRIBUTION_FOR_SCHEME = {
-    "redis": "litestar-queues-redis",
-    "rediss": "litestar-queues-redis",
-    "unix": "litestar-queues-redis",
-    "valkey": "litestar-queues-redis",
-    "postgresql": "litestar-queues-sql[asyncpg]",
-    "postgres": "litestar-queues-sql[asyncpg]",
-    "postgresql+asyncpg": "litestar-queues-sql[asyncpg]",
-    "postgresql+psycopg": "litestar-queues-sql[psycopg]",
-    "sqlite": "litestar-queues-sql[aiosqlite]",
-    "sqlite+aiosqlite": "litestar-queues-sql[aiosqlite]",
+_PROVIDER_FOR_SCHEME = {
+    "redis": _REDIS,
+    "rediss": _REDIS,
+    "unix": _REDIS,
+    "valkey": _REDIS,
+    "valkeys": _REDIS,
+    "postgresql": _ASYNCPG,
+    "postgres": _ASYNCPG,
+    "postgresql+asyncpg": _ASYNCPG,
+    "postgresql+psycopg": _PSYCOPG,
+    "sqlite": _SQLITE,
+    "sqlite+aiosqlite": _SQLITE,
 }
+
+# a scheme the provider is installed for but does not register: what to write instead
+_SPELLED_DIFFERENTLY = {
+    "valkey": "Valkey speaks the Redis protocol: write redis://host:6379/0 (rediss:// for TLS)",
+    "valkeys": "Valkey speaks the Redis protocol: write rediss://host:6380/0 (TLS)",
+}
+
+_KNOWN_SCHEMES = (
+    ("memory://", "built in"),
+    ("sqlite:///path/queue.db", _SQLITE.install),
+    ("postgresql://user@host/db", _ASYNCPG.install),
+    ("redis://host:6379/0", _REDIS.install),
+)
 
 
 def backend_from_url(url: str) -> QueueBackend:
     """Build the queue backend registered for ``url``'s scheme.
 
     Raises:
-        QueueConfigurationError: No installed distribution registers the scheme.
+        QueueConfigurationError: No installed distribution registers the scheme, or the one that
+            does cannot be imported (a dependency of it is missing); the message names the
+            ``pip install`` line that fixes it.
     """
     scheme = url.split("://", 1)[0].lower()
-    for ep in entry_points(group=BACKENDS_GROUP):
-        if ep.name == scheme:
-            factory: Any = ep.load()
-            backend: QueueBackend = factory(url=url)
-            return backend
-    distribution = _DISTRIBUTION_FOR_SCHEME.get(scheme)
-    hint = (
-        f"install {distribution!r} (pip install {distribution})"
-        if distribution
-        else "no known distribution provides it; pass a QueueBackend instance instead"
+    found = [ep for ep in entry_points(group=BACKENDS_GROUP) if ep.name == scheme]
+    if not found:
+        raise _no_backend_for(scheme)
+    ep = found[0]
+    try:
+        factory: Any = ep.load()
+    except ImportError as exc:
+        provider = _PROVIDER_FOR_SCHEME.get(scheme)
+        fix = provider.install if provider is not None else f"reinstall the distribution of {ep.value}"
+        raise QueueConfigurationError(
+            f"the queue backend for URL scheme {scheme!r} ({ep.value}) cannot be imported: {exc}: {fix}"
+        ) from exc
+    backend: QueueBackend = factory(url=url)
+    return backend
+
+
+def _no_backend_for(scheme: str) -> QueueConfigurationError:
+    provider = _PROVIDER_FOR_SCHEME.get(scheme)
+    if provider is None:
+        close = difflib.get_close_matches(scheme, [*_PROVIDER_FOR_SCHEME, "memory"], n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        return QueueConfigurationError(
+            f"no queue backend is installed for URL scheme {scheme!r}{guess}: no known distribution "
+            f"provides it; use one of {_known_schemes()}, or pass a QueueBackend instance as "
+            "QueueConfig(queue_backend=...)"
+        )
+    installed = _registered_by(provider.distribution)
+    if installed is None:
+        return QueueConfigurationError(
+            f"no queue backend is installed for URL scheme {scheme!r}: it is provided by "
+            f"{provider.distribution!r}: {provider.install}"
+        )
+    instead = _SPELLED_DIFFERENTLY.get(scheme, f"use one of {sorted(installed)}")
+    return QueueConfigurationError(
+        f"URL scheme {scheme!r} is not served by the installed {provider.distribution!r} (it serves "
+        f"{', '.join(sorted(installed))}): {instead}"
     )
-    raise QueueConfigurationError(f"no queue backend is installed for URL scheme {scheme!r}: {hint}")
+
+
+def _registered_by(distribution: str) -> set[str] | None:
+    """The schemes ``distribution`` registers, or ``None`` when it registers none (not installed)."""
+    schemes = {
+        ep.name
+        for ep in entry_points(group=BACKENDS_GROUP)
+        if ep.dist is not None and _normalized(ep.dist.name) == distribution
+    }
+    return schemes or None
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _known_schemes() -> str:
+    return "; ".join(f"{example} ({how})" for example, how in _KNOWN_SCHEMES)
 
 
 def reach_of(backend: QueueBackend | str) -> BackendReach:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,13 @@ _DRIVERS = {
     "postgresql+psycopg": "postgresql+psycopg",
     "sqlite": "sqlite+aiosqlite",
     "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+# the module each driver imports, and the install line that brings it
+_DRIVER_MODULES = {
+    "postgresql+asyncpg": ("asyncpg", 'pip install "litestar-queues[postgres]"'),
+    "postgresql+psycopg": ("psycopg", 'pip install "litestar-queues[psycopg]"'),
+    "sqlite+aiosqlite": ("aiosqlite", 'pip install "litestar-queues[sql]"'),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -106,6 +114,7 @@ def parse_url(
     if (value := take("busy_timeout")) is not None:
         busy_timeout = _number("busy_timeout", value)
     parsed = parsed.set(drivername=driver, query=query)
+    require_driver(driver)
     if driver.startswith("sqlite"):
         if parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed):
             raise QueueConfigurationError(
@@ -117,12 +126,48 @@ def parse_url(
     return URLOptions(parsed, table_prefix, schema, create_schema, poll_interval, busy_timeout)
 
 
+def require_driver(driver: str) -> None:
+    """Import the database driver of ``driver`` (a SQLAlchemy driver name) now, at configuration time.
+
+    Raises:
+        QueueConfigurationError: The driver is not installed; the message names the install line.
+    """
+    found = _DRIVER_MODULES.get(driver)
+    if found is None:
+        return
+    module, install = found
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise _missing_driver(driver, module, install, exc) from exc
+
+
+def _missing_driver(driver: str, module: str, install: str, exc: ImportError) -> QueueConfigurationError:
+    scheme = driver.split("+", 1)[0]
+    return QueueConfigurationError(
+        f"the {module} driver for {scheme} URLs ({driver}) is not installed ({exc}): {install}"
+    )
+
+
 def engine_from_url(url: URL, *, busy_timeout: float = 30.0, **kwargs: Any) -> AsyncEngine:
     """Create the engine for a parsed backend URL, with the dialect's settings installed.
 
     The engine's errors do not list statement parameters (``hide_parameters``): they hold the
     tasks' arguments, which must not reach logs. Pass ``hide_parameters=False`` to see them.
+
+    Raises:
+        QueueConfigurationError: The URL's database driver is not installed.
     """
+    try:
+        return _create_engine(url, busy_timeout=busy_timeout, **kwargs)
+    except ImportError as exc:
+        found = _DRIVER_MODULES.get(url.drivername)
+        if found is None or exc.name is None or exc.name.split(".")[0] != found[0]:
+            raise
+        raise _missing_driver(url.drivername, found[0], found[1], exc) from exc
+
+
+def _create_engine(url: URL, *, busy_timeout: float, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("hide_parameters", True)
     if url.drivername.startswith("sqlite"):
         # every use ends in an explicit commit or rollback: skip the extra rollback (one more
