@@ -7,12 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import ALL_STATUSES, EnqueueResult
@@ -22,13 +17,15 @@ from litestar_queues_redis._errors import mapped_errors
 from litestar_queues_redis._keys import Keys
 from litestar_queues_redis._limits import check_record
 from litestar_queues_redis._scripts import Scripts
-from litestar_queues_redis._url import parse_ttl, split_url
+from litestar_queues_redis._url import check_options, connect, parse_ttl, split_url
 from litestar_queues_redis._waiting import FinishWaiter
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
     from uuid import UUID
+
+    import redis.asyncio as aioredis
 
     from litestar_queues.models import Outcome, TaskRecord
 
@@ -40,8 +37,6 @@ DEFAULT_RESULT_TTL = 86_400.0
 """Seconds a finished (completed, failed, cancelled) record is kept: one day."""
 
 _ENQUEUE_CHUNK = 500
-MAX_SOCKET_TIMEOUT = 86_400.0
-"""The longest socket timeout of the command connections, in seconds."""
 
 
 def _text(value: bytes | str) -> str:
@@ -101,14 +96,7 @@ class RedisQueueBackend:
     ) -> None:
         if (url is None) == (client is None):
             raise QueueConfigurationError("RedisQueueBackend needs exactly one of url= and client=")
-        if url is not None and not isinstance(url, str):
-            raise QueueConfigurationError("url must be a string such as redis://localhost:6379/0")
-        if isinstance(socket_timeout, bool) or not (
-            isinstance(socket_timeout, int | float) and 0 < socket_timeout <= MAX_SOCKET_TIMEOUT
-        ):
-            raise QueueConfigurationError(
-                "socket_timeout must be a number of seconds greater than 0 and at most one day (86400)"
-            )
+        check_options(url, socket_timeout)
         self._url: str | None = None
         # a server behind a unix socket is reachable from this machine only
         self.reach = (
@@ -149,23 +137,6 @@ class RedisQueueBackend:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def _connect(self, url: str, socket_timeout: float | None) -> aioredis.Redis:
-        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)
-        try:
-            client: aioredis.Redis = aioredis.Redis.from_url(
-                url,
-                socket_timeout=socket_timeout,
-                socket_connect_timeout=5.0,
-                retry=retry,
-                retry_on_error=[RedisConnectionError, RedisTimeoutError],
-            )
-        except (ValueError, TypeError) as exc:  # redis-py's message quotes the URL's parts
-            raise QueueConfigurationError(
-                f"the Redis URL is invalid ({type(exc).__name__}): check its port, database number "
-                "and query parameters"
-            ) from exc
-        return client
-
     async def open(self) -> None:
         """Connect (checking the server answers) and register the scripts.
 
@@ -174,8 +145,8 @@ class RedisQueueBackend:
             QueueConfigurationError: The URL is invalid.
         """
         if self._url is not None and self._client is None:
-            self._client = self._connect(self._url, self.socket_timeout)
-            self._blocking = self._connect(self._url, None)
+            self._client = connect(self._url, self.socket_timeout)
+            self._blocking = connect(self._url, None)
         assert self._client is not None and self._blocking is not None
         self._scripts = Scripts(self._client)
         self._finish_waiter = FinishWaiter(self._blocking)
@@ -205,12 +176,8 @@ class RedisQueueBackend:
     # -- decoding and dead letters --------------------------------------------------------------
 
     def _log_buried(self, task_id: bytes | str, reason: bytes | str) -> None:
-        logger.error(
-            "task record %s is malformed and was moved to %s: %s",
-            _text(task_id),
-            self._keys.dead,
-            _text(reason),
-        )
+        message = "task record %s is malformed and was moved to %s: %s"
+        logger.error(message, _text(task_id), self._keys.dead, _text(reason))
 
     async def _decode(self, reply: Any) -> TaskRecord | None:
         """Decode a reply; a malformed record is dead-lettered and ``None`` returned.
@@ -235,18 +202,12 @@ class RedisQueueBackend:
         if record is None:
             raise MalformedRecordError(
                 "the stored task record is malformed and was moved to the dead letters: "
-                "backend.dead_letters() lists it by id with the reason, and its raw data stays under "
-                "the key '<prefix>:dead:<task id>' (see Dead letters in the Redis backend's docs)"
+                "backend.dead_letters() lists it with the reason (docs/redis.md, Dead letters)"
             )
         return record
 
     async def _decode_all(self, replies: Sequence[Any]) -> list[TaskRecord]:
-        records = []
-        for reply in replies:
-            record = await self._decode(reply)
-            if record is not None:
-                records.append(record)
-        return records
+        return [record for reply in replies if (record := await self._decode(reply)) is not None]
 
     # -- writes ---------------------------------------------------------------------------------
 
