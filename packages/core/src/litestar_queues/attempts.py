@@ -91,6 +91,32 @@ def _log_base_exception(record: TaskRecord, exc: BaseException) -> None:
     )
 
 
+_OUTCOME_WORDS = {"complete": "completed", "fail": "failed", "retry": "retrying", "release": "released"}
+
+
+def _log_outcome(outcome: Outcome, record: TaskRecord, now: datetime) -> None:
+    """The one INFO line per applied outcome: task name, id, queue, attempt, duration, outcome."""
+    started = record.started_at
+    duration = (now - started).total_seconds() if started is not None else 0.0
+    word = _OUTCOME_WORDS[outcome.kind]
+    if outcome.kind == "retry" and outcome.run_at is not None:
+        word = f"retrying at {_rfc3339(outcome.run_at)}"
+    logger.info(
+        "task %s id=%s queue=%s attempt=%d duration=%.3fs outcome=%s",
+        record.task_name,
+        record.id,
+        record.queue,
+        _attempt_of(outcome, record),
+        duration,
+        word,
+    )
+
+
+def _attempt_of(outcome: Outcome, record: TaskRecord) -> int:
+    """The attempt number an applied outcome was for (a released attempt is given back, uncounted)."""
+    return record.attempts + 1 if outcome.kind == "release" else record.attempts
+
+
 def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -194,13 +220,22 @@ class AttemptDriver:
         return await self._backend.extend_leases(leases, until=until)
 
     async def report(self, outcomes: Sequence[Outcome]) -> Sequence[TaskRecord | None]:
-        """Apply outcomes under their leases; a rejected one (lease lost) is logged and ``None``."""
-        applied = await self._backend.finish(outcomes, now=self._config.clock.now())
+        """Apply outcomes under their leases; a rejected one (lease lost) is logged and ``None``.
+
+        Each applied outcome is logged at INFO on ``litestar_queues.worker``: task name, id, queue,
+        attempt, duration since the attempt started, and the outcome.
+        """
+        now = self._config.clock.now()
+        applied = await self._backend.finish(outcomes, now=now)
+        # one level check per batch: the per-task line costs nothing when INFO is off
+        log_each = logger.isEnabledFor(logging.INFO)
         for outcome, record in zip(outcomes, applied, strict=True):
             if record is None:
                 logger.warning(
                     "outcome %s of task %s rejected: its lease was lost", outcome.kind, outcome.task_id
                 )
+            elif log_each:
+                _log_outcome(outcome, record, now)
         return applied
 
     async def reclaim_expired(self) -> Sequence[TaskRecord]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ __all__ = ("Worker",)
 logger = logging.getLogger("litestar_queues.worker")
 
 _BACKOFF_ON_ERROR = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
 
 
 class _Running:
@@ -92,6 +95,11 @@ class Worker:
         self._tg_cm: Any = None
         self.completed = 0
         self.failed = 0
+        self.retried = 0
+        self.released = 0
+        self.summary_interval = 60.0
+        """Seconds between throughput summaries logged at INFO (only intervals with outcomes are logged)."""
+        self._started_at = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -168,8 +176,46 @@ class Worker:
             leases.setdefault(task_id, lease_id)
         return list(leases.items())
 
+    def _describe_backend(self) -> str:
+        backend = self.service.config.queue_backend
+        if isinstance(backend, str):
+            return _PASSWORD.sub(r"\1:***@", backend)
+        return type(backend).__name__
+
+    def _summary(self) -> tuple[int, str]:
+        done = self.completed + self.failed + self.retried + self.released
+        text = (
+            f"{self.completed} completed, {self.failed} failed, {self.retried} retried, "
+            f"{self.released} released"
+        )
+        return done, text
+
+    async def _summary_loop(self) -> None:
+        last_done, last_at = 0, anyio.current_time()
+        while True:
+            await anyio.sleep(self.summary_interval)
+            done, text = self._summary()
+            now = anyio.current_time()
+            if done != last_done:
+                logger.info(
+                    "worker %s: %s so far; %.1f tasks/s over the last %.0f s, %d running",
+                    self.worker_id,
+                    text,
+                    (done - last_done) / max(now - last_at, 1e-9),
+                    now - last_at,
+                    len(self._running),
+                )
+            last_done, last_at = done, now
+
     async def _serve(self) -> None:
-        logger.info("worker %s serving queues %s", self.worker_id, self.config.queues or "(all)")
+        self._started_at = anyio.current_time()
+        logger.info(
+            "worker %s started: backend %s, queues %s, concurrency %d",
+            self.worker_id,
+            self._describe_backend(),
+            ",".join(self.config.queues) if self.config.queues else "(all)",
+            self.config.concurrency,
+        )
         if self._watchdog is not None:
             self._watchdog.start()
         try:
@@ -177,6 +223,7 @@ class Worker:
                 service_tg.start_soon(self._heartbeat_loop)
                 service_tg.start_soon(self._reclaim_loop)
                 service_tg.start_soon(self._ack_loop)
+                service_tg.start_soon(self._summary_loop)
                 async with anyio.create_task_group() as tasks_tg:
                     await self._claim_loop(tasks_tg)
                     await self._drain()
@@ -186,7 +233,15 @@ class Worker:
             if self._watchdog is not None:
                 await anyio.to_thread.run_sync(self._watchdog.stop)
             self._stopped.set()
-            logger.info("worker %s stopped", self.worker_id)
+            done, text = self._summary()
+            elapsed = anyio.current_time() - self._started_at
+            logger.info(
+                "worker %s stopped: %s in %.1f s (%.1f tasks/s)",
+                self.worker_id,
+                text,
+                elapsed,
+                done / max(elapsed, 1e-9),
+            )
 
     async def _claim_loop(self, tasks_tg: TaskGroup) -> None:
         errors = 0
@@ -348,6 +403,10 @@ class Worker:
                     self.completed += 1
                 elif record.status == "failed":
                     self.failed += 1
+                elif outcome.kind == "retry":
+                    self.retried += 1
+                elif outcome.kind == "release":
+                    self.released += 1
 
     async def _heartbeat_loop(self) -> None:
         interval = self.config.effective_heartbeat_interval
