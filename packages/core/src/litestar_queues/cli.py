@@ -1,25 +1,51 @@
-"""The ``litestar-queues`` console script, for deployments without Litestar."""
+"""The ``litestar-queues`` console script, for deployments without Litestar.
+
+Commands: ``worker``, ``status``, ``retry``, ``cancel`` (the same as ``litestar queues``) and
+``run-task`` (the remote-execution protocol). ``-v`` / ``-q`` before the command make the logs
+more or less detailed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
+import json
 import logging
 import os
 import resource
+import signal
 import sys
 import uuid
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
 from litestar_queues.config import QueueConfig
-from litestar_queues.exceptions import QueueConfigurationError
+from litestar_queues.exceptions import BackendUnavailableError, QueueConfigurationError, QueueError
 from litestar_queues.execution.protocol import ExitCode, run_task
+from litestar_queues.ports import BackendReach
 from litestar_queues.service import QueueService
-from litestar_queues.task import Task
 
-__all__ = ("build_parser", "load_service", "main")
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
+__all__ = (
+    "build_parser",
+    "load_service",
+    "log_level",
+    "main",
+    "open_when_reachable",
+    "process_local_message",
+    "status_lines",
+)
+
+logger = logging.getLogger("litestar_queues.cli")
+
+CONNECT_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+"""Seconds a starting worker waits between attempts to reach its queue backend."""
+
+_EXPECTED = "expected a QueueConfig, a QueueService, or a function without arguments that returns one"
 
 
 def _import_path(path: str) -> Any:
@@ -45,28 +71,210 @@ def _import_path(path: str) -> Any:
 def load_service(path: str) -> QueueService:
     """Import ``MODULE:ATTR`` and return a service for the ``QueueConfig`` or ``QueueService`` there.
 
+    ``ATTR`` may also name a factory: a plain Python function that takes no arguments and
+    returns a ``QueueConfig`` or ``QueueService`` (its return annotation, when it has one, must
+    say so). Nothing else is called: not a class, a builtin, a method or a function that needs
+    arguments (``os:system`` is refused before anything runs).
+
     Raises:
-        QueueConfigurationError: The path names neither.
+        QueueConfigurationError: The path names none of these; the message says what it found.
     """
     target = _import_path(path)
-    if callable(target) and not isinstance(target, QueueConfig | QueueService | Task | type):
-        target = target()
     if isinstance(target, QueueService):
         return target
     if isinstance(target, QueueConfig):
         return QueueService(target)
-    raise QueueConfigurationError(f"{path} is a {type(target).__name__}, not a QueueConfig or QueueService")
+    if not _is_factory(target):
+        raise QueueConfigurationError(
+            f"{path} is {_describe(target)}, not a QueueConfig or QueueService: {_EXPECTED}"
+        )
+    made = target()
+    if isinstance(made, QueueService):
+        return made
+    if isinstance(made, QueueConfig):
+        return QueueService(made)
+    raise QueueConfigurationError(
+        f"{path} returned {_describe(made)}, not a QueueConfig or QueueService: {_EXPECTED}"
+    )
 
 
-async def _run_worker(args: argparse.Namespace) -> None:
+def _is_factory(target: Any) -> bool:
+    """Whether ``target`` is a plain function without required arguments that may return a config."""
+    if not inspect.isfunction(target):
+        return False
+    signature = inspect.signature(target)
+    for parameter in signature.parameters.values():
+        required = parameter.default is inspect.Parameter.empty
+        if required and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            return False
+    returns = signature.return_annotation
+    if returns is inspect.Signature.empty:
+        return True
+    if isinstance(returns, str):
+        return "QueueConfig" in returns or "QueueService" in returns
+    return isinstance(returns, type) and issubclass(returns, QueueConfig | QueueService)
+
+
+def _describe(value: Any) -> str:
+    kind = type(value).__name__
+    if inspect.isfunction(value) or inspect.isbuiltin(value) or inspect.isclass(value):
+        qualified = f"{getattr(value, '__module__', None) or '?'}.{value.__qualname__}"
+        if inspect.isfunction(value):
+            returns = inspect.signature(value).return_annotation
+            needs = [
+                name
+                for name, parameter in inspect.signature(value).parameters.items()
+                if parameter.default is inspect.Parameter.empty
+                and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+            ]
+            shown = getattr(returns, "__name__", returns)
+            detail = f"needing arguments {', '.join(needs)}" if needs else f"returning {shown}"
+            return f"a function ({qualified}, {detail})"
+        return f"a {kind} ({qualified})"
+    return f"a {kind}"
+
+
+def log_level(base: int, *, verbose: int = 0, quiet: int = 0) -> int:
+    """``base`` made more detailed by each ``-v`` and less by each ``-q`` (DEBUG to CRITICAL)."""
+    return min(max(base + 10 * (quiet - verbose), logging.DEBUG), logging.CRITICAL)
+
+
+async def open_when_reachable(service: QueueService, report: Callable[[str], None]) -> bool:
+    """Open ``service``, retrying with backoff while its queue backend cannot be reached.
+
+    The first failure is reported once through ``report`` (one line); each retry is logged at
+    WARNING. SIGTERM or SIGINT stops the retrying.
+
+    Returns:
+        ``True`` once open, ``False`` when a stop signal came first.
+    """
+    opened = False
+    async with anyio.create_task_group() as tg:
+
+        async def stop_on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    name = signal.Signals(signum).name
+                    logger.info("received %s before the queue backend came up: stopping", name)
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(stop_on_signal)
+        failures = 0
+        while True:
+            try:
+                await service.open()
+            except BackendUnavailableError as exc:
+                delay = CONNECT_BACKOFF[min(failures, len(CONNECT_BACKOFF) - 1)]
+                failures += 1
+                if failures == 1:
+                    report(
+                        f"the queue backend cannot be reached: {exc} (retrying until it is up; SIGTERM stops)"
+                    )
+                logger.warning(
+                    "queue backend unreachable (attempt %d), retrying in %.0f s: %s", failures, delay, exc
+                )
+                await anyio.sleep(delay)
+                continue
+            opened = True
+            if failures:
+                logger.warning("queue backend reached after %d failed attempts", failures)
+            tg.cancel_scope.cancel()
+            break
+    return opened
+
+
+def process_local_message(service: QueueService) -> str | None:
+    """Why a command in another process cannot see the app's tasks, when the backend is process-local."""
+    if service.backend.reach is not BackendReach.PROCESS:
+        return None
+    return (
+        f"the queue backend ({type(service.backend).__name__}) keeps its tasks in the memory of the "
+        "process that runs the app, so this command (another process) cannot see or change them: "
+        "read them in the app (await queue_service.stats()), or use a backend other processes reach "
+        "(sqlite:///queue.db, redis://, postgresql://)"
+    )
+
+
+def status_lines(counts: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """The ``status`` table: one line per queue and status, or ``no tasks``."""
+    if not counts:
+        return ["no tasks"]
+    width = max(len("queue"), *(len(q) for q in counts))
+    lines = [f"{'queue':<{width}}  {'status':<10}  count"]
+    for queue in sorted(counts):
+        for status, count in sorted(counts[queue].items()):
+            lines.append(f"{queue:<{width}}  {status:<10}  {count}")
+    return lines
+
+
+def _error(message: str) -> None:
+    print(f"litestar-queues: {message}", file=sys.stderr)
+
+
+async def _run_worker(args: argparse.Namespace) -> int:
     service = load_service(args.target)
     overrides: dict[str, Any] = {}
     if args.concurrency is not None:
         overrides["concurrency"] = args.concurrency
     if args.queues:
         overrides["queues"] = [q for q in args.queues.split(",") if q]
+    worker = service.worker(**overrides)  # bad overrides fail before any connection attempt
+    if not service.backend.reach.shared_across_processes:
+        _error(
+            f"warning: the queue backend ({type(service.backend).__name__}) lives in this process only: "
+            "this worker sees no task enqueued elsewhere (use sqlite://, redis:// or postgresql://)"
+        )
+    if not await open_when_reachable(service, _error):
+        return 0
+    try:
+        await worker.run()
+    finally:
+        await service.close()
+    return 0
+
+
+async def _admin(args: argparse.Namespace, action: Callable[[QueueService], Awaitable[Any]]) -> Any:
+    service = load_service(args.target)
+    local = process_local_message(service)
+    if local is not None:
+        raise QueueConfigurationError(local)
     async with service:
-        await service.worker(**overrides).run()
+        return await action(service)
+
+
+def _add_admin(commands: Any) -> None:
+    target_help = "MODULE:ATTR of a QueueConfig or QueueService"
+    status = commands.add_parser("status", help="show how many tasks each queue holds, per status")
+    status.add_argument("target", help=target_help)
+    status.add_argument("--json", action="store_true", help="print JSON: {queue: {status: count}}")
+    retry = commands.add_parser("retry", help="enqueue a fresh copy of a failed or cancelled task")
+    retry.add_argument("target", help=target_help)
+    retry.add_argument("task_id")
+    cancel = commands.add_parser("cancel", help="cancel a pending, scheduled or running task")
+    cancel.add_argument("target", help=target_help)
+    cancel.add_argument("task_id")
+
+
+async def _run_admin(args: argparse.Namespace) -> list[str]:
+    if args.command == "status":
+
+        async def read(service: QueueService) -> dict[str, dict[str, int]]:
+            return (await service.stats()).queues
+
+        counts: dict[str, dict[str, int]] = await _admin(args, read)
+        return [json.dumps(counts, sort_keys=True)] if args.json else status_lines(counts)
+    if args.command == "retry":
+
+        async def retry(service: QueueService) -> str:
+            return str((await service.retry(args.task_id)).id)
+
+        return [f"retried {args.task_id} as {await _admin(args, retry)}"]
+
+    async def cancel(service: QueueService) -> str:
+        return (await service.cancel(args.task_id)).status
+
+    return [f"task {args.task_id} is {await _admin(args, cancel)}"]
 
 
 def _add_run_task(commands: Any) -> None:
@@ -118,14 +326,30 @@ def _exit_now(code: int) -> NoReturn:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``litestar-queues`` (``worker`` and ``run-task``)."""
+    """The argument parser of ``litestar-queues`` (worker, status, retry, cancel, run-task)."""
     parser = argparse.ArgumentParser(prog="litestar-queues", description="litestar-queues command line")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (repeatable; -v: DEBUG)"
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="count",
+        default=0,
+        help="less log output (repeatable; the worker's -q: warnings only, no line per task)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    worker = commands.add_parser("worker", help="run a worker until SIGTERM/SIGINT")
+    worker = commands.add_parser(
+        "worker",
+        help="run a worker until SIGTERM/SIGINT",
+        description="Logs a start-up line, one line per task outcome, a throughput summary now and "
+        "then and on stop (INFO; litestar-queues -q worker ... for warnings only).",
+    )
     worker.add_argument("target", help="MODULE:ATTR of a QueueConfig or QueueService")
     worker.add_argument("--concurrency", "-c", type=int, default=None)
     worker.add_argument("--queues", "-q", default=None, help="comma-separated queue names (default: all)")
     worker.add_argument("--log-level", default="INFO")
+    _add_admin(commands)
     _add_run_task(commands)
     return parser
 
@@ -140,8 +364,12 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == ["run-task"] and exc.code == 2:
             return 64
         raise
+    base = logging.getLevelName(args.log_level.upper()) if hasattr(args, "log_level") else logging.WARNING
+    if not isinstance(base, int):
+        parser.error(f"unknown log level {args.log_level!r}")
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=log_level(base, verbose=args.verbose, quiet=args.quiet),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     sys.path.insert(0, "")
     if args.command == "run-task":
@@ -149,10 +377,16 @@ def main(argv: list[str] | None = None) -> int:
             _limit_memory(args.memory_limit_mb)
         _exit_now(anyio.run(_run_task, args))
     try:
-        anyio.run(_run_worker, args)
+        if args.command == "worker":
+            return int(anyio.run(_run_worker, args))
+        for line in anyio.run(_run_admin, args):
+            print(line)
     except QueueConfigurationError as exc:
-        print(f"litestar-queues: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 2
+    except QueueError as exc:
+        _error(str(exc))
+        return 1
     return 0
 
 

@@ -1,4 +1,8 @@
-"""``litestar queues``: run workers, show counts, retry and cancel tasks from the Litestar CLI."""
+"""``litestar queues``: run workers, show counts, retry and cancel tasks from the Litestar CLI.
+
+``litestar queues -v ...`` / ``-q ...`` make the logs more or less detailed (the worker logs one
+line per task outcome at INFO by default).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import anyio
 import click
 
 from litestar_queues import QueueService
+from litestar_queues.cli import log_level, open_when_reachable, process_local_message, status_lines
 from litestar_queues.exceptions import QueueError
 from litestar_queues_litestar._supervisor import child_command, supervise
 from litestar_queues_litestar.channels_sink import ChannelsQueueEventSink
@@ -32,9 +37,30 @@ def _plugin(app: Litestar) -> QueuePlugin:
         raise click.ClickException("the app has no QueuePlugin: add plugins=[QueuePlugin(...)]") from None
 
 
+_VERBOSITY = "litestar_queues.verbosity"
+
+
+def _configure_logging(base: int) -> None:
+    """Set the level of the ``litestar_queues`` loggers from ``base`` and the group's ``-v`` / ``-q``."""
+    context = click.get_current_context(silent=True)
+    verbose, quiet = context.meta.get(_VERBOSITY, (0, 0)) if context is not None else (0, 0)
+    level = log_level(base, verbose=verbose, quiet=quiet)
+    package = logging.getLogger("litestar_queues")
+    package.setLevel(level)
+    if not logging.getLogger().handlers and not package.handlers:
+        # the app configured no logging: the worker's lines still reach the terminal
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        package.addHandler(handler)
+
+
 def _run(plugin: QueuePlugin, action: Callable[[QueueService], Awaitable[Any]]) -> Any:
     async def main() -> Any:
-        async with QueueService(plugin.config) as service:
+        service = QueueService(plugin.config)
+        local = process_local_message(service)
+        if local is not None:
+            raise click.ClickException(local)
+        async with service:
             return await action(service)
 
     try:
@@ -44,8 +70,12 @@ def _run(plugin: QueuePlugin, action: Callable[[QueueService], Awaitable[Any]]) 
 
 
 @click.group(name="queues")
-def queues_group() -> None:
+@click.option("-v", "--verbose", count=True, help="More log output (repeatable; -v: DEBUG).")
+@click.option("-q", "--quiet", count=True, help="Less log output (repeatable; worker -q: warnings only).")
+def queues_group(verbose: int, quiet: int) -> None:
     """Run queue workers and inspect or change tasks."""
+    # Litestar's CLI passes its own context arguments: read click's context instead of asking for it
+    click.get_current_context().meta[_VERBOSITY] = (verbose, quiet)
 
 
 @queues_group.command(name="worker")
@@ -63,7 +93,9 @@ def worker_command(
 ) -> None:
     """Run workers until SIGTERM or SIGINT, then drain running tasks and exit.
 
-    The app's in-app worker does not start here: the app is loaded but not run.
+    The app's in-app worker does not start here: the app is loaded but not run. Each worker logs
+    one line per task outcome (``litestar queues -q worker`` for warnings only). While the queue
+    backend cannot be reached at start-up it says so once and retries with backoff.
     """
     plugin = _plugin(app)
     count = processes if processes is not None else plugin.config.worker.processes
@@ -83,7 +115,7 @@ def worker_command(
         overrides["queues"] = [q.strip() for q in queues.split(",") if q.strip()]
     if shutdown_grace is not None:
         overrides["shutdown_grace"] = shutdown_grace
-    logging.getLogger("litestar_queues").setLevel(logging.INFO)
+    _configure_logging(logging.INFO)
     try:
         anyio.run(_serve, plugin, overrides)
     except QueueError as exc:
@@ -92,11 +124,8 @@ def worker_command(
 
 async def _serve(plugin: QueuePlugin, overrides: dict[str, Any]) -> None:
     async with AsyncExitStack() as stack:
-        service = await stack.enter_async_context(QueueService(plugin.config))
-        if service.publisher is not None:
-            for sink in service.publisher.sinks:
-                if isinstance(sink, ChannelsQueueEventSink):
-                    await stack.enter_async_context(sink.started())
+        service = QueueService(plugin.config)
+        worker = service.worker(**overrides)  # bad overrides fail before any connection attempt
         if not service.backend.reach.shared_across_processes:
             click.echo(
                 f"warning: the queue backend ({type(service.backend).__name__}) lives in this process "
@@ -104,13 +133,18 @@ async def _serve(plugin: QueuePlugin, overrides: dict[str, Any]) -> None:
                 "(use sqlite://, redis:// or postgresql:// to share the queue)",
                 err=True,
             )
-        worker = service.worker(**overrides)
+        if not await open_when_reachable(service, lambda message: click.echo(f"error: {message}", err=True)):
+            return
+        stack.push_async_callback(service.close)
+        if service.publisher is not None:
+            for sink in service.publisher.sinks:
+                if isinstance(sink, ChannelsQueueEventSink):
+                    await stack.enter_async_context(sink.started())
         served = ",".join(worker.config.queues) if worker.config.queues else "all queues"
         click.echo(
             f"worker {worker.worker_id} ready: serving {served}, concurrency {worker.config.concurrency}"
         )
-        await worker.run()
-        click.echo(f"worker {worker.worker_id} stopped: {worker.completed} completed, {worker.failed} failed")
+        await worker.run()  # it logs its own summary when it stops
 
 
 @queues_group.command(name="status")
@@ -125,14 +159,8 @@ def status_command(app: Litestar, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(counts, sort_keys=True))
         return
-    if not counts:
-        click.echo("no tasks")
-        return
-    width = max(len("queue"), *(len(q) for q in counts))
-    click.echo(f"{'queue':<{width}}  {'status':<10}  count")
-    for queue in sorted(counts):
-        for status, count in sorted(counts[queue].items()):
-            click.echo(f"{queue:<{width}}  {status:<10}  {count}")
+    for line in status_lines(counts):
+        click.echo(line)
 
 
 @queues_group.command(name="retry")

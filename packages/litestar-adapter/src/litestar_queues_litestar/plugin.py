@@ -12,6 +12,7 @@ from litestar.plugins import CLIPlugin, InitPlugin
 
 from litestar_queues import QueueConfig, QueueService, Task, TaskResult, Worker
 from litestar_queues.exceptions import NoActiveServiceError, QueueConfigurationError
+from litestar_queues.ports import BackendReach
 from litestar_queues_litestar import _streams
 from litestar_queues_litestar._placement import runs_in_app
 
@@ -118,6 +119,7 @@ class QueuePlugin(InitPlugin, CLIPlugin):
                         finally:
                             await _streams.close_all(app, STREAM_SHUTDOWN_TIMEOUT)
                 else:
+                    _log_how_to_run_a_worker(service)
                     try:
                         yield
                     finally:
@@ -125,6 +127,25 @@ class QueuePlugin(InitPlugin, CLIPlugin):
             finally:
                 self._worker = None
                 self._service = None
+
+
+def _log_how_to_run_a_worker(service: QueueService) -> None:
+    """Say once, at start-up, that this app runs no worker and how to run one."""
+    backend = type(service.backend).__name__
+    if service.backend.reach is BackendReach.PROCESS:
+        logger.warning(
+            "the queue backend (%s) lives in this process and WorkerConfig(in_app=False) starts no "
+            "worker here, so nothing will ever run its tasks: set WorkerConfig(in_app=True) or use a "
+            "shared backend (sqlite:///queue.db, redis://, postgresql://)",
+            backend,
+        )
+        return
+    logger.info(
+        "this app runs no queue worker: tasks enqueued to the shared queue backend (%s) wait until a "
+        "worker runs; start one with `litestar --app MODULE:APP queues worker` (or "
+        "`litestar-queues worker MODULE:CONFIG`), or run one in the app with WorkerConfig(in_app=True)",
+        backend,
+    )
 
 
 def _check_channels_order(plugin: QueuePlugin, app_config: AppConfig) -> None:
