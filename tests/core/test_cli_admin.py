@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
-from litestar_queues import QueueConfig, QueueConfigurationError, QueueService
-from litestar_queues import cli
+from litestar_queues import QueueConfig, QueueConfigurationError, QueueService, cli
 from litestar_queues.cli import load_service, main
 
 if TYPE_CHECKING:
