@@ -38,9 +38,13 @@ def journal(kind: str, name: str) -> None:
 
 @task("soak.work", registry=registry)
 async def work(n: int) -> int:
-    """An ordinary task: 0 to 30 ms of sleep between its two journal lines."""
+    """An ordinary task: 0 to 350 ms of sleep between its two journal lines (175 ms on average).
+
+    Long enough that the 4 workers stay busy while the poison crashes its 4 workers, short enough
+    that 2000 tasks take a few seconds more than that.
+    """
     journal("start", str(n))
-    await anyio.sleep((n % 7) * 0.005)
+    await anyio.sleep((n % 8) * 0.05)
     journal("done", str(n))
     return n
 
