@@ -2,17 +2,31 @@
 
 Like the real service it actually starts the job's container command, here as a local process
 (``python -m litestar_queues.cli`` plus the execution's argument overrides), so the task truly
-runs through ``litestar-queues run-task``. It also serves the metadata server's token endpoint.
+runs through ``litestar-queues run-task``. It also stands in for the Google endpoints that
+google-auth gets access tokens from, so the backend's real credential code runs against it.
 
-Speaks: ``POST /v2/{job}:run`` (a long-running operation naming the execution),
-``GET /v2/{execution}``, ``POST /v2/{execution}:cancel`` and
-``GET /computeMetadata/v1/instance/service-accounts/default/token``. Every API call must carry the
-bearer token it hands out. ``misbehave`` makes it cancel (``"cancel"``) or kill (``"fail"``) the
-next executions right after they start, as an operator or an out-of-memory kill would.
+Speaks the Admin API: ``POST /v2/{job}:run`` (a long-running operation naming the execution),
+``GET /v2/{execution}``, ``POST /v2/{execution}:cancel``; every call must carry a bearer token it
+accepts (``accepted``). And the token endpoints:
+
+* the metadata server (point ``GCE_METADATA_HOST`` and ``GCE_METADATA_IP`` at it): the detection
+  ping ``GET /``, ``GET /computeMetadata/v1/instance/service-accounts/default/`` (recursive),
+  ``.../default/token``, ``project/project-id`` and ``universe/universe-domain``;
+* ``POST /token``: the OAuth token endpoint of a service account key file (``token_uri``; a
+  JWT-bearer grant) and of STS (``token_url`` of a workload identity federation file; a
+  token-exchange grant of ``subject_token``);
+* ``POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken``: the IAM credentials API
+  that impersonation calls, with a token from ``/token``.
+
+Each token request issues a new token that expires in ``expires_in`` seconds; with ``rotate``
+only the newest one is accepted. ``misbehave`` makes it cancel (``"cancel"``) or kill
+(``"fail"``) the next executions right after they start, as an operator or an out-of-memory kill
+would.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -22,11 +36,17 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
+METADATA = "/computeMetadata/v1/"
+SERVICE_ACCOUNT = "worker@acme.iam.gserviceaccount.com"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+_IMPERSONATE = re.compile(r"^/v1/projects/-/serviceAccounts/([^/:]+):generateAccessToken$")
 _RUN = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+/jobs/[^/:]+):run$")
 _EXECUTION = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+/jobs/[^/]+/executions/[^/:]+)(:cancel)?$")
 
@@ -100,6 +120,16 @@ class CloudRunStandIn:
     def __init__(self, jobs: dict[str, Job], *, token: str = "stand-in-token") -> None:
         self.jobs = jobs
         self.token = token
+        self.accepted: set[str] = {token}
+        """Bearer tokens the Admin API accepts."""
+        self.issued: list[tuple[str, str]] = []
+        """``(how, token)`` for each token handed out: ``metadata``, ``jwt-bearer``, ``sts``, ``iam``."""
+        self.grants: list[dict[str, str]] = []
+        """The form fields of each ``POST /token``."""
+        self.expires_in = 3599
+        self.rotate = False
+        self.subject_token = "federated-subject-token"
+        """What a workload identity federation file's credential source must hold."""
         self.executions: dict[str, Execution] = {}
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self.misbehave: list[str] = []
@@ -122,6 +152,75 @@ class CloudRunStandIn:
             for execution in self.executions.values():
                 if execution.process.poll() is None:
                     execution.stop("cancelled", "stand-in stopped")
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    def issue(self, how: str, *, accepted: bool = True) -> str:
+        with self._lock:
+            token = f"{how}-token-{len(self.issued) + 1}"
+            self.issued.append((how, token))
+            if accepted:
+                if self.rotate:
+                    self.accepted.clear()
+                self.accepted.add(token)
+        return token
+
+    def revoke_all(self) -> None:
+        """Stop accepting every token handed out so far (the next API call answers 401)."""
+        with self._lock:
+            self.accepted.clear()
+
+    def token_grant(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        self.grants.append(form)
+        grant = form.get("grant_type")
+        if grant == JWT_BEARER:
+            claims = _jwt_claims(form.get("assertion", ""))
+            if claims.get("iss") != SERVICE_ACCOUNT or "cloud-platform" not in claims.get("scope", ""):
+                return 400, {"error": "invalid_grant", "error_description": f"bad assertion {claims}"}
+            token = self.issue("jwt-bearer")
+            return 200, {"access_token": token, "expires_in": self.expires_in, "token_type": "Bearer"}
+        if grant == TOKEN_EXCHANGE:
+            if form.get("subject_token") != self.subject_token:
+                return 400, {"error": "invalid_grant", "error_description": "unknown subject token"}
+            # the federated token is good only for impersonating the service account
+            token = self.issue("sts", accepted=False)
+            return 200, {
+                "access_token": token,
+                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "token_type": "Bearer",
+                "expires_in": self.expires_in,
+            }
+        return 400, {"error": "unsupported_grant_type"}
+
+    def impersonate(self, email: str, authorization: str | None) -> tuple[int, dict[str, Any]]:
+        sts_tokens = {f"Bearer {token}" for how, token in self.issued if how == "sts"}
+        if authorization not in sts_tokens or email != SERVICE_ACCOUNT:
+            return 403, {
+                "error": {"code": 403, "message": "Permission 'iam.serviceAccounts.getAccessToken' denied"}
+            }
+        token = self.issue("iam")
+        expires = (datetime.now(UTC) + timedelta(seconds=self.expires_in)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return 200, {"accessToken": token, "expireTime": expires}
+
+    def metadata(self, path: str) -> tuple[int, Any]:
+        name = path.removeprefix(METADATA)
+        if name == "instance/service-accounts/default/token":
+            return 200, {
+                "access_token": self.issue("metadata"),
+                "expires_in": self.expires_in,
+                "token_type": "Bearer",
+            }
+        if name == "instance/service-accounts/default/":
+            return 200, {
+                "email": SERVICE_ACCOUNT,
+                "scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+                "aliases": ["default"],
+            }
+        if name == "project/project-id":
+            return 200, "acme"
+        if name == "universe/universe-domain":
+            return 200, "googleapis.com"
+        return 404, "not found"
 
     # -- the API --------------------------------------------------------------------------------
 
@@ -174,25 +273,41 @@ class CloudRunStandIn:
         return 200, {"name": f"{name}/operations/cancel", "done": True, "response": execution.resource()}
 
 
+def _jwt_claims(assertion: str) -> dict[str, Any]:
+    try:
+        payload = assertion.split(".")[1]
+        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims
+
+
 def _handler(standin: CloudRunStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
 
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
+        def _reply(self, status: int, body: Any, *, metadata: bool = False) -> None:
+            text = isinstance(body, str)
+            data = body.encode() if text else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/plain" if text else "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if metadata:
+                self.send_header("Metadata-Flavor", "Google")
             self.end_headers()
             self.wfile.write(data)
 
-        def _body(self) -> dict[str, Any] | None:
+        def _raw(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(length)) if length else None
+            return self.rfile.read(length) if length else b""
+
+        def _body(self) -> dict[str, Any] | None:
+            raw = self._raw()
+            return json.loads(raw) if raw else None
 
         def _authorised(self) -> bool:
-            if self.headers.get("Authorization") == f"Bearer {standin.token}":
+            if self.headers.get("Authorization") in {f"Bearer {token}" for token in standin.accepted}:
                 return True
             self._reply(
                 401, {"error": {"code": 401, "message": "Request had invalid authentication credentials."}}
@@ -200,14 +315,16 @@ def _handler(standin: CloudRunStandIn) -> type[BaseHTTPRequestHandler]:
             return False
 
         def do_GET(self) -> None:
-            standin.requests.append(("GET", self.path, None))
-            if self.path == TOKEN_PATH:
+            path = urlsplit(self.path).path
+            standin.requests.append(("GET", path, None))
+            if path == "/" or path.startswith(METADATA):
                 if self.headers.get("Metadata-Flavor") != "Google":
-                    self._reply(403, {"error": "missing Metadata-Flavor header"})
+                    self._reply(403, "missing Metadata-Flavor header", metadata=True)
+                elif path == "/":
+                    self._reply(200, "computeMetadata/", metadata=True)  # the detection ping
                 else:
-                    self._reply(
-                        200, {"access_token": standin.token, "expires_in": 3599, "token_type": "Bearer"}
-                    )
+                    status, body = standin.metadata(path)
+                    self._reply(status, body, metadata=True)
                 return
             match = _EXECUTION.match(self.path)
             if not self._authorised():
@@ -218,6 +335,16 @@ def _handler(standin: CloudRunStandIn) -> type[BaseHTTPRequestHandler]:
             self._reply(*standin.get_execution(match.group(1)))
 
         def do_POST(self) -> None:
+            if self.path == "/token":
+                form = {k: v[-1] for k, v in parse_qs(self._raw().decode()).items()}
+                standin.requests.append(("POST", self.path, form))
+                self._reply(*standin.token_grant(form))
+                return
+            impersonate = _IMPERSONATE.match(self.path)
+            if impersonate is not None:
+                standin.requests.append(("POST", self.path, self._body()))
+                self._reply(*standin.impersonate(impersonate.group(1), self.headers.get("Authorization")))
+                return
             body = self._body()
             standin.requests.append(("POST", self.path, body))
             if not self._authorised():

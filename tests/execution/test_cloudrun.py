@@ -12,13 +12,14 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import google.oauth2.credentials
 import pytest
 
 from litestar_queues import QueueConfig, QueueService, WorkerConfig
 from litestar_queues.exceptions import QueueConfigurationError
 from litestar_queues_cloudrun import CloudRunExecutionBackend
 from tests.execution import app
-from tests.execution.cloudrun_standin import TOKEN_PATH, CloudRunStandIn, Job
+from tests.execution.cloudrun_standin import CloudRunStandIn, Job
 from tests.execution.conftest import ROOT
 
 if TYPE_CHECKING:
@@ -40,7 +41,10 @@ def standin(queue_url: str) -> Iterator[CloudRunStandIn]:
 
 
 def make_config(url: str, standin: CloudRunStandIn, **profile: Any) -> QueueConfig:
-    backend = CloudRunExecutionBackend(api_base_url=standin.url, metadata_url=standin.url + TOKEN_PATH)
+    # a ready-made token through google-auth's own credentials class (the application default
+    # credentials are covered by test_cloudrun_credentials.py)
+    token = google.oauth2.credentials.Credentials(standin.token)  # type: ignore[no-untyped-call]
+    backend = CloudRunExecutionBackend(api_base_url=standin.url, credentials=token)
     settings = {"backend": "cloudrun", "project": "acme", "region": "local1", "job": "tasks"}
     settings["poll_interval"] = 0.2
     return QueueConfig(
@@ -56,11 +60,7 @@ def run_requests(standin: CloudRunStandIn) -> list[dict[str, Any]]:
     return [body or {} for method, path, body in standin.requests if path.endswith(":run")]
 
 
-async def test_a_task_runs_as_a_cloud_run_execution_with_a_metadata_server_token(
-    queue_url: str, standin: CloudRunStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("GOOGLE_OAUTH_ACCESS_TOKEN", raising=False)
-    monkeypatch.delenv("CLOUDSDK_AUTH_ACCESS_TOKEN", raising=False)
+async def test_a_task_runs_as_a_cloud_run_execution(queue_url: str, standin: CloudRunStandIn) -> None:
     config = make_config(queue_url, standin, env={"FEATURE": "on"}, task_timeout=120)
     async with QueueService(config) as service, service.worker():
         result = await service.enqueue(app.where, 7, execution_profile="remote")
@@ -79,13 +79,9 @@ async def test_a_task_runs_as_a_cloud_run_execution_with_a_metadata_server_token
     assert "--exit-zero-when-recorded" in container["args"]
     assert container["env"] == [{"name": "FEATURE", "value": "on"}]
     assert [e.outcome for e in standin.executions.values()] == ["succeeded"]
-    assert ("GET", TOKEN_PATH, None) in standin.requests
 
 
-async def test_a_failing_task_is_retried_in_a_new_execution(
-    queue_url: str, standin: CloudRunStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", standin.token)
+async def test_a_failing_task_is_retried_in_a_new_execution(queue_url: str, standin: CloudRunStandIn) -> None:
     async with QueueService(make_config(queue_url, standin)) as service, service.worker():
         result = await service.enqueue(app.fail, "boom", execution_profile="remote")
         await result.wait(timeout=60)
@@ -94,13 +90,11 @@ async def test_a_failing_task_is_retried_in_a_new_execution(
     assert result.record.attempts == 2
     # the container wrote each outcome itself, so each execution succeeded from Cloud Run's view
     assert [e.outcome for e in standin.executions.values()] == ["succeeded", "succeeded"]
-    assert all(path != TOKEN_PATH for _, path, _ in standin.requests)
 
 
 async def test_a_cancelled_or_failed_execution_fails_the_attempt(
-    queue_url: str, standin: CloudRunStandIn, monkeypatch: pytest.MonkeyPatch
+    queue_url: str, standin: CloudRunStandIn
 ) -> None:
-    monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", standin.token)
     async with QueueService(make_config(queue_url, standin)) as service, service.worker():
         standin.misbehave = ["cancel"]  # as an operator cancelling the execution
         first = await service.enqueue(app.where, 1, retries=1, execution_profile="remote")
@@ -121,10 +115,7 @@ async def test_a_cancelled_or_failed_execution_fails_the_attempt(
     assert outcomes == ["cancelled", "succeeded", "failed", "succeeded", "failed"]
 
 
-async def test_cancelling_the_task_stops_its_execution(
-    queue_url: str, standin: CloudRunStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", standin.token)
+async def test_cancelling_the_task_stops_its_execution(queue_url: str, standin: CloudRunStandIn) -> None:
     async with QueueService(make_config(queue_url, standin)) as service, service.worker():
         result = await service.enqueue(app.wait_long, 60, execution_profile="remote")
         while not standin.executions:
@@ -141,9 +132,8 @@ async def test_cancelling_the_task_stops_its_execution(
 
 
 async def test_a_worker_shutting_down_cancels_the_execution_and_releases_the_task(
-    queue_url: str, standin: CloudRunStandIn, monkeypatch: pytest.MonkeyPatch
+    queue_url: str, standin: CloudRunStandIn
 ) -> None:
-    monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", standin.token)
     async with QueueService(make_config(queue_url, standin)) as service:
         async with service.worker(shutdown_grace=0):
             result = await service.enqueue(app.wait_long, 60, execution_profile="remote")

@@ -14,11 +14,13 @@ from litestar_queues.execution.profiles import decode_profile, profiles_for
 from litestar_queues.execution.protocol import run_task_args
 from litestar_queues.ports import ExecutionBackend
 from litestar_queues_cloudrun._api import Execution, Operation, run_body
-from litestar_queues_cloudrun.credentials import METADATA_TOKEN_URL, AccessTokenSource
+from litestar_queues_cloudrun.credentials import CLOUD_PLATFORM_SCOPE, CredentialsError, CredentialSource
 from litestar_queues_cloudrun.profile import CloudRunProfile
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
+
+    from google.auth.credentials import Credentials
 
     from litestar_queues.config import QueueConfig
     from litestar_queues.models import TaskRecord
@@ -53,10 +55,15 @@ class CloudRunExecutionBackend(ExecutionBackend):
             },
         )
 
+    Credentials come from google-auth: the application default credentials (a key or workload
+    identity file named by ``GOOGLE_APPLICATION_CREDENTIALS``, gcloud's application default
+    login, or the metadata server of the machine), looked up at the first API call, or the
+    ``credentials`` given. See :mod:`litestar_queues_cloudrun.credentials`.
+
     Args:
         api_base_url: Base URL of the Admin API (a loopback URL in tests).
-        metadata_url: Token endpoint of the metadata server.
-        tokens: Where access tokens come from (default: environment, then metadata server).
+        credentials: google-auth credentials to use (default: application default credentials).
+        scopes: OAuth scopes requested when the credentials need them.
         http_timeout: Seconds one HTTP request may take.
     """
 
@@ -70,12 +77,12 @@ class CloudRunExecutionBackend(ExecutionBackend):
         self,
         *,
         api_base_url: str = "https://run.googleapis.com",
-        metadata_url: str = METADATA_TOKEN_URL,
-        tokens: AccessTokenSource | None = None,
+        credentials: Credentials | None = None,
+        scopes: Sequence[str] = (CLOUD_PLATFORM_SCOPE,),
         http_timeout: float = 30.0,
     ) -> None:
         self.api_base_url = api_base_url.rstrip("/")
-        self.tokens = tokens or AccessTokenSource(metadata_url=metadata_url)
+        self.credentials = CredentialSource(credentials, scopes=scopes)
         self.http_timeout = http_timeout
         self._client: httpx.AsyncClient | None = None
         self._app: str | None = None
@@ -125,7 +132,8 @@ class CloudRunExecutionBackend(ExecutionBackend):
         self._client = httpx.AsyncClient(timeout=self.http_timeout)
 
     async def close(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP client and the token requests' session."""
+        self.credentials.close()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -184,7 +192,7 @@ class CloudRunExecutionBackend(ExecutionBackend):
                     await self._call("GET", f"/v2/{execution_name}"), type=Execution
                 )
                 errors = 0
-            except (httpx.TransportError, _ServerError) as exc:
+            except (httpx.TransportError, _ServerError, CredentialsError) as exc:
                 errors += 1
                 if errors > _POLL_ERRORS_TOLERATED:
                     raise
@@ -217,15 +225,10 @@ class CloudRunExecutionBackend(ExecutionBackend):
         if client is None:
             raise RuntimeError("the cloudrun execution backend is not open")
         for attempt in (1, 2):
-            token = await self.tokens.token(client)
-            response = await client.request(
-                method,
-                self.api_base_url + path,
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
-            )
+            headers = await self.credentials.headers()
+            response = await client.request(method, self.api_base_url + path, json=body, headers=headers)
             if response.status_code == 401 and attempt == 1:
-                self.tokens.forget()
+                self.credentials.invalidate()  # refreshed before the second try
                 continue
             if response.status_code >= 500 or response.status_code == 429:
                 raise _ServerError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}")
