@@ -98,6 +98,10 @@ def test_a_missing_driver_is_reported_when_the_config_is_built(
     assert f"the {module} driver" in message
     assert message.endswith(install), message
     # an engine built from a URL directly maps SQLAlchemy's import error the same way
-    driver = {"aiosqlite": "sqlite+aiosqlite", "asyncpg": "postgresql+asyncpg", "psycopg": "postgresql+psycopg"}
+    driver = {
+        "aiosqlite": "sqlite+aiosqlite",
+        "asyncpg": "postgresql+asyncpg",
+        "psycopg": "postgresql+psycopg",
+    }
     with pytest.raises(QueueConfigurationError, match=r"litestar-queues\["):
         engine_from_url(make_url(url).set(drivername=driver[module]))
