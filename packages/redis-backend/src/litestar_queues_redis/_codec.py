@@ -128,7 +128,8 @@ def decode_reply(reply: Sequence[Any]) -> TaskRecord:
     if rec is None:
         raise MalformedRecordError("stored task record has no 'rec' field")
     base = decode_record(rec)
-    if str(base.id) != (task_id.decode() if isinstance(task_id, bytes) else task_id):
+    text = str(base.id)
+    if (text.encode() if isinstance(task_id, bytes) else text) != task_id:
         raise MalformedRecordError("stored task record's JSON holds the id of another record")
     try:
         meta = _meta_decoder.decode(meta_json)

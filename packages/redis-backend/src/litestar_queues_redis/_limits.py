@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from litestar_queues.models import Outcome, TaskRecord
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 MAX_PRIORITY = 2**53
 """Priorities run from ``-MAX_PRIORITY`` to ``MAX_PRIORITY``: the ready set's score is a double."""
 MAX_COUNT = 2**53 - 1
@@ -68,7 +69,7 @@ def check_time(moment: datetime, option: str) -> int:
     """
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    micros = (moment - EPOCH) // timedelta(microseconds=1)
+    micros = (moment - EPOCH) // _MICROSECOND
     if not -MAX_US <= micros <= MAX_US:
         raise QueueConfigurationError(
             f"{option} must lie {_RANGE}: the Redis backend stores times as microseconds in a double"

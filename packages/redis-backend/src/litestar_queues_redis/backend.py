@@ -195,7 +195,7 @@ class RedisQueueBackend:
             await self._run(self._s.bury, [_text(reply[0]), str(exc)])
             return None
 
-    async def _decode_strict(self, reply: Any, task_id: UUID) -> TaskRecord | None:
+    async def _decode_strict(self, reply: Any) -> TaskRecord | None:
         if not reply:
             return None
         record = await self._decode(reply)
@@ -335,7 +335,7 @@ class RedisQueueBackend:
             MalformedRecordError: The stored record was malformed (it is dead-lettered).
         """
         reply = await self._run(self._s.cancel, [str(task_id), to_us(now, "now"), self._ttl_ms])
-        return await self._decode_strict(reply, task_id)
+        return await self._decode_strict(reply)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -345,7 +345,7 @@ class RedisQueueBackend:
         Raises:
             MalformedRecordError: The stored record was malformed (it is dead-lettered).
         """
-        return await self._decode_strict(await self._run(self._s.get, [str(task_id)]), task_id)
+        return await self._decode_strict(await self._run(self._s.get, [str(task_id)]))
 
     async def counts(self) -> dict[str, dict[str, int]]:
         """Count records per queue and status (finished ones until their retention ends)."""
