@@ -145,13 +145,15 @@ def test_the_worker_logs_start_each_outcome_and_stop(app_dir: Path) -> None:
     _enqueue(url, 4)
     quiet = Script(app_dir, url, "-q", "worker", "output_app:config")
     try:
-        time.sleep(1.5)  # time enough to run the task
 
-        async def done() -> int:
+        async def until_done() -> int:
             async with QueueService(QueueConfig(queue_backend=url, registry=registry)) as service:
+                with anyio.move_on_after(30):
+                    while (await service.stats()).count("completed") < 2:
+                        await anyio.sleep(0.05)
                 return (await service.stats()).count("completed")
 
-        assert anyio.run(done) == 2
+        assert anyio.run(until_done) == 2
         assert quiet.stop() == 0
     finally:
         quiet.kill()
