@@ -7,11 +7,12 @@ run 10,000 by hand) go to 4 ``litestar-queues worker`` subprocesses together wit
 * a task that raises a ``CancelledError`` of its own;
 * an ``async def`` task that blocks its worker's event loop for twice the lease.
 
-Meanwhile the test kills random workers at random moments (seeded: ``LQ_SOAK_SEED``, every 1 to
-3 s, ``LQ_SOAK_KILLS`` times, by default one per 330 tasks) and a supervisor restarts every
-worker that dies. Each run of each
-task writes a line to a journal file that survives the kills (see ``soak_app``), so losses and
-duplicates are seen from inside the tasks, not only from the records.
+Meanwhile the test kills random workers at random moments (seeded: ``LQ_SOAK_SEED``;
+``LQ_SOAK_KILLS`` times, 6 by default, 1 to 3 s apart for 2000 tasks and proportionally further
+apart for more) and a supervisor restarts every worker that dies. Each run of each task writes
+a line to a journal file that survives the kills (see ``soak_app``), so losses and duplicates
+are seen from inside the tasks, not only from the records. ``LQ_SOAK_LOGS=DIR`` keeps the
+workers' logs and the journal.
 
 What must hold: every ordinary task completes, none is failed or charged a retry attempt; a
 task runs more than once only after a worker holding it died (at-least-once), and all its runs
@@ -51,7 +52,8 @@ pytest.importorskip("litestar_queues_sql")
 
 TASKS = int(os.environ.get("LQ_SOAK_TASKS", "2000"))
 SEED = int(os.environ.get("LQ_SOAK_SEED", "13"))
-KILLS = int(os.environ.get("LQ_SOAK_KILLS", max(3, TASKS // 330)))  # 6 for 2000 tasks
+KILLS = int(os.environ.get("LQ_SOAK_KILLS", "6"))
+KILL_SPACING = max(1.0, TASKS / 2000)  # kills 1 to 3 s apart for 2000 tasks, spread over longer runs
 WORKERS = 4
 CONCURRENCY = 8
 LEASE = 2.0
@@ -226,7 +228,7 @@ async def soak(backend: str, url: str, tmp_path: Path) -> None:
         block_done = False
         pool.start()
         try:
-            next_kill = time.monotonic() + rng.uniform(1, 3)
+            next_kill = time.monotonic() + rng.uniform(1, 3) * KILL_SPACING
             with anyio.fail_after(60 + TASKS * 0.05):
                 while True:
                     await anyio.sleep(0.1)
@@ -237,7 +239,7 @@ async def soak(backend: str, url: str, tmp_path: Path) -> None:
                         pid = pool.kill_one(rng, spare_slot_0=not block_done)
                         if pid is not None:
                             kills.append((time.monotonic() - enqueued, pid))
-                        next_kill = time.monotonic() + rng.uniform(1, 3)
+                        next_kill = time.monotonic() + rng.uniform(1, 3) * KILL_SPACING
                     stats = await service.stats()
                     if stats.count("completed") + stats.count("failed") == total:
                         break
