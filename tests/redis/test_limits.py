@@ -288,16 +288,18 @@ async def test_an_invalid_port_is_refused_at_open_without_repeating_the_url() ->
     await backend.close()
 
 
-async def test_an_unreachable_server_error_names_the_fix_not_the_address() -> None:
+async def test_an_unreachable_server_error_names_the_address_and_the_fix_never_the_password() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    backend = RedisQueueBackend(url=f"redis://127.0.0.1:{port}/0")
+    backend = RedisQueueBackend(url=f"redis://user:s3cret-pass@127.0.0.1:{port}/0")
     with pytest.raises(BackendUnavailableError) as caught:
         await backend.open()
     await backend.close()
-    assert str(port) not in str(caught.value)
-    assert "host, port and credentials" in str(caught.value)
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}" in message  # which server to check
+    assert "s3cret-pass" not in message and "user" not in message
+    assert "host, port and credentials" in message
 
 
 async def test_get_of_a_malformed_record_does_not_repeat_its_id(

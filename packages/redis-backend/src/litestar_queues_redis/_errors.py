@@ -80,14 +80,20 @@ def refused(exc: ResponseError) -> QueueError:
 
 
 @contextlib.contextmanager
-def mapped_errors() -> Iterator[None]:
-    """Map redis-py's exceptions raised inside the block into the core's exceptions."""
+def mapped_errors(where: str | None = None) -> Iterator[None]:
+    """Map redis-py's exceptions raised inside the block into the core's exceptions.
+
+    Args:
+        where: The server's address without credentials (``host:port`` or the socket path), named
+            in the unreachable-server message so an operator knows which server to check.
+    """
     try:
         yield
     except (RedisConnectionError, RedisTimeoutError) as exc:
+        at = f" at {where}" if where else ""
         raise BackendUnavailableError(
-            f"the Redis server cannot be reached ({type(exc).__name__}): check that it runs and that the "
-            f"URL's host, port and credentials are right; {_RETRIED}"
+            f"the Redis server{at} cannot be reached ({type(exc).__name__}): check that it runs and "
+            f"that the URL's host, port and credentials are right; {_RETRIED}"
         ) from exc
     except (ReadOnlyError, ClusterDownError, TryAgainError) as exc:  # failover in progress
         raise BackendUnavailableError(

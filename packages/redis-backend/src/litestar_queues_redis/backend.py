@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 from redis.asyncio.cluster import RedisCluster
@@ -80,6 +81,7 @@ class RedisQueueBackend:
         "_scripts",
         "_ttl_ms",
         "_url",
+        "_where",
         "reach",
         "result_ttl",
         "socket_timeout",
@@ -98,6 +100,7 @@ class RedisQueueBackend:
             raise QueueConfigurationError("RedisQueueBackend needs exactly one of url= and client=")
         check_options(url, socket_timeout)
         self._url: str | None = None
+        self._where = _address(url) if url is not None else None
         # a server behind a unix socket is reachable from this machine only
         self.reach = (
             BackendReach.HOST if url is not None and url.lower().startswith("unix:") else BackendReach.NETWORK
@@ -150,7 +153,7 @@ class RedisQueueBackend:
         assert self._client is not None and self._blocking is not None
         self._scripts = Scripts(self._client)
         self._finish_waiter = FinishWaiter(self._blocking)
-        with mapped_errors():
+        with mapped_errors(self._where):
             await self._client.ping()
 
     async def close(self) -> None:
@@ -170,7 +173,7 @@ class RedisQueueBackend:
         return self._scripts
 
     async def _run(self, script: Any, args: list[Any]) -> Any:
-        with mapped_errors():
+        with mapped_errors(self._where):
             return await script(keys=self._route, args=[self._keys.tag, *args])
 
     # -- decoding and dead letters --------------------------------------------------------------
@@ -229,7 +232,7 @@ class RedisQueueBackend:
             check_record(record)
         chunks = [records[i : i + _ENQUEUE_CHUNK] for i in range(0, len(records), _ENQUEUE_CHUNK)]
         payloads = [[self._keys.tag, str(len(c)), *(a for r in c for a in record_args(r))] for c in chunks]
-        with mapped_errors():
+        with mapped_errors(self._where):
             if len(chunks) == 1 or isinstance(self._client, RedisCluster):
                 # cluster pipelines refuse EVALSHA: one call per chunk, in order
                 replies = [await self._s.enqueue(keys=self._route, args=payload) for payload in payloads]
@@ -360,7 +363,7 @@ class RedisQueueBackend:
     async def dead_letters(self) -> dict[str, str]:
         """The records moved aside because they could not be decoded: ``{task id: JSON info}``."""
         assert self._client is not None
-        with mapped_errors():
+        with mapped_errors(self._where):
             raw = await self._client.hgetall(self._keys.dead)
         return {_text(k): _text(v) for k, v in raw.items()}
 
@@ -379,7 +382,7 @@ class RedisQueueBackend:
             await anyio.sleep(timeout)
             return
         assert self._blocking is not None
-        with mapped_errors():
+        with mapped_errors(self._where):
             await self._blocking.blpop(keys, timeout=timeout)
 
     async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
@@ -392,5 +395,16 @@ class RedisQueueBackend:
             record = await self.get(task_id)
             return record is None or record.is_terminal
 
-        with mapped_errors():
+        with mapped_errors(self._where):
             await self._finish_waiter.wait(self._keys.done_channel(task_id), is_done, timeout)
+
+
+def _address(url: str) -> str | None:
+    """The server's address in ``url`` without credentials: ``host:port`` or the socket path."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme.lower() == "unix":
+            return parts.path or None
+        return f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else None
+    except ValueError:
+        return None
