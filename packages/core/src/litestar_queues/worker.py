@@ -90,6 +90,9 @@ class Worker:
         # claimed records whose lease expired before (their worker died or stalled): each runs
         # alone here, so that a task that kills or stalls its worker is the only one charged again
         self._suspects: list[_Running] = []
+        # after a batch held a suspect, claim one record at a time until one is not a suspect:
+        # suspects are then met one by one, instead of being held (and charged) together
+        self._careful = False
         self._watchdog = self._make_watchdog()
         self._task_group: TaskGroup | None = None
         self._tg_cm: Any = None
@@ -258,7 +261,7 @@ class Worker:
                 records = await self.attempts.claim(
                     queues=self.config.queues,
                     worker_id=self.worker_id,
-                    limit=free,
+                    limit=1 if self._careful else free,
                     lease_seconds=self.config.lease_seconds,
                 )
                 errors = 0
@@ -280,6 +283,8 @@ class Worker:
                     self._suspects.append(entry)
                 else:
                     tasks_tg.start_soon(self._execute, entry)
+            if records:
+                self._careful = bool(self._suspects)
             if not records:
                 await self._idle(self.config.poll_interval, wait_for_work=True)
 
@@ -288,12 +293,22 @@ class Worker:
         self._slot_freed = anyio.Event()
 
     async def _run_alone(self, tasks_tg: TaskGroup) -> None:
-        """Run the first held suspect with nothing else running here, and claim nothing meanwhile."""
+        """Run the first held suspect with nothing else running here, and claim nothing meanwhile.
+
+        Before it starts, the other held suspects go back to the queue uncounted (if this one
+        kills the worker, they would lose their lease and be charged with it), and every outcome
+        decided so far is reported (it would die with the worker too).
+        """
         while len(self._running) > len(self._suspects) and not self._stopping.is_set():
             await self._wait_slot()
         if self._stopping.is_set():
             return
         entry = self._suspects.pop(0)
+        for other in self._suspects:
+            self._running.pop(other.lease_id, None)
+            self._acks.append(self.attempts.released(other.record))
+        self._suspects.clear()
+        await self._flush_acks(final=False)
         record = entry.record
         logger.warning(
             "task %s (%s) lost its lease %d time(s) before (its worker died or stalled): running it "
