@@ -268,7 +268,7 @@ async def soak(backend: str, url: str, tmp_path: Path) -> None:
     reruns = duplicates = reclaimed_more_than_once = 0
     held_at_death: dict[int, set[int]] = defaultdict(set)  # dead pid -> tasks it ran that ran again
     running_at_death: dict[int, set[int]] = defaultdict(set)  # ... of which it had not finished
-    charged_by_poison: list[str] = []  # failed by the poison's crashes (the known bug, see xfail)
+    charged_by_poison: list[str] = []  # innocent tasks failed by the poison's crashes (must stay empty)
     for task_id in ordinary:
         record = records[task_id]
         (n,) = record.args
@@ -342,16 +342,10 @@ async def soak(backend: str, url: str, tmp_path: Path) -> None:
         f"failed_by_the_poison={len(charged_by_poison)} "
         f"(enqueue {enqueued - began:.1f}s, kills at {[round(t, 1) for t, _ in kills]} s)"
     )
-    if charged_by_poison or not_alone:
-        pytest.xfail(
-            "known bug (Worker, isolate_reclaimed): the poison 'alone' still takes other records with "
-            "it: (a) reclaimed records claimed in the same batch wait under this worker's leases "
-            "behind it and lose them again without running, (b) outcomes of records that finished "
-            "just before it are not reported yet and die with the worker. The same records are "
-            "claimed together again, so an innocent one can reach max_reclaims and fail. "
-            f"Finished runs lost beside the lone poison (its pid: tasks): {not_alone}; "
-            f"failed by the poison: {charged_by_poison}"
-        )
+    # only the poison is charged: a reclaimed record runs alone, after the worker gave the other
+    # reclaimed records back and reported every outcome it had (docs/workers.md)
+    assert not_alone == {}, f"finished runs lost beside the lone poison (its pid: tasks): {not_alone}"
+    assert charged_by_poison == [], f"innocent tasks failed by the poison's crashes: {charged_by_poison}"
 
 
 async def test_soak_sqlite(sqlite_url: str, tmp_path: Path) -> None:
