@@ -1,0 +1,55 @@
+"""CPU per task of an in-process drain: the core's own cost, robust to a loaded machine.
+
+Enqueues N no-op tasks, then one worker (concurrency 10) in the same process drains them; prints
+the rate and the process CPU time per task (``time.process_time``), which other processes on the
+machine do not inflate the way they inflate wall time. Run it from two checkouts alternately to
+compare commits::
+
+    python benchmarks/drain_cpu.py memory:// 20000
+    python benchmarks/drain_cpu.py redis://127.0.0.1:6379/0 10000
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+
+import anyio
+
+from litestar_queues import QueueConfig, QueueService, TaskRegistry, WorkerConfig, task
+
+try:
+    from litestar_queues import TaskCall
+except ImportError:  # checkouts from before TaskCall moved beside Task
+    from litestar_queues.service import TaskCall  # type: ignore[attr-defined,no-redef]
+
+registry = TaskRegistry()
+
+
+@task("bench.noop", registry=registry)
+async def noop(i: int) -> None:
+    return None
+
+
+async def main(url: str, count: int) -> None:
+    if url.startswith("redis"):
+        url = f"{url}{'&' if '?' in url else '?'}key_prefix=cpu{uuid.uuid4().hex[:8]}"
+    config = QueueConfig(
+        queue_backend=url, registry=registry, worker=WorkerConfig(concurrency=10, poll_interval=0.01)
+    )
+    async with QueueService(config) as service:
+        for start in range(0, count, 1000):
+            calls = [TaskCall(noop, (i,)) for i in range(start, min(count, start + 1000))]
+            await service.enqueue_many(calls)
+        wall, cpu = time.perf_counter(), time.process_time()
+        async with service.worker():
+            while (await service.stats()).count("completed") < count:  # noqa: ASYNC110 - polls the store
+                await anyio.sleep(0.01)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"{count / wall:,.0f} tasks/s, {cpu / count * 1e6:.1f} us CPU per task")
+
+
+if __name__ == "__main__":
+    target = sys.argv[1] if len(sys.argv) > 1 else "memory://"
+    anyio.run(main, target, int(sys.argv[2]) if len(sys.argv) > 2 else 20000)
