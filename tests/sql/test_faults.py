@@ -122,7 +122,9 @@ async def test_sigkilled_worker_tasks_are_reclaimed_none_lost(
             await wait_completed(service, 6, 90)
         for handle in handles:
             record = (await handle.refresh()).record
-            assert record.status == "completed" and record.reclaims == 1 and record.runs == 2
+            # runs counts claims: a reclaimed record may be claimed and given back uncounted once
+            # more before it runs alone (reclaim isolation, docs/workers.md)
+            assert record.status == "completed" and record.reclaims == 1 and record.runs >= 2
             assert record.attempts == 1
     assert await executions(exec_url, table) == {n: 1 for n in range(6)}
 
