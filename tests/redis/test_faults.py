@@ -96,7 +96,9 @@ async def test_tasks_of_a_killed_worker_complete_elsewhere(redis_url: str, worke
     # the killed worker's tasks were reclaimed (attempt not counted) and run again
     reclaimed = [r for r in records if r.reclaims >= 1]
     assert len(reclaimed) >= held
-    assert all(r.runs == r.reclaims + 1 and r.attempts == 1 for r in records)
+    # runs counts claims: a reclaimed record may be claimed and given back uncounted before it runs
+    # alone (reclaim isolation, docs/workers.md)
+    assert all(r.runs >= r.reclaims + 1 and r.attempts == 1 for r in records)
     await raw.aclose()
 
 
