@@ -86,7 +86,10 @@ async def main() -> None:
         cancelled = await queue_service.cancel(result.id)
         assert cancelled.status == "cancelled"
         retried = await queue_service.retry(result.id)
-        assert retried.record.metadata["retry_of"] == str(result.id)
+        assert retried.id == result.id and retried.status == "pending"  # the same record, requeued
+        assert (await queue_service.retry(result.id)).status == "pending"  # a second retry: no-op
+        page = await queue_service.list_tasks(statuses=["pending"], limit=50)
+        assert result.id in {handle.id for handle in page.tasks}
         stats = await queue_service.stats()
         print(stats.queues)
         for handle in (later, at_noon, retried):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-    from litestar_queues.models import Outcome
+    from litestar_queues.models import Outcome, RecordQuery
 
 ACTIVE = ("pending", "scheduled", "running")
 TERMINAL = ("completed", "failed", "cancelled")
@@ -112,6 +112,8 @@ class ListQueueBackend:
         results: list[TaskRecord | None] = []
         for outcome in outcomes:
             record = self._held(outcome.task_id, outcome.lease_id)
+            if record is not None and outcome.history is not None:  # stored as the core wrote it
+                record = msgspec.structs.replace(record, history=outcome.history)
             if record is None:
                 results.append(None)
             elif outcome.kind == "complete":
@@ -167,7 +169,24 @@ class ListQueueBackend:
             return record
         return self._stop(record, "cancelled", finished_at=now)
 
+    async def requeue(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        """Put a failed or cancelled record back, unless another active record holds its key."""
+        record = self._records.get(task_id)
+        if record is None or record.status not in ("failed", "cancelled"):
+            return record
+        if self._key_holder(record.key) is not None:
+            return record
+        return self._stop(
+            record, "pending", run_at=now, attempts=0, reclaims=0, finished_at=None, result=None
+        )
+
     # -- reads ----------------------------------------------------------------------------------
+
+    async def query(self, query: RecordQuery) -> list[TaskRecord]:
+        """Matching records by ``(created_at, id)``, from the query's position on: a full scan."""
+        found = [r for r in self._records.values() if query.matches(r) and query.beyond(r)]
+        found.sort(key=lambda r: (r.created_at, r.id.bytes), reverse=query.newest_first)
+        return found[: query.limit]
 
     async def get(self, task_id: UUID) -> TaskRecord | None:
         """Load one record."""

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-    from litestar_queues.models import EnqueueResult, Outcome, TaskRecord
+    from litestar_queues.models import EnqueueResult, Outcome, RecordQuery, TaskRecord
 
 
 class HandsTaskToTwoWorkers(MemoryQueueBackend):
@@ -129,3 +129,37 @@ class ChangesTerminalRecords(MemoryQueueBackend):
             self._records[task_id] = updated
             return updated
         return await super().cancel(task_id, now=now)
+
+
+class QueryRepeatsTheBoundary(MemoryQueueBackend):
+    """query continues from its position inclusively: the last record of a page comes again."""
+
+    async def query(self, query: RecordQuery) -> list[TaskRecord]:
+        if query.after is None:
+            return await super().query(query)
+        mark = (query.after.created_at, query.after.id.bytes)
+
+        def at_or_beyond(r: TaskRecord) -> bool:
+            place = (r.created_at, r.id.bytes)
+            return place <= mark if query.newest_first else place >= mark
+
+        found = [r for r in self._records.values() if query.matches(r) and at_or_beyond(r)]
+        found.sort(key=lambda r: (r.created_at, r.id.bytes), reverse=query.newest_first)
+        return found[: query.limit]
+
+
+class QueryIgnoresStatuses(MemoryQueueBackend):
+    """query forgets the status filter."""
+
+    async def query(self, query: RecordQuery) -> list[TaskRecord]:
+        return await super().query(msgspec.structs.replace(query, statuses=None))
+
+
+class RequeuesCompletedRecords(MemoryQueueBackend):
+    """requeue also puts completed records back in the queue."""
+
+    async def requeue(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        record = self._records.get(task_id)
+        if record is not None and record.status == "completed":
+            self._records[task_id] = msgspec.structs.replace(record, status="failed")
+        return await super().requeue(task_id, now=now)

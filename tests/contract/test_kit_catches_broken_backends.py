@@ -61,6 +61,17 @@ CASES = [
     ),
     (broken.CountsReleasedAttempts, r"attempts|after finish", "test_finish_each_outcome_kind"),
     (broken.ChangesTerminalRecords, "a terminal record never changes", "test_cancel_terminal_and_unknown"),
+    (
+        broken.QueryRepeatsTheBoundary,
+        "query",
+        "test_pages_miss_nothing_and_repeat_nothing_while_records_change",
+    ),
+    (broken.QueryIgnoresStatuses, "query", "test_query_filters_combine"),
+    (
+        broken.RequeuesCompletedRecords,
+        "requeue|query|after",
+        "test_requeue_leaves_other_statuses_and_held_keys_alone",
+    ),
 ]
 
 

@@ -74,24 +74,41 @@ async def test_cancel_pending_and_scheduled_but_not_terminal(registry: TaskRegis
 
 
 @pytest.mark.anyio
-async def test_retry_enqueues_a_fresh_copy_of_a_failed_or_cancelled_task(
+async def test_retry_requeues_the_same_failed_or_cancelled_record_once(
     registry: TaskRegistry, job: Any
 ) -> None:
     async with QueueService(make_config(registry)) as service:
         failed = await service.enqueue(job, 1, metadata={"m": 1}, key="k", priority=3)
         await _finish_by_hand(service, failed.id, kind="fail")
         again = await service.retry(failed.id)
-        assert again.id != failed.id and again.created and again.status == "pending"
+        assert again.id == failed.id and again.status == "pending"
         assert (again.record.args, again.record.priority, again.record.key) == ([1], 3, "k")
-        assert again.record.metadata == {"m": 1, "retry_of": str(failed.id)}
-        assert (await service.get_task(failed.id)).status == "failed"
+        assert (again.record.attempts, again.record.runs, again.record.finished_at) == (0, 1, None)
+        assert again.record.error is not None  # the last failure stays readable
+        # a second retry is a no-op: the record is pending already
+        twice = await service.retry(failed.id)
+        assert twice.status == "pending" and (await service.stats()).count("pending") == 1
+        # it runs again under its key, and a completed record cannot be retried
+        await _finish_by_hand(service, failed.id)
         with pytest.raises(QueueConfigurationError, match="only failed or cancelled"):
-            await service.retry(again.id)
+            await service.retry(failed.id)
         cancelled = await service.enqueue(job, 2)
         await service.cancel(cancelled.id)
         assert (await service.retry(cancelled.id)).status == "pending"
         with pytest.raises(TaskNotFoundError):
             await service.retry(uuid.uuid4())
+
+
+@pytest.mark.anyio
+async def test_retry_refuses_while_another_record_holds_the_key(registry: TaskRegistry, job: Any) -> None:
+    async with QueueService(make_config(registry)) as service:
+        failed = await service.enqueue(job, 1, key="k")
+        await _finish_by_hand(service, failed.id, kind="fail")
+        holder = await service.enqueue(job, 2, key="k")
+        assert holder.created
+        with pytest.raises(QueueConfigurationError, match="holds its dedup key"):
+            await service.retry(failed.id)
+        assert (await service.get_task(failed.id)).status == "failed"
 
 
 @pytest.mark.anyio

@@ -101,15 +101,14 @@ def test_cancel_then_retry(cli: Cli, shared_queue_url: str, tmp_path: Path) -> N
     assert cli("cancel", str(task_id)).output.strip() == f"task {task_id} is cancelled"
 
     output = cli("retry", str(task_id)).output.strip()
-    assert output.startswith(f"retried {task_id} as ")
-    new_id = output.rsplit(" ", 1)[1]
-    assert status(cli) == {"default": {"cancelled": 1, "pending": 1}}
+    assert output == f"task {task_id} was cancelled: requeued, now pending"
+    assert status(cli) == {"default": {"pending": 1}}  # the same record, back in its queue
 
     async def read(service: QueueService) -> tuple[Any, ...]:
-        copy = await service.get_task(new_id)
-        return copy.record.args, copy.record.metadata
+        again = await service.get_task(task_id)
+        return again.record.args, again.record.metadata
 
-    assert run(shared_queue_url, read) == ([log, 7, 0.0], {"retry_of": str(task_id)})
+    assert run(shared_queue_url, read) == ([log, 7, 0.0], {})
 
 
 def test_retry_a_failed_task(cli: Cli, shared_queue_url: str) -> None:
@@ -123,7 +122,10 @@ def test_retry_a_failed_task(cli: Cli, shared_queue_url: str) -> None:
     failed_id = run(shared_queue_url, fail_one)
     assert status(cli) == {"default": {"failed": 1}}
     cli("retry", failed_id)
-    assert status(cli) == {"default": {"failed": 1, "pending": 1}}
+    assert status(cli) == {"default": {"pending": 1}}
+    # retrying again is a no-op that says so
+    assert cli("retry", failed_id).output.strip() == f"task {failed_id} is already pending: not retried again"
+    assert status(cli) == {"default": {"pending": 1}}
 
 
 def test_errors_exit_non_zero_with_a_message(cli: Cli, shared_queue_url: str, tmp_path: Path) -> None:
@@ -132,10 +134,12 @@ def test_errors_exit_non_zero_with_a_message(cli: Cli, shared_queue_url: str, tm
     assert result.exit_code == 1
     assert f"no task record with id {unknown}" in result.output
 
-    pending = run(shared_queue_url, lambda s: s.enqueue(record, str(tmp_path / "x"), 1, 0.0)).id
-    result = cli("retry", str(pending), ok=False)
+    result = cli("retry", ok=False)
     assert result.exit_code == 1
-    assert "only failed or cancelled tasks can be retried" in result.output
+    assert "give a task id, or --failed" in result.output
+    result = cli("cancel", ok=False)
+    assert result.exit_code == 1
+    assert "needs at least one of --queue" in result.output
 
 
 def test_app_without_queue_plugin(tmp_path: Path) -> None:

@@ -68,6 +68,8 @@ CONFIG_CASES: list[tuple[str, dict[str, Any]]] = [
     ("run_at", {"run_at": datetime(2030, 1, 1)}),  # naive: would read back aware
     ("run_at", {"run_at": SECRET}),
     ("created_at", {"created_at": SECRET}),
+    ("created_at", {"created_at": datetime(9999, 12, 31, tzinfo=UTC)}),  # beyond the listing position
+    ("created_at", {"created_at": datetime(1, 1, 1, tzinfo=UTC)}),
     ("started_at", {"started_at": 1_700_000_000}),
     ("retries", {"max_retries": -1}),
     ("retries", {"max_retries": 2**53}),

@@ -17,6 +17,7 @@ import anyio
 import pytest
 
 from litestar_queues import MalformedRecordError, Outcome
+from litestar_queues.models import RecordQuery
 from tests.redis._support import at, record
 
 if TYPE_CHECKING:
@@ -49,11 +50,23 @@ FIELD_DAMAGES: dict[str, tuple[str, bytes]] = {
     "empty queue": ("queue", b""),
     "garbage JSON": ("rec", b"{not json"),
     "JSON of another type": ("rec", b"[1, 2]"),
+    "listing position of no record": ("ix", b"0" * 14 + str(uuid.uuid4()).encode()),
+    "listing position not hex": ("ix", b"x" * 14),
+    "garbage history": ("history", b"[{"),
+    "history of another type": ("history", b'{"run": 1}'),
 }
 OTHER_DAMAGES = ("not a hash", "no queue field", "member of another record", "record of another id")
 DAMAGES = (*FIELD_DAMAGES, *OTHER_DAMAGES)
 # found when the client decodes the record's JSON: extend_leases returns no record, so never
-CLIENT_DECODED = frozenset({"garbage JSON", "JSON of another type", "record of another id"})
+CLIENT_DECODED = frozenset(
+    {
+        "garbage JSON",
+        "JSON of another type",
+        "record of another id",
+        "garbage history",
+        "history of another type",
+    }
+)
 
 
 async def damage(raw: aioredis.Redis, keys: Keys, bad: TaskRecord, good: TaskRecord, how: str) -> None:
@@ -224,6 +237,28 @@ async def finish(backend: RedisQueueBackend, raw: aioredis.Redis, how: str) -> N
     await assert_moved_aside(backend, raw, bad)
 
 
+async def query(backend: RedisQueueBackend, raw: aioredis.Redis, how: str) -> None:
+    bad, good = record(), record()
+    await backend.enqueue([bad, good])
+    await damage(raw, backend.keys, bad, good, how)
+    listed = await backend.query(RecordQuery(limit=10))
+    assert [r.id for r in listed] == [good.id]
+    await assert_moved_aside(backend, raw, bad)
+
+
+async def requeue(backend: RedisQueueBackend, raw: aioredis.Redis, how: str) -> None:
+    bad, good = record(), record()
+    await backend.enqueue([bad, good])
+    for rec in (bad, good):
+        await backend.cancel(rec.id, now=at(1))
+    await damage(raw, backend.keys, bad, good, how)
+    with pytest.raises(MalformedRecordError, match="dead letters"):
+        await backend.requeue(bad.id, now=at(2))
+    again = await backend.requeue(good.id, now=at(2))
+    assert again is not None and again.status == "pending"
+    await assert_moved_aside(backend, raw, bad)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "claim": claim_one_queue,
     "claim over two queues": claim_two_queues,
@@ -236,6 +271,8 @@ SCENARIOS: dict[str, Scenario] = {
     "reclaim_expired": reclaim_expired,
     "extend_leases": extend_leases,
     "finish": finish,
+    "query": query,
+    "requeue": requeue,
 }
 CASES = [
     pytest.param(op, how, id=f"{op}-{how}")

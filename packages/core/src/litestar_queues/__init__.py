@@ -27,11 +27,11 @@ from litestar_queues.exceptions import (
     UnknownTaskError,
     non_retryable,
 )
-from litestar_queues.models import Outcome, TaskRecord, TaskStatus
+from litestar_queues.models import AttemptRecord, Outcome, RecordQuery, TaskRecord, TaskStatus
 from litestar_queues.ports import Clock, EventSink, ExecutionBackend, QueueBackend, SystemClock
 from litestar_queues.registry import TaskRegistry, default_registry
 from litestar_queues.retry import Backoff
-from litestar_queues.service import QueueService, QueueStats
+from litestar_queues.service import QueueService, QueueStats, TaskPage
 from litestar_queues.task import Task, TaskCall, task
 from litestar_queues.task_result import TaskResult
 from litestar_queues.worker import Worker
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from litestar_queues_litestar.plugin import QueuePlugin
 
 __all__ = (
+    "AttemptRecord",
     "Backoff",
     "BackendUnavailableError",
     "Clock",
@@ -60,12 +61,14 @@ __all__ = (
     "QueuePlugin",
     "QueueService",
     "QueueStats",
+    "RecordQuery",
     "QueuedBackgroundTask",
     "SerializationError",
     "SystemClock",
     "Task",
     "TaskCall",
     "TaskNameError",
+    "TaskPage",
     "TaskNotFoundError",
     "TaskRecord",
     "TaskRegistrationError",

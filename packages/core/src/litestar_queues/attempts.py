@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,14 @@ from litestar_queues.exceptions import (
 )
 from litestar_queues.execution.local import LocalExecutionBackend
 from litestar_queues.execution.protocol import ExitCode
-from litestar_queues.models import Outcome, OutcomeKind
+from litestar_queues.models import (
+    HISTORY_LIMIT,
+    TRACEBACK_LIMIT,
+    AttemptRecord,
+    AttemptVerdict,
+    Outcome,
+    OutcomeKind,
+)
 from litestar_queues.serialization import to_json_value
 
 if TYPE_CHECKING:
@@ -368,19 +376,8 @@ class AttemptDriver:
             result = None
             if value is not None:
                 result = to_json_value(value, what=f"result of task {record.task_name!r}")
-        except (NonRetryableError, SerializationError) as exc:
-            return await self._failed(record, context, describe_error(exc))
-        except Exception as exc:
-            if not timed_out:
-                logger.info(
-                    "task %s (%s) attempt %s failed: %r", record.id, record.task_name, record.attempts, exc
-                )
-            return await self._retry_or_fail(record, task, context, describe_error(exc))
         except BaseException as exc:
-            if _is_own_cancellation(exc):
-                raise
-            _log_base_exception(record, exc)
-            return await self._retry_or_fail(record, task, context, describe_error(exc))
+            return await self._judge(record, task, context, exc, log=not timed_out)
         await self.emit_quietly(context, "task.completed")
         return self._outcome(record, "complete", result=result)
 
@@ -441,18 +438,8 @@ class AttemptDriver:
         # failure.
         try:
             await backend.execute(record, run_here)
-        except NonRetryableError as exc:
-            return await self._failed(record, context, describe_error(exc))
-        except Exception as exc:
-            logger.info(
-                "task %s (%s) attempt %s failed: %s", record.id, record.task_name, record.attempts, exc
-            )
-            return await self._retry_or_fail(record, task, context, describe_error(exc))
         except BaseException as exc:
-            if _is_own_cancellation(exc):
-                raise
-            _log_base_exception(record, exc)
-            return await self._retry_or_fail(record, task, context, describe_error(exc))
+            return await self._judge(record, task, context, exc, log=True)
         return None
 
     async def _call(self, task: Task[..., Any], record: TaskRecord, context: TaskExecutionContext) -> Any:
@@ -470,15 +457,48 @@ class AttemptDriver:
         finally:
             reset_task_context(token)
 
-    async def _failed(self, record: TaskRecord, context: TaskExecutionContext, error: str) -> Outcome:
+    async def _judge(
+        self,
+        record: TaskRecord,
+        task: Task[..., Any],
+        context: TaskExecutionContext,
+        exc: BaseException,
+        *,
+        log: bool,
+    ) -> Outcome:
+        """Decide the outcome of an attempt that raised ``exc``; the run's own cancellation propagates."""
+        if isinstance(exc, NonRetryableError | SerializationError):
+            return await self._failed(record, context, exc)
+        if not isinstance(exc, Exception):
+            if _is_own_cancellation(exc):
+                raise exc
+            _log_base_exception(record, exc)
+        elif log and record.attempts <= record.max_retries:  # a final failure is logged by _failed
+            logger.info(
+                "task %s (%s) attempt %s failed: %r", record.id, record.task_name, record.attempts, exc
+            )
+            logger.debug("traceback of task %s attempt %s", record.id, record.attempts, exc_info=exc)
+        return await self._retry_or_fail(record, task, context, exc)
+
+    async def _failed(self, record: TaskRecord, context: TaskExecutionContext, exc: BaseException) -> Outcome:
+        error = describe_error(exc)
+        logger.warning(
+            "task %s (%s) attempt %s failed for good: %s",
+            record.id,
+            record.task_name,
+            record.attempts,
+            error,
+        )
+        logger.debug("traceback of task %s attempt %s", record.id, record.attempts, exc_info=exc)
         await self.emit_quietly(context, "task.failed", message=error, level="error")
-        return self._outcome(record, "fail", error=error)
+        return self._outcome(record, "fail", error=error, failure=exc)
 
     async def _retry_or_fail(
-        self, record: TaskRecord, task: Task[..., Any], context: TaskExecutionContext, error: str
+        self, record: TaskRecord, task: Task[..., Any], context: TaskExecutionContext, exc: BaseException
     ) -> Outcome:
         if record.attempts > record.max_retries:
-            return await self._failed(record, context, error)
+            return await self._failed(record, context, exc)
+        error = describe_error(exc)
         delay = task.backoff.delay(record.attempts)
         run_at = self._config.clock.now() + timedelta(seconds=delay)
         await self.emit_quietly(
@@ -488,15 +508,65 @@ class AttemptDriver:
             level="warning",
             payload={"retryAt": _rfc3339(run_at), "delaySeconds": delay},
         )
-        return self._outcome(record, "retry", error=error, run_at=run_at)
+        return self._outcome(record, "retry", error=error, run_at=run_at, failure=exc)
 
-    @staticmethod
-    def _outcome(record: TaskRecord, kind: OutcomeKind, **fields: Any) -> Outcome:
+    def _outcome(
+        self,
+        record: TaskRecord,
+        kind: OutcomeKind,
+        *,
+        error: str | None = None,
+        failure: BaseException | None = None,
+        **fields: Any,
+    ) -> Outcome:
         if record.lease_id is None:
             raise QueueError(f"task {record.id} is not held under a lease")
-        return Outcome(task_id=record.id, lease_id=record.lease_id, kind=kind, **fields)
+        attempt = AttemptRecord(
+            run=record.runs,
+            worker_id=record.worker_id,
+            started_at=record.started_at,
+            finished_at=self._config.clock.now(),
+            verdict=_VERDICTS[kind],
+            error=error,
+            traceback=_traceback_of(failure),
+        )
+        return Outcome(
+            task_id=record.id,
+            lease_id=record.lease_id,
+            kind=kind,
+            error=error,
+            history=_history_with(record, attempt),
+            **fields,
+        )
 
-    @staticmethod
-    def released(record: TaskRecord) -> Outcome:
+    def released(self, record: TaskRecord) -> Outcome:
         """The outcome that gives a record back to the queue uncounted (shutdown after the grace)."""
-        return AttemptDriver._outcome(record, "release")
+        return self._outcome(record, "release")
+
+
+_VERDICTS: dict[str, AttemptVerdict] = {
+    "complete": "completed",
+    "fail": "failed",
+    "retry": "retried",
+    "release": "released",
+}
+
+
+def _traceback_of(failure: BaseException | None) -> str | None:
+    if failure is None:
+        return None
+    text = "".join(traceback.format_exception(failure))
+    return text if len(text) <= TRACEBACK_LIMIT else "..." + text[-(TRACEBACK_LIMIT - 3) :]
+
+
+def _history_with(record: TaskRecord, attempt: AttemptRecord) -> list[AttemptRecord]:
+    """The record's history with ``attempt`` added, runs lost to expired leases filled in, bounded."""
+    history = list(record.history)
+    last_run = history[-1].run if history else 0
+    lost_error = record.error if record.reclaims and record.error else None
+    history.extend(
+        AttemptRecord(run=run, verdict="lease_expired", error=lost_error)
+        for run in range(max(last_run + 1, record.runs - HISTORY_LIMIT), record.runs)
+    )
+    history.append(attempt)
+    return history[-HISTORY_LIMIT:]

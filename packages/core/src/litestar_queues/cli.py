@@ -1,8 +1,8 @@
 """The ``litestar-queues`` console script, for deployments without Litestar.
 
-Commands: ``worker``, ``status``, ``retry``, ``cancel`` (the same as ``litestar queues``) and
-``run-task`` (the remote-execution protocol). ``-v`` / ``-q`` before the command make the logs
-more or less detailed.
+Commands: ``worker``, ``status``, ``list``, ``show``, ``retry``, ``cancel`` (the same as
+``litestar queues``) and ``run-task`` (the remote-execution protocol). ``-v`` / ``-q`` before
+the command make the logs more or less detailed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
+from litestar_queues._admin import ListFilters, cancel_lines, list_lines, retry_lines, show_lines, split
 from litestar_queues.config import QueueConfig
 from litestar_queues.exceptions import BackendUnavailableError, QueueConfigurationError, QueueError
 from litestar_queues.execution.protocol import ExitCode, run_task
@@ -248,12 +249,48 @@ def _add_admin(commands: Any) -> None:
     status = commands.add_parser("status", help="show how many tasks each queue holds, per status")
     status.add_argument("target", help=target_help)
     status.add_argument("--json", action="store_true", help="print JSON: {queue: {status: count}}")
-    retry = commands.add_parser("retry", help="enqueue a fresh copy of a failed or cancelled task")
+    listing = commands.add_parser("list", help="list tasks, newest first, filtered, a page at a time")
+    listing.add_argument("target", help=target_help)
+    _add_filters(listing, statuses=True)
+    listing.add_argument("--oldest-first", action="store_true", help="oldest first")
+    listing.add_argument("--limit", type=int, default=50, help="page size (1 to 1000, default 50)")
+    listing.add_argument("--cursor", default=None, help="the cursor printed after the previous page")
+    listing.add_argument("--json", action="store_true", help="print JSON: {tasks: [...], next_cursor}")
+    show = commands.add_parser("show", help="show one task: fields, attempts and their tracebacks")
+    show.add_argument("target", help=target_help)
+    show.add_argument("task_id")
+    show.add_argument("--json", action="store_true", help="print the record as JSON")
+    retry = commands.add_parser(
+        "retry", help="requeue a failed or cancelled task (idempotent), or every failed one with --failed"
+    )
     retry.add_argument("target", help=target_help)
-    retry.add_argument("task_id")
-    cancel = commands.add_parser("cancel", help="cancel a pending, scheduled or running task")
+    retry.add_argument("task_id", nargs="?")
+    retry.add_argument("--failed", action="store_true", help="retry every failed task (narrow with filters)")
+    _add_filters(retry, statuses=False)
+    cancel = commands.add_parser("cancel", help="cancel a task by id, or every unfinished task by filter")
     cancel.add_argument("target", help=target_help)
-    cancel.add_argument("task_id")
+    cancel.add_argument("task_id", nargs="?")
+    _add_filters(cancel, statuses=True)
+
+
+def _add_filters(parser: Any, *, statuses: bool) -> None:
+    parser.add_argument("--queue", dest="queues", default=None, help="comma-separated queues")
+    parser.add_argument("--task", dest="task_names", default=None, help="comma-separated task names")
+    if statuses:
+        parser.add_argument("--status", dest="statuses", default=None, help="comma-separated statuses")
+        parser.add_argument("--key", default=None, help="dedup key")
+
+
+def _filters(args: argparse.Namespace) -> ListFilters:
+    return ListFilters(
+        queues=split(getattr(args, "queues", None)),
+        statuses=split(getattr(args, "statuses", None)),
+        task_names=split(getattr(args, "task_names", None)),
+        key=getattr(args, "key", None),
+        oldest_first=getattr(args, "oldest_first", False),
+        limit=getattr(args, "limit", 50),
+        cursor=getattr(args, "cursor", None),
+    )
 
 
 async def _run_admin(args: argparse.Namespace) -> list[str]:
@@ -264,17 +301,16 @@ async def _run_admin(args: argparse.Namespace) -> list[str]:
 
         counts: dict[str, dict[str, int]] = await _admin(args, read)
         return [json.dumps(counts, sort_keys=True)] if args.json else status_lines(counts)
-    if args.command == "retry":
-
-        async def retry(service: QueueService) -> str:
-            return str((await service.retry(args.task_id)).id)
-
-        return [f"retried {args.task_id} as {await _admin(args, retry)}"]
-
-    async def cancel(service: QueueService) -> str:
-        return (await service.cancel(args.task_id)).status
-
-    return [f"task {args.task_id} is {await _admin(args, cancel)}"]
+    filters = _filters(args)
+    if args.command == "list":
+        lines: list[str] = await _admin(args, lambda s: list_lines(s, filters, as_json=args.json))
+    elif args.command == "show":
+        lines = await _admin(args, lambda s: show_lines(s, args.task_id, as_json=args.json))
+    elif args.command == "retry":
+        lines = await _admin(args, lambda s: retry_lines(s, args.task_id, filters, failed=args.failed))
+    else:
+        lines = await _admin(args, lambda s: cancel_lines(s, args.task_id, filters))
+    return lines
 
 
 def _add_run_task(commands: Any) -> None:
@@ -326,7 +362,7 @@ def _exit_now(code: int) -> NoReturn:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``litestar-queues`` (worker, status, retry, cancel, run-task)."""
+    """The argument parser of ``litestar-queues`` (worker, status, list, show, retry, cancel, run-task)."""
     parser = argparse.ArgumentParser(prog="litestar-queues", description="litestar-queues command line")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (repeatable; -v: DEBUG)"

@@ -11,12 +11,18 @@ import msgspec
 __all__ = (
     "ACTIVE_STATUSES",
     "ALL_STATUSES",
+    "HISTORY_LIMIT",
+    "TRACEBACK_LIMIT",
+    "AttemptRecord",
+    "AttemptVerdict",
     "EnqueueResult",
     "RETRYABLE_STATUSES",
     "TERMINAL_STATUSES",
     "WAITING_STATUSES",
     "Outcome",
     "OutcomeKind",
+    "QueryPosition",
+    "RecordQuery",
     "TaskRecord",
     "TaskStatus",
 )
@@ -41,6 +47,38 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled
 
 RETRYABLE_STATUSES: frozenset[str] = frozenset({"failed", "cancelled"})
 """Statuses of records that :meth:`QueueService.retry <litestar_queues.QueueService.retry>` copies."""
+
+
+AttemptVerdict = Literal["completed", "failed", "retried", "released", "lease_expired", "cancelled"]
+"""How one attempt ended (see :class:`AttemptRecord`)."""
+
+HISTORY_LIMIT = 10
+"""Attempts kept in a record's history: the latest ones."""
+
+TRACEBACK_LIMIT = 8192
+"""Characters of a traceback kept in the history (the end of it: where the error was raised)."""
+
+
+class AttemptRecord(msgspec.Struct, kw_only=True, frozen=True):
+    """One past attempt of a task, kept in :attr:`TaskRecord.history`.
+
+    Attributes:
+        run: The run number (``TaskRecord.runs`` when it was claimed).
+        worker_id: The worker that ran it.
+        started_at: When it was claimed.
+        finished_at: When its end was recorded (for a lost lease: when that was noticed).
+        verdict: How it ended.
+        error: The error text of a failed, retried or lost attempt.
+        traceback: The end of the formatted traceback of a failed or retried attempt.
+    """
+
+    run: int
+    worker_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    verdict: AttemptVerdict
+    error: str | None = None
+    traceback: str | None = None
 
 
 class TaskRecord(msgspec.Struct, kw_only=True):
@@ -78,6 +116,8 @@ class TaskRecord(msgspec.Struct, kw_only=True):
         worker_id: Worker holding (or that last held) the record.
         result: The task's return value once completed.
         error: Text of the last failure.
+        history: The latest attempts (at most :data:`HISTORY_LIMIT`), oldest first. The core
+            writes it with each outcome; backends store it as given.
     """
 
     id: UUID
@@ -106,6 +146,7 @@ class TaskRecord(msgspec.Struct, kw_only=True):
     worker_id: str | None = None
     result: Any = None
     error: str | None = None
+    history: list[AttemptRecord] = msgspec.field(default_factory=list)
 
     @property
     def is_terminal(self) -> bool:
@@ -136,6 +177,8 @@ class Outcome(msgspec.Struct, kw_only=True):
         result: Return value for ``complete``.
         error: Error text for ``fail`` and ``retry``.
         run_at: When a ``retry`` becomes due.
+        history: The record's attempt history including this attempt (``None``: unchanged);
+            the backend stores it as given with the outcome.
     """
 
     task_id: UUID
@@ -144,6 +187,79 @@ class Outcome(msgspec.Struct, kw_only=True):
     result: Any = None
     error: str | None = None
     run_at: datetime | None = None
+    history: list[AttemptRecord] | None = None
+
+
+class QueryPosition(msgspec.Struct, frozen=True):
+    """A place in the order of :meth:`~litestar_queues.ports.QueueBackend.query`: ``(created_at, id)``.
+
+    Records are ordered by ``created_at``, then ``id``; a page continues strictly after (or,
+    newest first, strictly before) the position of the last record of the previous page.
+    """
+
+    created_at: datetime
+    id: UUID
+
+    @classmethod
+    def of(cls, record: TaskRecord) -> QueryPosition:
+        """The position of ``record``."""
+        return cls(record.created_at, record.id)
+
+
+class RecordQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Which records :meth:`~litestar_queues.ports.QueueBackend.query` lists, in which order.
+
+    Every filter that is set must hold (``None``: no filter). ``*_after`` bounds are inclusive
+    (``>=``), ``*_before`` bounds exclusive (``<``); a record without ``finished_at`` never
+    matches a ``finished_*`` bound.
+
+    Attributes:
+        queues: Records in one of these queues.
+        statuses: Records with one of these statuses.
+        task_names: Records of one of these tasks.
+        key: Records with this dedup key.
+        created_after: ``created_at >= created_after``.
+        created_before: ``created_at < created_before``.
+        finished_after: ``finished_at >= finished_after``.
+        finished_before: ``finished_at < finished_before``.
+        newest_first: Order by ``(created_at, id)`` descending (else ascending).
+        after: Continue after this position (keyset pagination).
+        limit: At most this many records.
+    """
+
+    queues: tuple[str, ...] | None = None
+    statuses: tuple[TaskStatus, ...] | None = None
+    task_names: tuple[str, ...] | None = None
+    key: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    finished_after: datetime | None = None
+    finished_before: datetime | None = None
+    newest_first: bool = True
+    after: QueryPosition | None = None
+    limit: int = 50
+
+    def matches(self, record: TaskRecord) -> bool:
+        """Whether ``record`` passes every filter (the position and limit aside)."""
+        finished = record.finished_at
+        return (
+            (self.queues is None or record.queue in self.queues)
+            and (self.statuses is None or record.status in self.statuses)
+            and (self.task_names is None or record.task_name in self.task_names)
+            and (self.key is None or record.key == self.key)
+            and (self.created_after is None or record.created_at >= self.created_after)
+            and (self.created_before is None or record.created_at < self.created_before)
+            and (self.finished_after is None or (finished is not None and finished >= self.finished_after))
+            and (self.finished_before is None or (finished is not None and finished < self.finished_before))
+        )
+
+    def beyond(self, record: TaskRecord) -> bool:
+        """Whether ``record`` lies after :attr:`after` in this query's order."""
+        if self.after is None:
+            return True
+        place = (record.created_at, record.id.bytes)
+        mark = (self.after.created_at, self.after.id.bytes)
+        return place < mark if self.newest_first else place > mark
 
 
 class EnqueueResult(msgspec.Struct, frozen=True):

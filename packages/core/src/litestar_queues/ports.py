@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from litestar_queues.config import QueueConfig
     from litestar_queues.events.envelope import QueueEvent
-    from litestar_queues.models import EnqueueResult, Outcome, TaskRecord
+    from litestar_queues.models import EnqueueResult, Outcome, RecordQuery, TaskRecord
 
 __all__ = (
     "BackendReach",
@@ -81,7 +81,9 @@ class QueueBackend(Protocol):
       ``reclaims`` exceeds ``max_reclaims``.
     * **cancel**: a pending, scheduled or running record becomes ``cancelled`` (a running one
       loses its lease); a terminal record is returned unchanged.
-    * A terminal record never changes again.
+    * **requeue**: a failed or cancelled record becomes ``pending`` again; nothing else does.
+    * **query**: filters, ``(created_at, id)`` order and keyset pages (see :meth:`query`).
+    * A terminal record never changes again, but through ``requeue``.
 
     A backend also declares :attr:`reach`: which processes see its records.
     """
@@ -163,6 +165,31 @@ class QueueBackend(Protocol):
 
         Returns:
             The record after the call, or ``None`` when no record has that id.
+        """
+        ...
+
+    async def requeue(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        """Put a failed or cancelled record back in its queue: the one way a terminal record changes.
+
+        The record becomes ``pending`` with ``run_at=now``, ``attempts=0``, ``reclaims=0``,
+        ``finished_at``, ``result`` and the lease fields cleared; ``runs``, ``error`` and
+        ``history`` are kept. Any other status is left unchanged (so a second call is a no-op),
+        and so is a record whose dedup ``key`` another active record holds meanwhile.
+
+        Returns:
+            The record after the call, or ``None`` when no record has that id.
+        """
+        ...
+
+    async def query(self, query: RecordQuery) -> Sequence[TaskRecord]:
+        """List the records that match ``query``'s filters, in its order, from its position on.
+
+        Records are ordered by ``(created_at, id)``, newest or oldest first; at most
+        ``query.limit`` are returned, each strictly beyond ``query.after``. Paging with the
+        position of each page's last record returns every record that matches throughout, once.
+
+        Returns:
+            The page of records.
         """
         ...
 

@@ -13,13 +13,20 @@ import anyio
 from litestar_queues._active import pop_active, push_active
 from litestar_queues._conformance import require_members
 from litestar_queues._loading import backend_from_url, unknown_execution_backend, unknown_execution_profile
+from litestar_queues._query import build_query, encode_cursor
 from litestar_queues.attempts import AttemptDriver
 from litestar_queues.config import QueueConfig
 from litestar_queues.events.publisher import QueueEventPublisher
 from litestar_queues.exceptions import QueueConfigurationError, TaskNotFoundError
 from litestar_queues.execution.local import LocalExecutionBackend
 from litestar_queues.execution.process import ProcessExecutionBackend
-from litestar_queues.models import RETRYABLE_STATUSES, WAITING_STATUSES, TaskRecord
+from litestar_queues.models import (
+    ACTIVE_STATUSES,
+    RETRYABLE_STATUSES,
+    WAITING_STATUSES,
+    QueryPosition,
+    TaskRecord,
+)
 from litestar_queues.ports import ExecutionBackend, QueueBackend
 from litestar_queues.serialization import to_json_value
 from litestar_queues.task import EnqueueOptions, RunAfter, Task, TaskCall
@@ -27,12 +34,25 @@ from litestar_queues.task_result import TaskResult
 from litestar_queues.worker import Worker
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import AsyncIterator, Iterable, Mapping
     from types import TracebackType
 
-__all__ = ("QueueService", "QueueStats", "TaskCall")
+__all__ = ("QueueService", "QueueStats", "TaskCall", "TaskPage")
 
 R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    """One page of :meth:`QueueService.list_tasks`.
+
+    Attributes:
+        tasks: The tasks of the page, in the requested order.
+        next_cursor: Pass it as ``cursor`` for the next page; ``None`` on the last page.
+    """
+
+    tasks: list[TaskResult[Any]]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,39 +343,152 @@ class QueueService:
         return TaskResult(self.backend, record)
 
     async def retry(self, task_id: uuid.UUID | str) -> TaskResult[Any]:
-        """Enqueue a fresh copy of a failed or cancelled task (terminal records never change).
+        """Put a failed or cancelled task back in its queue: the same record runs again.
+
+        Idempotent: a task that is already pending, scheduled or running again is returned as
+        it is (check ``result.status``), so retrying twice does not run it twice. The record
+        keeps its id, ``runs`` and attempt ``history``; its ``attempts`` and ``reclaims`` start
+        again from 0.
 
         Raises:
             TaskNotFoundError: No record has that id.
-            QueueConfigurationError: The task is not failed or cancelled.
+            QueueConfigurationError: The task completed (there is nothing to retry), or another
+                active record holds its dedup key now.
         """
-        original = await self.backend.get(_as_uuid(task_id))
-        if original is None:
+        record = await self.backend.requeue(_as_uuid(task_id), now=self.config.clock.now())
+        if record is None:
             raise TaskNotFoundError(task_id)
-        if original.status not in RETRYABLE_STATUSES:
+        if record.status == "completed":
             raise QueueConfigurationError(
-                f"only failed or cancelled tasks can be retried; {task_id} is {original.status}"
+                f"only failed or cancelled tasks can be retried; {task_id} is completed"
             )
-        now = self.config.clock.now()
-        copy = TaskRecord(
-            id=uuid.uuid4(),
-            task_name=original.task_name,
-            queue=original.queue,
-            priority=original.priority,
-            args=original.args,
-            kwargs=original.kwargs,
-            key=original.key,
-            max_retries=original.max_retries,
-            max_reclaims=original.max_reclaims,
-            timeout=original.timeout,
-            metadata={**original.metadata, "retry_of": str(original.id)},
-            execution_backend=original.execution_backend,
-            execution_profile=original.execution_profile,
-            created_at=now,
-            run_at=now,
+        if record.status in RETRYABLE_STATUSES:
+            raise QueueConfigurationError(
+                f"task {task_id} cannot be retried now: another active record holds its dedup key "
+                f"{record.key!r}; retry it once that record has finished"
+            )
+        return TaskResult(self.backend, record)
+
+    async def list_tasks(
+        self,
+        *,
+        queues: Iterable[str] | None = None,
+        statuses: Iterable[str] | None = None,
+        task_names: Iterable[str] | None = None,
+        key: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        finished_after: datetime | None = None,
+        finished_before: datetime | None = None,
+        newest_first: bool = True,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TaskPage:
+        """List stored tasks, newest (or oldest) first, one page at a time.
+
+        Args:
+            queues: Only these queues.
+            statuses: Only these statuses (``pending``, ``scheduled``, ``running``,
+                ``completed``, ``failed``, ``cancelled``).
+            task_names: Only these registered task names.
+            key: Only records with this dedup key.
+            created_after: Enqueued at or after this aware datetime.
+            created_before: Enqueued before this aware datetime.
+            finished_after: Finished at or after this aware datetime.
+            finished_before: Finished before this aware datetime.
+            newest_first: Newest enqueued first (else oldest first).
+            limit: Page size, 1 to 1000.
+            cursor: ``next_cursor`` of the previous page (same filters and order).
+
+        Returns:
+            The page, with ``next_cursor`` for the following one (``None``: this is the last).
+
+        Raises:
+            QueueConfigurationError: A filter, the limit or the cursor is invalid.
+        """
+        query = build_query(
+            queues=queues,
+            statuses=statuses,
+            task_names=task_names,
+            key=key,
+            created_after=created_after,
+            created_before=created_before,
+            finished_after=finished_after,
+            finished_before=finished_before,
+            newest_first=newest_first,
+            limit=limit,
+            cursor=cursor,
         )
-        (stored,) = await self.backend.enqueue([copy])
-        return TaskResult(self.backend, stored.record, created=stored.created)
+        records = list(await self.backend.query(query))
+        next_cursor = encode_cursor(QueryPosition.of(records[-1])) if len(records) == query.limit else None
+        return TaskPage([TaskResult(self.backend, r) for r in records], next_cursor)
+
+    async def retry_failed(
+        self, *, queues: Iterable[str] | None = None, task_names: Iterable[str] | None = None
+    ) -> list[TaskResult[Any]]:
+        """Retry every failed task (of ``queues`` / ``task_names`` when given), oldest first.
+
+        Returns:
+            The handles of the tasks put back in their queues (ones whose key is held are skipped).
+        """
+        retried: list[TaskResult[Any]] = []
+        async for record in self._matching(queues=queues, statuses=("failed",), task_names=task_names):
+            updated = await self.backend.requeue(record.id, now=self.config.clock.now())
+            if updated is not None and updated.status not in RETRYABLE_STATUSES:
+                retried.append(TaskResult(self.backend, updated))
+        return retried
+
+    async def cancel_matching(
+        self,
+        *,
+        queues: Iterable[str] | None = None,
+        statuses: Iterable[str] | None = None,
+        task_names: Iterable[str] | None = None,
+    ) -> list[TaskResult[Any]]:
+        """Cancel every task that is not finished and matches the filters (at least one given).
+
+        Raises:
+            QueueConfigurationError: No filter is given (cancelling everything needs a filter),
+                or a status is not pending, scheduled or running.
+        """
+        if queues is None and statuses is None and task_names is None:
+            raise QueueConfigurationError(
+                "cancel_matching needs at least one filter (queues, statuses or task_names)"
+            )
+        wanted = tuple(statuses) if statuses is not None else tuple(sorted(ACTIVE_STATUSES))
+        if not set(wanted) <= ACTIVE_STATUSES:
+            raise QueueConfigurationError(
+                f"only pending, scheduled or running tasks can be cancelled, got {sorted(wanted)}"
+            )
+        cancelled: list[TaskResult[Any]] = []
+        async for record in self._matching(queues=queues, statuses=wanted, task_names=task_names):
+            cancelled.append(await self.cancel(record.id))
+        return cancelled
+
+    async def _matching(
+        self,
+        *,
+        queues: Iterable[str] | None,
+        statuses: Iterable[str] | None,
+        task_names: Iterable[str] | None,
+    ) -> AsyncIterator[TaskRecord]:
+        # pages read before any change is made to them, oldest first: a change never moves a
+        # record to a later page (the order is by enqueue time), so none is missed or seen twice
+        cursor: str | None = None
+        while True:
+            page = await self.list_tasks(
+                queues=queues,
+                statuses=statuses,
+                task_names=task_names,
+                newest_first=False,
+                limit=500,
+                cursor=cursor,
+            )
+            for handle in page.tasks:
+                yield handle.record
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     async def stats(self) -> QueueStats:
         """Count records per queue and status."""

@@ -12,7 +12,6 @@ import anyio
 import anyio.to_thread
 
 from litestar_queues._watchdog import LeaseWatchdog
-from litestar_queues.attempts import AttemptDriver
 from litestar_queues.exceptions import QueueError
 
 if TYPE_CHECKING:
@@ -349,7 +348,7 @@ class Worker:
             if entry.scope.cancelled_caught:
                 outcome = None
                 if entry.released:
-                    outcome = AttemptDriver.released(record)
+                    outcome = self.attempts.released(record)
                 else:
                     await self.attempts.announce_lost(context)
         finally:
@@ -364,7 +363,7 @@ class Worker:
         # suspects that never started go back to the queue at once, their attempt uncounted
         for entry in self._suspects:
             self._running.pop(entry.lease_id, None)
-            self._acks.append(AttemptDriver.released(entry.record))
+            self._acks.append(self.attempts.released(entry.record))
         self._suspects.clear()
         if self._running:
             with anyio.move_on_after(self.config.shutdown_grace):

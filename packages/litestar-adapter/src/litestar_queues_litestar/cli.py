@@ -15,6 +15,7 @@ import anyio
 import click
 
 from litestar_queues import QueueService
+from litestar_queues._admin import ListFilters, cancel_lines, list_lines, retry_lines, show_lines, split
 from litestar_queues.cli import log_level, open_when_reachable, process_local_message, status_lines
 from litestar_queues.exceptions import QueueError
 from litestar_queues_litestar._supervisor import child_command, supervise
@@ -163,25 +164,94 @@ def status_command(app: Litestar, as_json: bool) -> None:
         click.echo(line)
 
 
-@queues_group.command(name="retry")
+def _filter_options(*, statuses: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The filter options shared by list, retry and cancel."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        options = [
+            click.option("--queue", "queues", default=None, help="Comma-separated queues."),
+            click.option("--task", "task_names", default=None, help="Comma-separated task names."),
+        ]
+        if statuses:
+            options += [
+                click.option("--status", "statuses", default=None, help="Comma-separated statuses."),
+                click.option("--key", default=None, help="Dedup key."),
+            ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _echo(plugin: QueuePlugin, action: Callable[[QueueService], Awaitable[list[str]]]) -> None:
+    for line in _run(plugin, action):
+        click.echo(line)
+
+
+@queues_group.command(name="list")
+@_filter_options(statuses=True)
+@click.option("--oldest-first", is_flag=True, help="Oldest first (default: newest first).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, help="Page size.")
+@click.option("--cursor", default=None, help="The cursor printed after the previous page.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {tasks: [...], next_cursor}.")
+def list_command(
+    app: Litestar,
+    queues: str | None,
+    task_names: str | None,
+    statuses: str | None,
+    key: str | None,
+    oldest_first: bool,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    """List tasks, newest first, filtered, one page at a time."""
+    filters = ListFilters(
+        queues=split(queues),
+        statuses=split(statuses),
+        task_names=split(task_names),
+        key=key,
+        oldest_first=oldest_first,
+        limit=limit,
+        cursor=cursor,
+    )
+    _echo(_plugin(app), lambda service: list_lines(service, filters, as_json=as_json))
+
+
+@queues_group.command(name="show")
 @click.argument("task_id")
-def retry_command(app: Litestar, task_id: str) -> None:
-    """Enqueue a fresh copy of a failed or cancelled task and print its id."""
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+def show_command(app: Litestar, task_id: str, as_json: bool) -> None:
+    """Show one task: its fields, its kept attempts and their tracebacks."""
+    _echo(_plugin(app), lambda service: show_lines(service, task_id, as_json=as_json))
 
-    async def retry(service: QueueService) -> str:
-        return str((await service.retry(task_id)).id)
 
-    new_id: str = _run(_plugin(app), retry)
-    click.echo(f"retried {task_id} as {new_id}")
+@queues_group.command(name="retry")
+@click.argument("task_id", required=False)
+@click.option("--failed", is_flag=True, help="Retry every failed task (narrow with --queue/--task).")
+@_filter_options(statuses=False)
+def retry_command(
+    app: Litestar, task_id: str | None, failed: bool, queues: str | None, task_names: str | None
+) -> None:
+    """Requeue a failed or cancelled task (idempotent), or every failed one with --failed."""
+    filters = ListFilters(queues=split(queues), task_names=split(task_names))
+    _echo(_plugin(app), lambda service: retry_lines(service, task_id, filters, failed=failed))
 
 
 @queues_group.command(name="cancel")
-@click.argument("task_id")
-def cancel_command(app: Litestar, task_id: str) -> None:
-    """Cancel a pending, scheduled or running task (a finished task stays as it is)."""
-
-    async def cancel(service: QueueService) -> str:
-        return (await service.cancel(task_id)).status
-
-    status: str = _run(_plugin(app), cancel)
-    click.echo(f"task {task_id} is {status}")
+@click.argument("task_id", required=False)
+@_filter_options(statuses=True)
+def cancel_command(
+    app: Litestar,
+    task_id: str | None,
+    queues: str | None,
+    task_names: str | None,
+    statuses: str | None,
+    key: str | None,
+) -> None:
+    """Cancel a task by id, or every unfinished task matching the filters (one at least)."""
+    filters = ListFilters(
+        queues=split(queues), statuses=split(statuses), task_names=split(task_names), key=key
+    )
+    _echo(_plugin(app), lambda service: cancel_lines(service, task_id, filters))

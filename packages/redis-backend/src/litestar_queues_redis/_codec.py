@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from litestar_queues.exceptions import MalformedRecordError
-from litestar_queues.models import ALL_STATUSES
+from litestar_queues.models import ALL_STATUSES, AttemptRecord
 from litestar_queues.serialization import decode_record, encode_record
-from litestar_queues_redis._limits import EPOCH, check_outcome, check_time, encode_failure
+from litestar_queues_redis._limits import EPOCH, MAX_US, check_outcome, check_time, encode_failure
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from uuid import UUID
 
     from litestar_queues.models import Outcome, TaskRecord
 
@@ -42,6 +43,36 @@ class _Meta(msgspec.Struct):
 
 _meta_decoder = msgspec.json.Decoder(_Meta)
 _json_decoder = msgspec.json.Decoder()
+_history_decoder = msgspec.json.Decoder(list[AttemptRecord])
+_MICROSECOND = timedelta(microseconds=1)
+_POSITION_OFFSET = 2**53
+"""Added to a time in microseconds (within 2**53 of 1970) to make it a non-negative number."""
+
+
+def micros_clamped(moment: datetime) -> int:
+    """``moment`` in microseconds since the epoch, clamped to one past the range records hold.
+
+    A query bound outside the range of stored times (see :func:`to_us`) then compares like
+    it: below every stored time, or above.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(-MAX_US - 1, min(MAX_US + 1, (moment - EPOCH) // _MICROSECOND))
+
+
+def time_prefix(moment: datetime) -> str:
+    """The first 14 characters of the listing positions of records created at ``moment``."""
+    return f"{micros_clamped(moment) + _POSITION_OFFSET:014x}"
+
+
+def listing_position(created_at: datetime, task_id: UUID | str) -> str:
+    """A record's member in the listing indexes: ``created_at`` as 14 hex digits, then the id.
+
+    All members are scored 0, so the index orders them by bytes: by ``created_at`` (the hex
+    digits of microseconds plus 2**53 have a fixed width), then by id (the canonical UUID text
+    orders as the UUID's bytes: lower-case hex with the dashes at fixed places).
+    """
+    return f"{time_prefix(created_at)}{task_id}"
 
 
 def to_us(moment: datetime, option: str = "a time") -> str:
@@ -58,11 +89,13 @@ def _opt(value: str | None) -> str:
 
 
 def record_args(record: TaskRecord) -> list[str | bytes]:
-    """The 11 arguments of one record for ``enqueue.lua`` (the record was checked by ``check_record``).
+    """The 13 arguments of one record for ``enqueue.lua`` (the record was checked by ``check_record``).
 
     Raises:
+        QueueConfigurationError: ``created_at`` lies outside the range the backend stores exactly.
         SerializationError: The record holds a value msgspec cannot encode.
     """
+    to_us(record.created_at, "created_at")  # the listing position holds it exactly
     try:
         encoded = encode_record(record)
     except _ENCODE_ERRORS as exc:
@@ -79,11 +112,13 @@ def record_args(record: TaskRecord) -> list[str | bytes]:
         str(record.reclaims),
         str(record.max_reclaims),
         encoded,
+        listing_position(record.created_at, record.id),
+        record.task_name,
     ]
 
 
 def outcome_args(outcome: Outcome) -> list[str | bytes]:
-    """The 6 arguments of one outcome for ``finish.lua``.
+    """The 7 arguments of one outcome for ``finish.lua``.
 
     Raises:
         QueueConfigurationError: A field is of the wrong type or out of range.
@@ -96,6 +131,12 @@ def outcome_args(outcome: Outcome) -> list[str | bytes]:
             result = b"s" + _json_encoder.encode(outcome.result)
         except _ENCODE_ERRORS as exc:
             raise encode_failure("a task's result", exc) from None
+    history: bytes | str = ""
+    if outcome.history is not None:
+        try:
+            history = b"s" + _json_encoder.encode(outcome.history)
+        except _ENCODE_ERRORS as exc:
+            raise encode_failure("an outcome's history", exc) from None
     return [
         str(outcome.task_id),
         outcome.lease_id,
@@ -103,6 +144,7 @@ def outcome_args(outcome: Outcome) -> list[str | bytes]:
         result,
         _opt(outcome.error),
         "" if outcome.run_at is None else to_us(outcome.run_at, "an outcome's run_at"),
+        history,
     ]
 
 
@@ -119,12 +161,15 @@ def _time(raw: str | None, default: datetime | None) -> datetime | None:
 
 
 def decode_reply(reply: Sequence[Any]) -> TaskRecord:
-    """Build a record from a script reply ``[id, rec, meta]``.
+    """Build a record from a script reply ``[id, rec, meta, history]``.
+
+    ``history`` is ``None`` when no outcome stored one: the record's JSON holds it (written at
+    enqueue; a record written before attempt histories existed reads back with an empty one).
 
     Raises:
         MalformedRecordError: The stored record cannot be decoded, or its JSON is another record's.
     """
-    task_id, rec, meta_json = reply
+    task_id, rec, meta_json, history = reply
     if rec is None:
         raise MalformedRecordError("stored task record has no 'rec' field")
     base = decode_record(rec)
@@ -149,6 +194,7 @@ def decode_reply(reply: Sequence[Any]) -> TaskRecord:
             worker_id=_text(meta.worker_id, base.worker_id),
             error=_text(meta.error, base.error),
             result=base.result if meta.result is None else _json_decoder.decode(meta.result),
+            history=base.history if history is None else _history_decoder.decode(history),
         )
     except (ValueError, TypeError, OverflowError, msgspec.DecodeError) as exc:
         # OverflowError: a time beyond what datetime holds

@@ -30,8 +30,23 @@ class Keys:
         return f"{self.tag}:t:{task_id}"
 
     def queue(self, queue: str, name: str) -> str:
-        """A per-queue structure: ``ready``, ``delayed``, ``leases``, ``wake``, terminal statuses."""
+        """A per-queue structure: ``ready``, ``delayed``, ``leases``, ``wake``, a retention set."""
         return f"{self.tag}:q:{queue}:{name}"
+
+    def index(self, queue: str, status: str) -> str:
+        """The listing index of one queue and status (members: ``listing_position`` of each record)."""
+        return f"{self.tag}:q:{queue}:index_{status}"
+
+    @property
+    def index_version(self) -> str:
+        """Set once every record written before the listing indexes is in them (the backfill ran)."""
+        return f"{self.tag}:index_version"
+
+    @property
+    def records_pattern(self) -> str:
+        """A ``SCAN`` pattern matching every record key of this prefix (glob characters escaped)."""
+        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.tag)
+        return f"{escaped}:t:*"
 
     def wake_lists(self, queues: Sequence[str] | None) -> list[str]:
         """The wake-up lists an idle worker serving ``queues`` blocks on."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from litestar_queues.exceptions import QueueConfigurationError, SerializationError
+from litestar_queues.models import AttemptRecord
 
 if TYPE_CHECKING:
     from litestar_queues.models import Outcome, TaskRecord
@@ -196,6 +197,11 @@ def check_outcome(outcome: Outcome) -> None:
     if outcome.error is not None and not isinstance(outcome.error, str):
         raise QueueConfigurationError("an outcome's error must be a string or None")
     _moment(outcome.run_at, "an outcome's run_at", optional=True)
+    history = outcome.history
+    if history is not None and (
+        not isinstance(history, list) or not all(isinstance(a, AttemptRecord) for a in history)
+    ):
+        raise QueueConfigurationError("an outcome's history must be None or a list of AttemptRecord")
 
 
 def encode_failure(what: str, exc: Exception) -> SerializationError:

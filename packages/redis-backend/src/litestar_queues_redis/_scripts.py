@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
 SCRIPT_NAMES = (
+    "backfill",
     "bury",
     "cancel",
     "claim",
@@ -19,7 +20,9 @@ SCRIPT_NAMES = (
     "extend",
     "finish",
     "get",
+    "query",
     "reclaim",
+    "requeue",
 )
 
 
@@ -38,6 +41,7 @@ class Scripts:
 
     __slots__ = SCRIPT_NAMES
 
+    backfill: AsyncScript
     bury: AsyncScript
     cancel: AsyncScript
     claim: AsyncScript
@@ -47,7 +51,9 @@ class Scripts:
     extend: AsyncScript
     finish: AsyncScript
     get: AsyncScript
+    query: AsyncScript
     reclaim: AsyncScript
+    requeue: AsyncScript
 
     def __init__(self, client: Redis | RedisCluster) -> None:
         for name, source in load_sources().items():

@@ -13,10 +13,19 @@ from redis.asyncio.cluster import RedisCluster
 from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import ALL_STATUSES, EnqueueResult
 from litestar_queues.ports import BackendReach
-from litestar_queues_redis._codec import decode_reply, is_buried, outcome_args, record_args, to_us
+from litestar_queues.serialization import decode_record
+from litestar_queues_redis._codec import (
+    decode_reply,
+    is_buried,
+    listing_position,
+    outcome_args,
+    record_args,
+    to_us,
+)
 from litestar_queues_redis._errors import mapped_errors
 from litestar_queues_redis._keys import Keys
 from litestar_queues_redis._limits import check_record
+from litestar_queues_redis._listing import QUERY_BUDGET, query_filters, query_range
 from litestar_queues_redis._scripts import Scripts
 from litestar_queues_redis._url import check_options, connect, parse_ttl, split_url
 from litestar_queues_redis._waiting import FinishWaiter
@@ -28,7 +37,7 @@ if TYPE_CHECKING:
 
     import redis.asyncio as aioredis
 
-    from litestar_queues.models import Outcome, TaskRecord
+    from litestar_queues.models import Outcome, RecordQuery, TaskRecord
 
 __all__ = ("RedisQueueBackend",)
 
@@ -38,6 +47,9 @@ DEFAULT_RESULT_TTL = 86_400.0
 """Seconds a finished (completed, failed, cancelled) record is kept: one day."""
 
 _ENQUEUE_CHUNK = 500
+_BACKFILL_CHUNK = 500
+INDEX_VERSION = "1"
+"""The value of ``{prefix}:index_version`` once the listing indexes hold every record."""
 
 
 def _text(value: bytes | str) -> str:
@@ -141,7 +153,11 @@ class RedisQueueBackend:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Connect (checking the server answers) and register the scripts.
+        """Connect (checking the server answers), register the scripts, and backfill once.
+
+        The first ``open`` on a prefix whose records were written before the listing indexes
+        existed (no ``{prefix}:index_version`` key, but a queue) lists them first:
+        :meth:`backfill_index`. On a new prefix it writes nothing: the first enqueue sets the key.
 
         Raises:
             BackendUnavailableError: The server cannot be reached.
@@ -155,6 +171,12 @@ class RedisQueueBackend:
         self._finish_waiter = FinishWaiter(self._blocking)
         with mapped_errors(self._where):
             await self._client.ping()
+            if await self._client.exists(self._keys.index_version) or not await self._client.exists(
+                self._keys.tag + ":queues"
+            ):
+                return
+            await self.backfill_index()
+            await self._client.set(self._keys.index_version, INDEX_VERSION)
 
     async def close(self) -> None:
         """Close the connections this backend opened (a passed-in client stays open)."""
@@ -331,6 +353,20 @@ class RedisQueueBackend:
         """Return records whose lease expired before ``now`` to their queue, or fail them."""
         return await self._decode_all(await self._run(self._s.reclaim, [to_us(now, "now"), self._ttl_ms]))
 
+    async def requeue(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        """Put a failed or cancelled record back in its queue, in one script.
+
+        It becomes pending (due at ``now``, at its original place in the enqueue order), holds its
+        dedup key again, leaves the failed or cancelled set and its listing index for the pending
+        one, and is kept until it finishes again (its retention TTL is removed). A record in any
+        other status, or whose key another active record holds meanwhile, is returned unchanged.
+
+        Raises:
+            MalformedRecordError: The stored record was malformed (it is dead-lettered).
+        """
+        reply = await self._run(self._s.requeue, [str(task_id), to_us(now, "now")])
+        return await self._decode_strict(reply)
+
     async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
         """Cancel a record that is not terminal yet; a terminal one is returned unchanged.
 
@@ -349,6 +385,102 @@ class RedisQueueBackend:
             MalformedRecordError: The stored record was malformed (it is dead-lettered).
         """
         return await self._decode_strict(await self._run(self._s.get, [str(task_id)]))
+
+    async def query(self, query: RecordQuery) -> list[TaskRecord]:
+        """List the records matching ``query`` in ``(created_at, id)`` order, from its position on.
+
+        Reads the listing indexes of the queues and statuses asked for (every one when not
+        filtered), merged in order and from the keyset position on, with ``ZRANGEBYLEX``; the
+        ``created_*`` bounds are the ends of that range. Key, task names and ``finished_*`` bounds
+        are checked on the records met. Each script call reads at most ``QUERY_BUDGET`` index
+        entries and returns at most as many records; the client calls again from where it
+        stopped until the page is full or the range ends. A malformed record met is moved to the
+        dead letters and left out.
+        """
+        if query.limit <= 0 or any(
+            names is not None and not names for names in (query.queues, query.statuses, query.task_names)
+        ):
+            return []
+        order, start, stop = query_range(query)
+        filters = query_filters(query)
+        found: list[TaskRecord] = []
+        begin: str | bytes = start
+        while True:
+            need = query.limit - len(found)
+            args = [order, begin, stop, str(min(need, QUERY_BUDGET)), str(QUERY_BUDGET), *filters]
+            replies, buried, last, ended = await self._run(self._s.query, args)
+            for notice in buried:
+                self._log_buried(notice[1], notice[2])
+            for reply in replies:
+                record = await self._decode(reply)
+                # the script applied the filters; the client's check guards the decoded fields
+                if record is not None and query.matches(record) and query.beyond(record):
+                    found.append(record)
+            if ended or last is None or len(found) >= query.limit:
+                return found[: query.limit]
+            begin = b"(" + last
+
+    async def backfill_index(self) -> int:
+        """Put every record in the listing index of its status; return how many were listed or moved.
+
+        :meth:`open` runs it once per prefix (while ``{prefix}:index_version`` is missing), so
+        records written before the listing indexes existed are listed. Run it again after a
+        rolling upgrade, when processes of an older version wrote or changed records meanwhile:
+        it lists the records they wrote and moves the entries they left in the index of a
+        former status (a listing that meets such an entry moves it too). It walks the record keys
+        with ``SCAN``, decodes each record without a listing position in the client (to read its
+        ``created_at``), and checks 500 records per script call, each as it is at that moment.
+        A malformed record is moved to the dead letters. Records already in place are left
+        alone, so running it again changes nothing.
+        """
+        assert self._client is not None
+        batch: list[str] = []
+        listed = 0
+        with mapped_errors():
+            async for key in self._client.scan_iter(match=self._keys.records_pattern, count=1000):
+                batch.append(_text(key))
+                if len(batch) == _BACKFILL_CHUNK:
+                    listed += await self._backfill(batch)
+                    batch = []
+            if batch:
+                listed += await self._backfill(batch)
+        if listed:
+            logger.info("listed or moved %d task records in the listing indexes", listed)
+        return listed
+
+    async def _backfill(self, keys: list[str]) -> int:
+        assert self._client is not None
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(key, "ix")
+            positions = await pipe.execute(raise_on_error=False)
+        old = [key for key, ix in zip(keys, positions, strict=True) if ix is None]
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key in old:
+                pipe.hget(key, "rec")
+            recs = dict(zip(old, await pipe.execute(raise_on_error=False), strict=True))
+        args: list[str] = []
+        for key in keys:
+            task_id = key.rsplit(":", 1)[1]
+            rec = recs.get(key)
+            if rec is None or isinstance(rec, Exception):  # listed, or only the script can judge it
+                args += [task_id, "", ""]
+                continue
+            try:
+                record = decode_record(rec)
+                if str(record.id) != task_id:
+                    raise MalformedRecordError("stored task record's JSON holds the id of another record")
+            except MalformedRecordError as exc:
+                self._log_buried(task_id, str(exc))
+                await self._run(self._s.bury, [task_id, str(exc)])
+                continue
+            args += [task_id, listing_position(record.created_at, record.id), record.task_name]
+        if not args:
+            return 0
+        listed, buried = await self._run(self._s.backfill, [str(len(args) // 3), *args])
+        for notice in buried:
+            self._log_buried(notice[1], notice[2])
+        return int(listed)
 
     async def counts(self) -> dict[str, dict[str, int]]:
         """Count records per queue and status (finished ones until their retention ends)."""

@@ -1,4 +1,4 @@
-"""EXPLAIN of the claim statement, for the docs and the index tests (PostgreSQL)."""
+"""EXPLAIN of the claim and query statements, for the docs, the tools and the index tests."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from litestar_queues_sql._claim import claim_statement
+from litestar_queues_sql._query import query_statement
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from litestar_queues.models import RecordQuery
     from litestar_queues_sql.schema import QueueTables
 
 
@@ -47,3 +49,42 @@ async def explain_claim(
         lines = [str(row[0]) for row in result]
         await savepoint.rollback()
     return lines
+
+
+async def explain_query(
+    conn: AsyncConnection, tables: QueueTables, query: RecordQuery, *, analyze: bool = True
+) -> list[str]:
+    """``EXPLAIN`` of the statement :meth:`SQLQueueBackend.query` runs for ``query``.
+
+    PostgreSQL: ``EXPLAIN (ANALYZE, BUFFERS)`` without costs and timings (or the plain plan);
+    SQLite: ``EXPLAIN QUERY PLAN``, one line per step, indented by depth.
+
+    Returns:
+        The plan, one line per item (empty when the query cannot match anything).
+    """
+    stmt, params = query_statement(tables.tasks, conn.dialect.name, query)
+    if stmt is None:
+        return []
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    sql = str(compiled)
+    # the parameters as the driver takes them (each type's bind processing applied)
+    processors = compiled._bind_processors
+    values = compiled.construct_params(params)
+
+    def processed(name: str) -> Any:
+        process = processors.get(name)
+        return process(values[name]) if callable(process) else values[name]
+
+    args = tuple(processed(name) for name in compiled.positiontup or ())
+    if conn.dialect.name != "postgresql":
+        result = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", args)
+        depth: dict[int, int] = {0: -1}
+        lines = []
+        for row in result:
+            node, parent, _, detail = tuple(row)  # id, parent, unused, detail
+            depth[node] = depth.get(parent, -1) + 1
+            lines.append("  " * depth[node] + str(detail))
+        return lines
+    options = "ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF" if analyze else "COSTS OFF"
+    result = await conn.exec_driver_sql(f"EXPLAIN ({options}) {sql}", args)
+    return [str(row[0]) for row in result]

@@ -25,8 +25,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from litestar_queues_sql._claim import PENDING, RUNNING
 from litestar_queues_sql._limits import storable_outcome
-from litestar_queues_sql._records import encode_json, record_columns
-from litestar_queues_sql._types import JSONText, UTCDateTime
+from litestar_queues_sql._records import encode_history, encode_json, record_columns
+from litestar_queues_sql._types import JSONDocument, JSONText, UTCDateTime
 from litestar_queues_sql.schema import ACTIVE
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ def finish_many_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, 
         "p_results": [result for _, _, result in stored],
         "p_errors": [error for _, error, _ in stored],
         "p_run_ats": [o.run_at or now for o in outcomes],
+        "p_histories": [None if o.history is None else encode_history(o.history) for o in outcomes],
         "p_now": now,
     }
 
@@ -99,7 +100,7 @@ def finish_many_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, 
 def finish_many_statement(tasks: Table, channel: str) -> Any:
     """Apply a batch of outcomes in one PostgreSQL statement (see :func:`finish_many_params`).
 
-    The outcomes travel as seven arrays joined with ``unnest``, so the statement is the same
+    The outcomes travel as eight arrays joined with ``unnest``, so the statement is the same
     for every batch (built, compiled and prepared once); each changed row sends its own wake-up
     with ``pg_notify`` in ``RETURNING`` (no extra round trip).
     """
@@ -113,6 +114,7 @@ def finish_many_statement(tasks: Table, channel: str) -> Any:
             bindparam("p_results", type_=ARRAY(Text())),
             bindparam("p_errors", type_=ARRAY(Text())),
             bindparam("p_run_ats", type_=ARRAY(UTCDateTime())),
+            bindparam("p_histories", type_=ARRAY(Text())),
         )
         .table_valued(
             column("task_id", Uuid()),
@@ -122,6 +124,7 @@ def finish_many_statement(tasks: Table, channel: str) -> Any:
             column("result", Text()),
             column("error", Text()),
             column("run_at", UTCDateTime()),
+            column("history", Text()),
             name="outcomes",
         )
         .render_derived()
@@ -143,6 +146,7 @@ def finish_many_statement(tasks: Table, channel: str) -> Any:
                 (kind_is("complete", "fail"), bindparam("p_now", type_=UTCDateTime())), else_=c.finished_at
             ),
             attempts=case((kind_is("release"), c.attempts - 1), else_=c.attempts),
+            history=func.coalesce(cast(v.c.history, JSONDocument()), c.history),
             **_CLEARED,
         )
         .returning(*record_columns(tasks, "postgresql"), notify_changed(tasks, channel))
@@ -221,6 +225,7 @@ def finish_json_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, 
             "result": result,
             "error": error,
             "run_at": _sqlite_time(o.run_at or now),
+            "history": None if o.history is None else encode_history(o.history),
         }
         for o, (kind, error, result) in zip(outcomes, _storable(outcomes, "sqlite"), strict=True)
     ]
@@ -240,9 +245,8 @@ def finish_json_statement(tasks: Table) -> Any:
     def field(name: str) -> Any:
         return func.json_extract(each.c.value, literal_column(f"'$.{name}'")).label(name)
 
-    v = select(*(field(n) for n in ("id", "lease", "kind", "status", "result", "error", "run_at"))).subquery(
-        "outcomes"
-    )
+    names = ("id", "lease", "kind", "status", "result", "error", "run_at", "history")
+    v = select(*(field(n) for n in names)).subquery("outcomes")
 
     def kind_is(*kinds: str) -> ColumnElement[bool]:
         return v.c.kind.in_([literal_column(f"'{k}'") for k in kinds])
@@ -259,6 +263,8 @@ def finish_json_statement(tasks: Table) -> Any:
                 (kind_is("complete", "fail"), bindparam("p_now", type_=UTCDateTime())), else_=c.finished_at
             ),
             attempts=case((kind_is("release"), c.attempts - 1), else_=c.attempts),
+            # JSON text in the batch, as the result: NULL (no history with the outcome) keeps it
+            history=func.coalesce(v.c.history, c.history),
             **_CLEARED,
         )
         .returning(*record_columns(tasks, "sqlite"))

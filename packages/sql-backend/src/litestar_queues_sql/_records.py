@@ -19,6 +19,7 @@ from sqlalchemy.types import NullType, Uuid
 
 from litestar_queues.exceptions import MalformedRecordError
 from litestar_queues.models import TaskRecord
+from litestar_queues_sql._limits import safe_text
 from litestar_queues_sql._types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -27,11 +28,15 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.sql.elements import ColumnElement
 
+    from litestar_queues.models import AttemptRecord
+
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
 
-_JSON_FIELDS = ("args", "kwargs", "metadata", "result")
+_JSON_FIELDS = ("args", "kwargs", "metadata", "result", "history")
 _FIELDS = tuple(TaskRecord.__struct_fields__)
+_ROW_FIELDS = tuple(name for name in _FIELDS if name != "history")
+_ROW_JSON_FIELDS = tuple(name for name in _JSON_FIELDS if name != "history")
 _TIME_FIELDS = ("created_at", "run_at", "started_at", "finished_at", "lease_expires_at")
 _TEXT_FIELDS = (
     *("task_name", "queue", "status", "key", "execution_backend", "execution_profile"),
@@ -46,11 +51,43 @@ def encode_json(value: Any) -> str:
     return _encoder.encode(value).decode()
 
 
-def record_to_row(record: TaskRecord) -> dict[str, Any]:
-    """Column values of a new row for ``record`` (``seq`` is assigned by the database)."""
-    row = {name: getattr(record, name) for name in _FIELDS}
-    for name in _JSON_FIELDS:
+def encode_history(history: list[AttemptRecord]) -> str:
+    """The JSON text of an attempt history, as any supported database stores it.
+
+    Error texts and tracebacks hold whatever an exception's message held: NUL characters
+    (which PostgreSQL's text cannot hold) and unpaired surrogates (which are not UTF-8) become
+    U+FFFD, as in the ``error`` column.
+    """
+    try:
+        encoded = _encoder.encode(history)
+    except UnicodeEncodeError:
+        encoded = b""
+    if not encoded or b"\\u0000" in encoded:
+        encoded = _encoder.encode([_storable_attempt(a) for a in history])
+    return encoded.decode()
+
+
+def _storable_attempt(attempt: AttemptRecord) -> AttemptRecord:
+    texts = {
+        name: safe_text(value)
+        for name in ("worker_id", "error", "traceback")
+        if (value := getattr(attempt, name)) is not None
+    }
+    return msgspec.structs.replace(attempt, **texts)
+
+
+def record_to_row(record: TaskRecord, *, history: bool = True) -> dict[str, Any]:
+    """Column values of a new row for ``record`` (``seq`` is assigned by the database).
+
+    Args:
+        record: The record.
+        history: Include the ``history`` column (else the column's default, ``[]``, applies).
+    """
+    row = {name: getattr(record, name) for name in _ROW_FIELDS}
+    for name in _ROW_JSON_FIELDS:
         row[name] = encode_json(row[name])
+    if history:
+        row["history"] = encode_history(record.history)
     return row
 
 
@@ -110,7 +147,8 @@ def row_to_record(row: Mapping[Any, Any]) -> TaskRecord:
     """
     column = ""
     try:
-        values = {name: row[name] for name in _FIELDS}
+        values = {name: row[name] for name in _FIELDS if name != "history"}
+        values["history"] = row.get("history")  # a table older than the column: no history
         column = "id"
         values["id"] = _uuid(values["id"])
         for column in _TIME_FIELDS:
@@ -125,6 +163,8 @@ def row_to_record(row: Mapping[Any, Any]) -> TaskRecord:
             value = values[column]
             if value is not None:
                 values[column] = _decoder.decode(value)  # text, or UTF-8 bytes on SQLite
+        if values["history"] is None:
+            values["history"] = []
         column = ""  # msgspec names the field itself
         return msgspec.convert(values, TaskRecord)
     # any failure to build the record from what is stored means the row is malformed

@@ -57,3 +57,22 @@ class JSONText(UserDefinedType[str]):
 @compiles(JSONText, "sqlite")
 def _json_text_on_sqlite(type_: JSONText, compiler: Any, **kw: Any) -> str:
     return "TEXT"
+
+
+class JSONDocument(JSONText):
+    """JSON stored as written, ``json`` on PostgreSQL (``TEXT`` on SQLite), exchanged as JSON text.
+
+    For values that are only ever written and read back whole (the attempt history): ``json``
+    checks the text and keeps it, where ``jsonb`` converts it to and from its binary form on
+    every write and read.
+    """
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "JSON"
+
+
+@compiles(JSONDocument, "sqlite")
+def _json_document_on_sqlite(type_: JSONDocument, compiler: Any, **kw: Any) -> str:
+    return "TEXT"

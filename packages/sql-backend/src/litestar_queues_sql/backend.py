@@ -9,14 +9,15 @@ import anyio
 from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, EnqueueResult
-from litestar_queues_sql import _finish
+from litestar_queues_sql import _finish, _query
 from litestar_queues_sql._base import SQLBackendBase
 from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_statement
-from litestar_queues_sql._errors import enqueue_errors
+from litestar_queues_sql._errors import enqueue_errors, error_code
 from litestar_queues_sql._limits import check_claim, check_records
 from litestar_queues_sql._notify import WORK
 from litestar_queues_sql._records import record_columns, record_to_row, text_label
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-    from litestar_queues.models import Outcome, TaskRecord
+    from litestar_queues.models import Outcome, RecordQuery, TaskRecord
 
 __all__ = ("SQLQueueBackend",)
 
@@ -35,6 +36,9 @@ logger = logging.getLogger("litestar_queues_sql")
 
 _CHUNK = 500
 _SHIELD = 30.0
+_REREADS = 3
+# a unique index refused a write: SQLSTATE 23505 (PostgreSQL), SQLITE_CONSTRAINT_UNIQUE
+_UNIQUE_VIOLATIONS = ("23505", "SQLITE_CONSTRAINT_UNIQUE")
 
 
 class SQLQueueBackend(SQLBackendBase):
@@ -113,7 +117,9 @@ class SQLQueueBackend(SQLBackendBase):
 
     def _rows(self, records: Sequence[TaskRecord]) -> list[dict[str, Any]]:
         """The rows of ``records``, once checked against the database's limits (nothing written yet)."""
-        rows = [record_to_row(r) for r in records]
+        # new records have no history: the column's default, [], is theirs (one value less a row)
+        history = any(r.history for r in records)
+        rows = [record_to_row(r, history=history) for r in records]
         check_records(records, rows, self.dialect)
         return rows
 
@@ -326,6 +332,39 @@ class SQLQueueBackend(SQLBackendBase):
             raise self._moved(task_id)
         return await self.get(task_id)
 
+    async def requeue(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        """Put a failed or cancelled record back to pending: one statement, the key checked in it.
+
+        ``runs``, ``error`` and ``history`` are kept; ``attempts`` and ``reclaims`` restart at 0.
+        A record in any other status, or whose dedup key another active record holds, is
+        returned unchanged, also when such a record is enqueued concurrently (PostgreSQL: the
+        key's unique index refuses the update, which is then a no-op).
+
+        Raises:
+            MalformedRecordError: The stored row cannot be decoded (it is moved aside).
+        """
+        stmt = _query.requeue_statement(self.tables.tasks, self.dialect, self.tables.channel)
+        params = {"p_id": task_id, "p_now": now}
+        try:
+            async with self._statement("requeue") as conn:
+                rows = (await conn.execute(stmt, params)).mappings().all()
+                records = await self._decode(conn, rows)
+                if records:
+                    if self.dialect == "postgresql":  # notified by the statement itself
+                        self._work.fire()
+                    else:
+                        await self._notify(conn, work=True)
+        except IntegrityError as exc:
+            if error_code(exc) not in _UNIQUE_VIOLATIONS:
+                raise
+            # an enqueue of the same key committed between the check and the update
+            return await self.get(task_id)
+        if records:
+            return records[0]
+        if rows:
+            raise self._moved(task_id)
+        return await self.get(task_id)
+
     def _moved(self, task_id: UUID) -> MalformedRecordError:
         return MalformedRecordError(
             f"task record {task_id} cannot be decoded; it was moved to {self.tables.dead_letters.name} "
@@ -333,6 +372,26 @@ class SQLQueueBackend(SQLBackendBase):
         )
 
     # -- reads ----------------------------------------------------------------------------------
+
+    async def query(self, query: RecordQuery) -> list[TaskRecord]:
+        """List records in ``(created_at, id)`` order from the query's position on.
+
+        One statement (see :mod:`litestar_queues_sql._query`): finished records are read as
+        ordered ranges of the finished-records index, about ``limit`` entries per status (and
+        queue) asked for, however many records the table holds; active records through the
+        claim, lease and key indexes, sorted. Rows that cannot be decoded are moved aside and
+        the page is read again without them.
+        """
+        stmt, params = _query.query_statement(self.tables.tasks, self.dialect, query)
+        if stmt is None:
+            return []
+        async with self._statement("query") as conn:
+            for _ in range(_REREADS):
+                rows = (await conn.execute(stmt, params)).mappings().all()
+                records = await self._decode(conn, rows)
+                if len(records) == len(rows):
+                    break
+        return records
 
     async def get(self, task_id: UUID) -> TaskRecord | None:
         """Load one record.

@@ -28,13 +28,16 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    inspect,
     text,
 )
+from sqlalchemy.schema import CreateColumn
 
-from litestar_queues.models import ACTIVE_STATUSES, ALL_STATUSES, WAITING_STATUSES
-from litestar_queues_sql._types import JSONText, UTCDateTime
+from litestar_queues.models import ACTIVE_STATUSES, ALL_STATUSES, TERMINAL_STATUSES, WAITING_STATUSES
+from litestar_queues_sql._types import JSONDocument, JSONText, UTCDateTime
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = (
@@ -47,12 +50,15 @@ __all__ = (
 
 _PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,29}$")
 
+
 def _status_in(statuses: frozenset[str]) -> str:
     return "status IN ({})".format(", ".join(f"'{s}'" for s in ALL_STATUSES if s in statuses))
 
 
 ACTIVE = _status_in(ACTIVE_STATUSES)
 WAITING = _status_in(WAITING_STATUSES)
+TERMINAL = _status_in(TERMINAL_STATUSES)
+RUNNING_ROWS = "status = 'running'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +135,8 @@ def queue_tables(
         Column("worker_id", Text()),
         Column("result", JSONText()),
         Column("error", Text()),
+        # added with the attempt history: ensure_tables adds it to older tables; NULL reads as []
+        Column("history", JSONDocument(), server_default=text("'[]'")),
         schema=schema,
     )
     c = tasks.c
@@ -160,8 +168,29 @@ def queue_tables(
     Index(
         f"{p}tasks_leases",
         c.lease_expires_at,
-        postgresql_where=text("status = 'running'"),
-        sqlite_where=text("status = 'running'"),
+        postgresql_where=text(RUNNING_ROWS),
+        sqlite_where=text(RUNNING_ROWS),
+    )
+    # listings (query) of finished records, per status in (created_at, id) order, the queue
+    # checked in the index; only a finish writes to them (enqueues and claims do not), and
+    # active records are listed through the claim, lease and key indexes above
+    Index(
+        f"{p}tasks_finished",
+        c.status,
+        c.created_at,
+        c.id,
+        c.queue,
+        postgresql_include=["seq"],
+        postgresql_where=text(TERMINAL),
+        sqlite_where=text(TERMINAL),
+    )
+    Index(
+        f"{p}tasks_finished_key",
+        c.key,
+        c.created_at,
+        c.id,
+        postgresql_where=text(f"key IS NOT NULL AND {TERMINAL}"),
+        sqlite_where=text(f"key IS NOT NULL AND {TERMINAL}"),
     )
     dead_letters = Table(
         f"{p}dead_letters",
@@ -184,7 +213,9 @@ metadata = tables.metadata
 
 
 async def ensure_tables(connection: AsyncConnection, namespace: QueueTables) -> None:
-    """Create the tables and indexes that do not exist yet (idempotent, safe under concurrency).
+    """Create the tables, columns and indexes that do not exist yet (idempotent, safe under concurrency).
+
+    A tasks table made by an earlier version gains the columns and indexes added since.
 
     Runs inside the caller's transaction; a transaction-scoped advisory lock (PostgreSQL) or the
     write lock (SQLite) keeps several processes from creating the same objects at once.
@@ -202,6 +233,28 @@ async def ensure_tables(connection: AsyncConnection, namespace: QueueTables) -> 
         tables=[namespace.tasks, namespace.dead_letters],
         checkfirst=True,
     )
+    await connection.run_sync(_upgrade, namespace)
+
+
+def _upgrade(connection: Connection, namespace: QueueTables) -> None:
+    """Bring a tasks table made by an earlier version up to date: missing columns, then indexes.
+
+    ``create_all`` leaves an existing table as it is; columns added since (``history``) are
+    added with ``ALTER TABLE ... ADD COLUMN`` (their server default fills the old rows), and
+    indexes added since are created. Idempotent: only what the inspector does not find is made.
+    """
+    tasks = namespace.tasks
+    inspector = inspect(connection)
+    present = {column["name"] for column in inspector.get_columns(tasks.name, schema=tasks.schema)}
+    preparer = connection.dialect.identifier_preparer
+    for column in tasks.c:
+        if column.name not in present:
+            ddl = CreateColumn(column).compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {preparer.format_table(tasks)} ADD COLUMN {ddl}")
+    indexes = {index["name"] for index in inspector.get_indexes(tasks.name, schema=tasks.schema)}
+    for index in sorted(tasks.indexes, key=lambda i: str(i.name)):
+        if index.name not in indexes:
+            index.create(connection)
 
 
 async def create_schema(

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ("enqueue_in_transaction",)
 
+
 async def enqueue_in_transaction(
     service: QueueService,
     connection: AsyncConnection | AsyncSession,

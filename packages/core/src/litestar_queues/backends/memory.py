@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from litestar_queues.backends.signals import Broadcast, Latch
-from litestar_queues.models import WAITING_STATUSES, EnqueueResult, TaskRecord
+from litestar_queues.models import RETRYABLE_STATUSES, WAITING_STATUSES, EnqueueResult, TaskRecord
 from litestar_queues.ports import BackendReach
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-    from litestar_queues.models import Outcome
+    from litestar_queues.models import Outcome, RecordQuery
 
 __all__ = ("MemoryQueueBackend",)
 
@@ -199,6 +199,8 @@ class MemoryQueueBackend:
             if record is None:
                 applied.append(None)
                 continue
+            if outcome.history is not None:
+                record = msgspec.structs.replace(record, history=outcome.history)
             if outcome.kind == "complete":
                 updated = self._end(record, status="completed", result=outcome.result, finished_at=now)
                 finished = True
@@ -262,7 +264,38 @@ class MemoryQueueBackend:
         self._finish_signal.fire()
         return updated
 
+    async def requeue(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        """Put a failed or cancelled record back in its queue (a no-op for any other status)."""
+        record = self._records.get(task_id)
+        if record is None or record.status not in RETRYABLE_STATUSES:
+            return record
+        if record.key is not None and self._active_keys.get(record.key, record.id) != record.id:
+            return record  # another active record holds the key now
+        updated = msgspec.structs.replace(
+            record,
+            status="pending",
+            run_at=now,
+            attempts=0,
+            reclaims=0,
+            finished_at=None,
+            result=None,
+            lease_id=None,
+            lease_expires_at=None,
+        )
+        self._records[task_id] = updated
+        if record.key is not None:
+            self._active_keys[record.key] = task_id
+        self._queue(updated)
+        self._work_signal.fire()
+        return updated
+
     # -- reads --------------------------------------------------------------------------------
+
+    async def query(self, query: RecordQuery) -> list[TaskRecord]:
+        """List matching records in ``(created_at, id)`` order from the query's position on."""
+        found = [r for r in self._records.values() if query.matches(r) and query.beyond(r)]
+        found.sort(key=lambda r: (r.created_at, r.id.bytes), reverse=query.newest_first)
+        return found[: query.limit]
 
     async def get(self, task_id: UUID) -> TaskRecord | None:
         """Load one record."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from litestar_queues.testing._machine import run_backend_machine
 from litestar_queues.testing._suite_claim import ClaimSuite
 from litestar_queues.testing._suite_lifecycle import LifecycleSuite
+from litestar_queues.testing._suite_query import QuerySuite
 from litestar_queues.testing._suite_reads import ReadSuite
 
 __all__ = ("QueueBackendContract",)
 
 
-class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite):
+class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite):
     """The conformance suite of the :class:`~litestar_queues.ports.QueueBackend` port.
 
     Subclass it in a test module under a name pytest collects (``Test...``) and define
@@ -55,7 +56,8 @@ class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite):
 
         Each step runs one of: enqueue (keys, priorities, delays, queues), claim by one of
         several workers, claim_task, heartbeat, finish (complete, fail, retry now / later,
-        release), advance the clock, reclaim_expired, cancel. After every step the store is
+        release), advance the clock, reclaim_expired, cancel, requeue, and a query paged through
+        with random filters, order and page size. After every step the store is
         loaded and checked: no task lost, no task held by two workers, claims by priority then
         enqueue order, one active record per dedup key, delayed records never claimed early,
         terminal records unchanged, attempts never above ``max_retries + 1``, and each record

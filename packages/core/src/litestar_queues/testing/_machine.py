@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import hypothesis
 import hypothesis.strategies as st
+import msgspec
 from anyio.from_thread import start_blocking_portal
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
-from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, Outcome
+from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, Outcome, QueryPosition, RecordQuery
 from litestar_queues.testing._check import ContractViolation, expect, expect_equal, make_record
 from litestar_queues.testing._clock import ManualClock
 from litestar_queues.testing._compare import check_counts, check_record, check_store
@@ -44,6 +45,13 @@ _SPEC = st.fixed_dictionaries(
     }
 )
 _KINDS = ("complete", "fail", "retry", "retry_later", "retry_past", "release")
+_STATUS_FILTERS: tuple[tuple[str, ...] | None, ...] = (
+    None,
+    ("pending",),
+    ("failed", "cancelled"),
+    ("completed",),
+    ("running", "scheduled"),
+)
 
 
 class BackendFactory(Protocol):
@@ -342,6 +350,67 @@ class _BackendMachine(RuleBasedStateMachine):
                     f"a terminal record never changes: cancel changed {task_id} to {result!r}"
                 )
             check_record(result, expected, now)
+        self._verify()
+
+    @rule(data=st.data())
+    def requeue(self, data: st.DataObject) -> None:
+        """Requeue a record in any status: only failed and cancelled ones (keys permitting) change."""
+        if not self.model.records:
+            return
+        task_id = data.draw(st.sampled_from(list(self.model.records)), label="task_id")
+        now = self.clock.now()
+        expected = self.model.requeue(task_id, now)
+        assert expected is not None
+        result = self._step(lambda b: b.requeue(task_id, now=now))
+        expect(result is not None, "no task lost", f"requeue of {task_id} returned None")
+        assert result is not None
+        if result.status == "pending":
+            self.terminal.pop(task_id, None)  # the one change a terminal record may take
+        check_record(result, expected, now)
+        self._verify()
+
+    @rule(
+        queues=st.sampled_from(_QUEUE_FILTERS),
+        statuses=st.sampled_from(_STATUS_FILTERS),
+        newest_first=st.booleans(),
+        page=st.integers(1, 4),
+    )
+    def query_pages(
+        self, queues: tuple[str, ...] | None, statuses: tuple[str, ...] | None, newest_first: bool, page: int
+    ) -> None:
+        """Page through a query: the pages together are the model's listing, in order, once."""
+        first = RecordQuery(queues=queues, statuses=statuses, newest_first=newest_first, limit=page)  # type: ignore[arg-type]
+
+        now = self.clock.now()
+        # a due scheduled record may be reported as pending (check_record allows either): a
+        # status filter lists it by the status the backend reports
+        due = [r.id for r in self.model.records.values() if r.status == "scheduled" and r.run_at <= now]
+
+        async def read_all(backend: QueueBackend) -> tuple[list[UUID], dict[UUID, str]]:
+            ids: list[UUID] = []
+            query = first
+            while True:
+                records = list(await backend.query(query))
+                expect(len(records) <= page, "query", f"a page of limit {page} held {len(records)}")
+                # a page that does not move past its position would be read forever
+                again = {r.id for r in records} & set(ids)
+                expect(not again, "query", f"records {again} listed again on a later page of {first!r}")
+                ids.extend(r.id for r in records)
+                # a record listed twice: stop here, a backend that repeats one would page forever
+                expect(len(set(ids)) == len(ids), "query", f"a record came twice while paging {first!r}")
+                if len(records) < page:
+                    break
+                query = msgspec.structs.replace(query, after=QueryPosition.of(records[-1]))
+            reported: dict[UUID, str] = {}
+            for task_id in due:
+                record = await backend.get(task_id)
+                if record is not None and record.status in ("scheduled", "pending"):
+                    reported[task_id] = record.status
+            return ids, reported
+
+        listed, reported = self._step(read_all)
+        expected = self.model.listed(first, reported)
+        expect_equal(listed, expected, "query", f"records listed by {first!r}")
         self._verify()
 
 

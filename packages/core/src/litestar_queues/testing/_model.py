@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-    from litestar_queues.models import Outcome, TaskRecord
+    from litestar_queues.models import Outcome, RecordQuery, TaskRecord
 
 __all__ = ("Model", "ModelRecord")
 
@@ -177,6 +177,52 @@ class Model:
             else:
                 self._leave_running(record, "pending")
         return changed
+
+    def requeue(self, task_id: UUID, now: datetime) -> ModelRecord | None:
+        """Put a failed or cancelled record back (unless another active record holds its key)."""
+        record = self.records.get(task_id)
+        if record is None or record.status not in ("failed", "cancelled"):
+            return record
+        holder = self.key_holder(record.submitted.key)
+        if holder is not None and holder.id != task_id:
+            return record
+        record.status = "pending"
+        record.run_at = now
+        record.attempts = 0
+        record.reclaims = 0
+        record.finished_at = None
+        record.result = None
+        record.alt_attempts = None
+        return record
+
+    def listed(self, query: RecordQuery, reported: dict[UUID, str] | None = None) -> list[UUID]:
+        """Ids ``query`` lists, in its order, from its position on (without its limit).
+
+        ``reported``: the status the backend reports for due scheduled records (``scheduled``
+        or ``pending``, both allowed); a status filter matches that one.
+        """
+        found = []
+        for record in self.records.values():
+            submitted = record.submitted
+            finished = record.finished_at
+            status = (reported or {}).get(record.id, record.status)
+            checks = (
+                query.queues is None or submitted.queue in query.queues,
+                query.statuses is None or status in query.statuses,
+                query.task_names is None or submitted.task_name in query.task_names,
+                query.key is None or submitted.key == query.key,
+                query.created_after is None or submitted.created_at >= query.created_after,
+                query.created_before is None or submitted.created_at < query.created_before,
+                query.finished_after is None or (finished is not None and finished >= query.finished_after),
+                query.finished_before is None or (finished is not None and finished < query.finished_before),
+            )
+            if all(checks):
+                found.append(((submitted.created_at, submitted.id.bytes), record.id))
+        found.sort(reverse=query.newest_first)
+        if query.after is not None:
+            mark = (query.after.created_at, query.after.id.bytes)
+            found = [f for f in found if (f[0] < mark if query.newest_first else f[0] > mark)]
+        return [task_id for _, task_id in found]
 
     def cancel(self, task_id: UUID, now: datetime) -> ModelRecord | None:
         """Cancel a record that is not terminal; return it (``None`` when unknown)."""

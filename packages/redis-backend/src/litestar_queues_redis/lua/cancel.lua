@@ -10,6 +10,8 @@ if not TERMINAL[s.status] then
   changed.status, changed.finished_at = 'cancelled', now
   clear_lease(id, s, changed)
   write(id, changed)
+  index(s, s.status, 'cancelled')
   settle(id, s, 'cancelled', ttl)
+  flush_index()
 end
 return reply(id, s, changed)

@@ -25,6 +25,7 @@ for _, q in ipairs(queues) do
         if s.status == 'scheduled' then
           redis.call('HSET', rkey(id), 'status', 'pending')
           redis.call('ZADD', qkey(q, 'ready'), s.score, s.member)
+          index(s, 'scheduled', 'pending')
         end
       elseif s == false then
         out[#out + 1] = bury(id, why)
@@ -82,4 +83,5 @@ if taken >= limit then
     if redis.call('ZCARD', qkey(q, 'ready')) > 0 then wake(q) end
   end
 end
+flush_index()
 return out

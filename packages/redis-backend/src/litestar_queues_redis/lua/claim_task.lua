@@ -5,4 +5,6 @@ if s == false then return bury(id, why) end
 if not s or not (s.status == 'pending' or s.status == 'scheduled') then return false end
 redis.call('ZREM', qkey(s.queue, 'ready'), s.member)
 redis.call('ZREM', qkey(s.queue, 'delayed'), id)
-return take(id, s, now, lease_until, worker, lease_id)
+local out = take(id, s, now, lease_until, worker, lease_id)
+flush_index()
+return out

@@ -1,23 +1,29 @@
 -- Shared prelude of every script (prepended by _scripts.py). ARGV[1] is the key prefix
 -- with its hash tag, e.g. "{lq}"; every key of a backend lives under it (one cluster slot).
 local P = ARGV[1]
--- A reply is {id, rec, meta}: rec is the JSON written at enqueue, meta a JSON object of the
--- fields changed since. A field missing from meta means "as in rec"; an empty string means None;
--- times are integer microseconds since the epoch.
+-- A reply is {id, rec, meta, history}: rec is the JSON written at enqueue, meta a JSON object of
+-- the fields changed since. A field missing from meta means "as in rec"; an empty string means
+-- None; times are integer microseconds since the epoch. history is the JSON of the attempt
+-- history the last outcome stored, or nil (as in rec).
 local META = {'status', 'attempts', 'runs', 'reclaims', 'run_at', 'started_at', 'finished_at',
   'lease_id', 'lease_exp', 'worker_id', 'error', 'result'}
 -- Every field of a record, read and checked in one HMGET by state(); META_AT[i] is the
 -- position of META[i] in STATE.
 local STATE = {'status', 'queue', 'key', 'member', 'score', 'attempts', 'runs', 'reclaims',
   'max_reclaims', 'run_at', 'started_at', 'finished_at', 'lease_exp', 'lease_id', 'rec',
-  'worker_id', 'error', 'result'}
+  'worker_id', 'error', 'result', 'ix', 'history'}
 local META_AT = {1, 6, 7, 8, 10, 11, 12, 14, 13, 16, 17, 18}
 local KNOWN = {pending = true, scheduled = true, running = true, completed = true, failed = true,
   cancelled = true}
 local TERMINAL = {completed = true, failed = true, cancelled = true}
+local STATUSES = {'pending', 'scheduled', 'running', 'completed', 'failed', 'cancelled'}
 
 local function rkey(id) return P .. ':t:' .. id end
 local function qkey(q, name) return P .. ':q:' .. q .. ':' .. name end
+-- The listing index of one queue and status: a sorted set whose members (all scored 0, so in
+-- byte order) are the records' `ix`: created_at as 14 hex digits of (microseconds + 2^53), then
+-- the id, so the byte order is the order (created_at, id).
+local function xkey(q, status) return P .. ':q:' .. q .. ':index_' .. status end
 
 -- server time in ms: used only for retention (expiry of finished records), never for queue rules
 local function server_ms()
@@ -34,6 +40,8 @@ local find = string.find
 local INT = '^%-?%d+$'
 -- a score ZADD accepts: decimal or exponent notation (no spaces, hex, inf or nan)
 local SCORE = '^[%d%.eE%+%-]+$'
+-- the start of an index member: 14 hex digits
+local IX = '^' .. string.rep('%x', 14)
 
 -- Why the fields of a record cannot be used, or nil when they can: O(1), a few anchored
 -- patterns, inlined (this runs for every record a script touches).
@@ -58,6 +66,10 @@ local function malformed(id, v)
     if x and x ~= '' and not (#x <= 17 and find(x, INT)) then return 'field ' .. STATE[i] .. ' is not an integer' end
   end
   if not v[15] then return 'field rec is missing' end
+  local ix = v[19]  -- absent on records written before the listing indexes (until the backfill)
+  if ix and not (#ix == 14 + #id and find(ix, id, 15, true) and find(ix, IX)) then
+    return 'field ix is not a listing position of the record'
+  end
   return nil
 end
 
@@ -75,7 +87,7 @@ local function state(id)
   if why then return false, why end
   return {status = v[1], queue = v[2], key = v[3], member = v[4], score = v[5],
     attempts = tonumber(v[6]), runs = tonumber(v[7]), reclaims = tonumber(v[8]),
-    max_reclaims = tonumber(v[9]), lease_id = v[14], v = v}
+    max_reclaims = tonumber(v[9]), lease_id = v[14], ix = v[19], v = v}
 end
 
 -- The reply of a record from the fields state() read and the fields written since (`changed`,
@@ -89,7 +101,7 @@ local function reply(id, s, changed)
     if value == nil then value = v[META_AT[i]] end
     if value then meta[name] = value end
   end
-  return {id, v[15], cjson.encode(meta)}
+  return {id, v[15], cjson.encode(meta), changed.history or v[20]}
 end
 
 -- Writes `changed` (field -> text) in one HSET.
@@ -102,20 +114,72 @@ local function write(id, changed)
   redis.call('HSET', rkey(id), unpack(args))
 end
 
+-- Listing moves are collected while a script runs and applied by flush_index() at its end: one
+-- ZREM and one ZADD per index touched, so a claim or finish of n records costs two calls, not 2n.
+-- Only each record's net move is applied (a scheduled record promoted, then claimed by the same
+-- script goes from the scheduled index straight to the running one).
+local moves, moved = {}, {}
+
+-- Moves a record's listing entry from the index of status `from` to that of `to` (either may be
+-- nil), when the script ends. A record written before the indexes existed has no `ix` until the
+-- backfill lists it.
+local function index(s, from, to)
+  local ix = s.ix
+  if not ix then return end
+  local m = moves[ix]
+  if not m then
+    m = {queue = s.queue, from = from}
+    moves[ix] = m
+    moved[#moved + 1] = ix
+  end
+  m.to = to
+end
+
+local function flush_index()
+  local rem, add = {}, {}
+  for _, ix in ipairs(moved) do
+    local m = moves[ix]
+    if m and m.from ~= m.to then
+      if m.from then
+        local k = xkey(m.queue, m.from)
+        rem[k] = rem[k] or {}
+        table.insert(rem[k], ix)
+      end
+      if m.to then
+        local k = xkey(m.queue, m.to)
+        add[k] = add[k] or {}
+        table.insert(add[k], 0)
+        table.insert(add[k], ix)
+      end
+    end
+  end
+  for k, members in pairs(rem) do
+    for i = 1, #members, 1000 do redis.call('ZREM', k, unpack(members, i, math.min(i + 999, #members))) end
+  end
+  for k, pairs_ in pairs(add) do
+    for i = 1, #pairs_, 2000 do redis.call('ZADD', k, unpack(pairs_, i, math.min(i + 1999, #pairs_))) end
+  end
+end
+
 -- Moves a malformed record aside: the raw key is renamed to P:dead:<id> and P:dead maps the
 -- id to a JSON description. Its index entries are dropped (the ready entry and the dedup key
 -- only where the fields still name this record) so it never blocks a queue nor is counted.
 local function bury(id, reason)
   local k = rkey(id)
   local dk = P .. ':dead:' .. id
+  local ix = nil
   if redis.call('EXISTS', k) == 1 then
-    local f = redis.pcall('HMGET', k, 'queue', 'member', 'key')
+    local f = redis.pcall('HMGET', k, 'queue', 'member', 'key', 'ix')
     if not f.err then
       local q, member, key = f[1], f[2], f[3]
       if q and member and #member == 16 + #id and string.sub(member, 17) == id then
         redis.call('ZREM', qkey(q, 'ready'), member)
       end
       if key and redis.call('HGET', P .. ':keys', key) == id then redis.call('HDEL', P .. ':keys', key) end
+      if f[4] and #f[4] == 14 + #id and string.sub(f[4], 15) == id then
+        ix = f[4]
+        moves[ix] = nil  -- a move this script collected for it is dropped
+      end
     end
     redis.call('RENAME', k, dk)
   end
@@ -123,6 +187,10 @@ local function bury(id, reason)
   for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
     for _, name in ipairs({'leases', 'delayed', 'completed', 'failed', 'cancelled'}) do
       redis.call('ZREM', qkey(q, name), id)
+    end
+    if ix then  -- an index entry it cannot name is dropped when a listing meets it
+      for _, status in ipairs(STATUSES) do redis.call('ZREM', xkey(q, status), ix) end
+      for _, name in ipairs({'completed', 'failed', 'cancelled'}) do redis.call('ZREM', qkey(q, name), ix) end
     end
   end
   return {'!', id, reason}
@@ -146,9 +214,23 @@ local function wake(q)
   redis.call('LTRIM', P .. ':wake', 0, 0)
 end
 
-local function requeue(id, s)
+-- Back into the ready set with its original member: its place in the enqueue order.
+local function to_ready(s)
   redis.call('ZADD', qkey(s.queue, 'ready'), s.score, s.member)
   wake(s.queue)
+end
+
+-- Forgets up to `most` finished records of `status` whose retention ended before server time `t`:
+-- their entries in the retention set and in the listing index (their hashes expire by PEXPIRE).
+-- A retention entry is the record's ix, or its bare id for a record finished before the indexes.
+local function trim(q, status, t, most)
+  local kept = qkey(q, status)
+  local gone = redis.call('ZRANGEBYSCORE', kept, '-inf', t, 'LIMIT', 0, most)
+  if #gone == 0 then return end
+  redis.call('ZREM', kept, unpack(gone))
+  local listed = {}
+  for _, m in ipairs(gone) do if #m == 50 then listed[#listed + 1] = m end end
+  if #listed > 0 then redis.call('ZREM', xkey(q, status), unpack(listed)) end
 end
 
 -- Drops the lease entry; the caller writes lease_id and lease_exp as '' with its other fields.
@@ -157,7 +239,10 @@ local function clear_lease(id, s, changed)
   changed.lease_id, changed.lease_exp = '', ''
 end
 
--- Terminal bookkeeping: release the dedup key, start the retention clock, notify waiters.
+-- Terminal bookkeeping: release the dedup key, start the retention clock (once per script and
+-- retention set, forgetting up to 100 records whose retention ended), notify waiters. The caller
+-- moves the listing entry.
+local trimmed = {}
 local function settle(id, s, status, ttl)
   local k = rkey(id)
   if s.key and redis.call('HGET', P .. ':keys', s.key) == id then
@@ -166,10 +251,14 @@ local function settle(id, s, status, ttl)
   if ttl > 0 then
     local t = server_ms()
     redis.call('PEXPIRE', k, ttl)
-    redis.call('ZREMRANGEBYSCORE', qkey(s.queue, status), '-inf', t)
-    redis.call('ZADD', qkey(s.queue, status), t + ttl, id)
+    local kept = qkey(s.queue, status)
+    if not trimmed[kept] then
+      trimmed[kept] = true
+      trim(s.queue, status, t, 100)
+    end
+    redis.call('ZADD', kept, t + ttl, s.ix or id)
   else
-    redis.call('ZADD', qkey(s.queue, status), '+inf', id)
+    redis.call('ZADD', qkey(s.queue, status), '+inf', s.ix or id)
   end
   redis.call('PUBLISH', P .. ':done:' .. id, status)
 end
@@ -182,5 +271,6 @@ local function take(id, s, now, lease_until, worker, lease_id)
     started_at = now, attempts = count(s.attempts + 1), runs = count(s.runs + 1)}
   write(id, changed)
   redis.call('ZADD', qkey(s.queue, 'leases'), lease_until, id)
+  index(s, s.status, 'running')
   return reply(id, s, changed)
 end

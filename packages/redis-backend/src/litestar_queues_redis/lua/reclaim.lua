@@ -21,11 +21,13 @@ for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
         changed.status, changed.finished_at = 'failed', now
         changed.error = 'lease expired ' .. reclaims .. ' times: the task\'s worker was lost each time'
         write(id, changed)
+        index(s, 'running', 'failed')
         settle(id, s, 'failed', ttl)
       else
         changed.status, changed.error = 'pending', 'lease expired: the worker running the task was lost'
         write(id, changed)
-        requeue(id, s)
+        to_ready(s)
+        index(s, 'running', 'pending')
       end
       out[#out + 1] = reply(id, s, changed)
     else
@@ -33,4 +35,5 @@ for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
     end
   end
 end
+flush_index()
 return out
