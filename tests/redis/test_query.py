@@ -670,6 +670,17 @@ async def test_an_entry_naming_another_position_is_dropped(
     await check_indexes(raw, backend.keys)
 
 
+async def test_a_naive_created_at_is_listed_as_utc(backend: RedisQueueBackend) -> None:
+    naive = make(5)
+    naive.created_at = at(5).replace(tzinfo=None)
+    await backend.enqueue([make(0), naive, make(10)])
+    listed = await backend.query(RecordQuery(created_after=at(4), created_before=at(6)))
+    assert [r.id for r in listed] == [naive.id]
+    assert listed[0].created_at == naive.created_at  # read back as stored
+    after = RecordQuery(newest_first=False, after=QueryPosition(at(5), naive.id))
+    assert len(await backend.query(after)) == 1
+
+
 async def test_created_at_outside_the_stored_range_is_refused(
     backend: RedisQueueBackend, raw: aioredis.Redis
 ) -> None:

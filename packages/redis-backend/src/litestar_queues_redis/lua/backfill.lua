@@ -1,37 +1,44 @@
 -- ARGV: P, n, then n triples (id, ix, task name). Puts records in the listing index of their
 -- current status. A record without an `ix` (written before the indexes existed) gets the given
 -- ix and task name, and when finished its retention entry is renamed from its id to the ix. A
--- record with an ix (the given one is then '') is put in the index of its status and taken out
--- of the other statuses' indexes of its queue: this repairs entries an older version of the
--- backend left behind. Running it twice changes nothing more. Returns {number of records listed
--- or moved, {'!', id, reason} of each malformed record met (buried)}.
+-- record with an ix (the given one is then '') that is missing from the index of its status is
+-- put there and taken out of the other statuses' indexes of its queue: this repairs what an older
+-- version of the backend left behind. Running it twice changes nothing more. Returns {number of
+-- records listed or moved, {'!', id, reason} of each malformed record met (buried)}.
 local n = tonumber(ARGV[2])
 local out, listed = {}, 0
+
+-- A record finished by an older version is kept in the retention set under its id: use its ix.
+local function rekey_retention(id, s)
+  if not TERMINAL[s.status] then return end
+  local kept = qkey(s.queue, s.status)
+  local until_ = redis.call('ZSCORE', kept, id)
+  if until_ then
+    redis.call('ZREM', kept, id)
+    redis.call('ZADD', kept, until_, s.ix)
+  end
+end
+
 for i = 0, n - 1 do
   local b = 3 + i * 3
   local id, ix = ARGV[b], ARGV[b + 1]
   local s, why = state(id)
   if s == false then
     out[#out + 1] = bury(id, why)
-  elseif s and (s.ix or ix ~= '') then
-    if not s.ix then
-      redis.call('HSET', rkey(id), 'ix', ix, 'task', ARGV[b + 2])
-      s.ix = ix
-    end
-    local moved = false
+  elseif s and not s.ix and ix ~= '' then  -- written before the indexes: list it
+    redis.call('HSET', rkey(id), 'ix', ix, 'task', ARGV[b + 2])
+    s.ix = ix
+    index(s, nil, s.status)
+    listed = listed + 1
+    rekey_retention(id, s)
+  elseif s and s.ix and not redis.call('ZSCORE', xkey(s.queue, s.status), s.ix) then  -- misplaced
     for _, status in ipairs(STATUSES) do
-      if status ~= s.status and redis.call('ZREM', xkey(s.queue, status), s.ix) == 1 then moved = true end
+      if status ~= s.status then redis.call('ZREM', xkey(s.queue, status), s.ix) end
     end
-    if redis.call('ZADD', xkey(s.queue, s.status), 0, s.ix) == 1 then moved = true end
-    if TERMINAL[s.status] then
-      local kept = qkey(s.queue, s.status)
-      local until_ = redis.call('ZSCORE', kept, id)
-      if until_ then
-        redis.call('ZREM', kept, id)
-        redis.call('ZADD', kept, until_, s.ix)
-      end
-    end
-    if moved then listed = listed + 1 end
+    redis.call('ZADD', xkey(s.queue, s.status), 0, s.ix)
+    listed = listed + 1
+    rekey_retention(id, s)
   end
 end
+flush_index()
 return {listed, out}
