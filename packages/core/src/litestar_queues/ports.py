@@ -67,7 +67,7 @@ class QueueBackend(Protocol):
     * **enqueue**: a record with a ``key`` that an active (pending, scheduled, running) record
       already holds is not stored; the active record is returned with ``created=False``.
     * **claim**: hands out due records (pending, or scheduled with ``run_at <= now``) from the
-      given queues, highest ``priority`` first, then in enqueue order; each becomes ``running``
+      given queues that are not paused (see :meth:`set_paused`), highest ``priority`` first, then in enqueue order; each becomes ``running``
       with a fresh ``lease_id``, ``lease_expires_at=lease_until``, ``worker_id``,
       ``started_at=now``, ``attempts + 1`` and ``runs + 1``. A record is never handed to two
       claimers while its lease is live.
@@ -83,7 +83,12 @@ class QueueBackend(Protocol):
       loses its lease); a terminal record is returned unchanged.
     * **requeue**: a failed or cancelled record becomes ``pending`` again; nothing else does.
     * **query**: filters, ``(created_at, id)`` order and keyset pages (see :meth:`query`).
-    * A terminal record never changes again, but through ``requeue``.
+    * **delete**: removes what ``query`` would list, never a running record; a deleted active
+      record frees its dedup key.
+    * **set_paused** / **paused_queues**: a paused queue keeps its records and takes enqueues,
+      but ``claim`` hands out none of them until it is resumed.
+    * **take_turn**: at most one holder holds a duty at a time, until its turn ends.
+    * A terminal record never changes again, but through ``requeue`` and ``delete``.
 
     A backend also declares :attr:`reach`: which processes see its records.
     """
@@ -190,6 +195,45 @@ class QueueBackend(Protocol):
 
         Returns:
             The page of records.
+        """
+        ...
+
+    async def delete(self, query: RecordQuery) -> Sequence[UUID]:
+        """Delete the records that :meth:`query` would list for ``query``, except running ones.
+
+        The core always passes ``query.statuses`` without ``running`` (a running record belongs to
+        its worker until it finishes or its lease expires), so a backend may rely on it; the
+        status is checked when the record is deleted, not before. Everything stored for a
+        deleted record goes with it (its result, history, listing and dedup key entries); a
+        deleted pending or scheduled record is never handed out afterwards.
+
+        Returns:
+            The ids deleted, at most ``query.limit``, in the query's order.
+        """
+        ...
+
+    async def set_paused(self, queue: str, *, paused: bool) -> None:
+        """Pause a queue (``claim`` skips it from now on) or resume it (and wake its workers).
+
+        The state is stored in the backend, so every worker and process sees it. Pausing a queue
+        that has no records yet is allowed; pausing twice or resuming a running queue is a no-op.
+        """
+        ...
+
+    async def paused_queues(self) -> set[str]:
+        """The names of the queues paused now."""
+        ...
+
+    async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Take the duty named ``duty`` until ``until``, when nobody else holds it.
+
+        The turn is given when the duty was never held, its holder's turn has ended
+        (``until <= now`` as stored), or ``holder`` already holds it (then it is moved to
+        ``until``). Atomic: two holders asking at once never both get a live turn. Workers use it
+        so that one of them at a time runs a maintenance sweep.
+
+        Returns:
+            Whether ``holder`` holds the duty until ``until`` now.
         """
         ...
 

@@ -40,9 +40,11 @@ class MemoryQueueBackend:
         "_counter",
         "_delayed",
         "_finish_signal",
+        "_paused",
         "_ready",
         "_records",
         "_seq",
+        "_turns",
         "_work_signal",
     )
 
@@ -58,6 +60,8 @@ class MemoryQueueBackend:
         # heap of (run_at, seq, id) for scheduled records
         self._delayed: list[tuple[datetime, int, UUID]] = []
         self._counter = itertools.count()
+        self._paused: set[str] = set()
+        self._turns: dict[str, tuple[str, datetime]] = {}
         self._work_signal = Latch()
         self._finish_signal = Broadcast()
 
@@ -138,7 +142,9 @@ class MemoryQueueBackend:
     ) -> list[TaskRecord]:
         """Claim due records, highest priority first, then in enqueue order."""
         self._promote_due(now)
-        names = list(self._ready) if queues is None else [q for q in queues if q in self._ready]
+        names = [
+            q for q in (self._ready if queues is None else queues) if q in self._ready and q not in self._paused
+        ]
         heaps = [self._ready[name] for name in names]
         claimed: list[TaskRecord] = []
         while len(claimed) < limit:
@@ -288,6 +294,39 @@ class MemoryQueueBackend:
         self._queue(updated)
         self._work_signal.fire()
         return updated
+
+    async def delete(self, query: RecordQuery) -> list[UUID]:
+        """Delete what ``query`` lists, except running records; free their dedup keys."""
+        deleted: list[UUID] = []
+        for record in await self.query(query):
+            if record.status == "running":
+                continue
+            del self._records[record.id]
+            del self._seq[record.id]  # heap entries of the id go stale and are skipped
+            if record.key is not None and self._active_keys.get(record.key) == record.id:
+                del self._active_keys[record.key]
+            deleted.append(record.id)
+        return deleted
+
+    async def set_paused(self, queue: str, *, paused: bool) -> None:
+        """Pause or resume ``queue``; a resume wakes the workers."""
+        if paused:
+            self._paused.add(queue)
+        elif queue in self._paused:
+            self._paused.discard(queue)
+            self._work_signal.fire()
+
+    async def paused_queues(self) -> set[str]:
+        """The queues paused now."""
+        return set(self._paused)
+
+    async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Give ``holder`` the duty until ``until`` unless another holder's turn is live."""
+        current = self._turns.get(duty)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self._turns[duty] = (holder, until)
+        return True
 
     # -- reads --------------------------------------------------------------------------------
 
