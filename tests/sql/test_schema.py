@@ -100,6 +100,10 @@ async def test_claim_is_an_index_scan_on_a_large_table(postgres_url: str, queues
             plan = "\n".join(await explain_claim(conn, backend.tables, queues=queues))
         index = f"{tasks}_ready_queue" if queues else f"{tasks}_ready"
         assert f"Index Scan using {index} " in plan, plan
-        assert "Seq Scan" not in plan and "Sort" not in plan, plan
+        assert f"Seq Scan on {tasks} " not in plan and "Sort" not in plan, plan
+        # the paused queues are read once per claim (a hashed subplan), not once per row
+        assert (
+            "NOT (hashed SubPlan 1)" in plan and f"Seq Scan on {backend.tables.paused_queues.name} " in plan
+        ), plan
     finally:
         await backend.close()

@@ -240,11 +240,15 @@ class SQLQueueBackend(SQLBackendBase):
         return records[0] if records else None
 
     async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
-        """Move the held leases' expiry to ``until`` in one statement; return the lost ones."""
+        """Move the held leases' expiry to ``until`` in one statement; return the lost ones.
+
+        A lease is lost when its record no longer runs under that lease id, also when the same
+        record runs under a newer lease (it was requeued or reclaimed and claimed again).
+        """
         if not leases:
             return set()
         tasks = self.tables.tasks
-        held: set[UUID] = set()
+        held: set[tuple[UUID, str]] = set()
         async with self._statement("extend leases") as conn:
             for start in range(0, len(leases), _CHUNK):
                 pairs = [(task_id, lease) for task_id, lease in leases[start : start + _CHUNK]]
@@ -252,10 +256,10 @@ class SQLQueueBackend(SQLBackendBase):
                     tasks.update()
                     .where(tuple_(tasks.c.id, tasks.c.lease_id).in_(pairs), tasks.c.status == RUNNING)
                     .values(lease_expires_at=until)
-                    .returning(tasks.c.id)
+                    .returning(tasks.c.id, tasks.c.lease_id)
                 )
-                held.update((await conn.execute(stmt)).scalars())
-        return {task_id for task_id, _ in leases} - held
+                held.update((task_id, lease) for task_id, lease in (await conn.execute(stmt)).all())
+        return {task_id for task_id, lease in leases if (task_id, lease) not in held}
 
     async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
         """Apply outcomes, each only under its lease (PostgreSQL: one statement per batch).
