@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
-from litestar_queues import QueueService
 from tests.core.test_cli_read_model import BACKENDS, _out, _with_service
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from litestar_queues import QueueService
 
 APP = textwrap.dedent(
     """
