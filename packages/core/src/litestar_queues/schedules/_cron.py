@@ -1,19 +1,21 @@
 """The cron parser, behind one seam: imported on first use, its errors mapped into ours.
 
-The parser is cronsim (the ``cron`` extra). It follows Debian's cron, including its handling
-of daylight-saving changes, which is the rule ``docs/schedules.md`` documents; this module
-only adds what the rule needs beyond it: five fields only, UTC in and out, and a result
-strictly after the given instant however the local clock folds.
+The parser is cronsim (the ``cron`` extra). It only matches wall-clock times here (it is given
+naive datetimes); the daylight-saving rule of ``docs/schedules.md`` (Debian cron's) is applied
+in this module, because cronsim's own handling of aware datetimes misses fire times in a zone
+whose clocks move by half an hour (Australia/Lord_Howe).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from litestar_queues.exceptions import CronExpressionError, CronNotInstalledError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from cronsim import CronSim, CronSimError
 
 __all__ = ("check_expression", "next_cron_fire")
@@ -21,6 +23,8 @@ __all__ = ("check_expression", "next_cron_fire")
 INSTALL_HINT = 'pip install "litestar-queues[cron]"'
 # Any instant works for checking an expression; a fixed one keeps the check deterministic.
 _CHECK_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+_NO_SHIFT = timedelta(0)
+_SECOND = timedelta(seconds=1)
 
 
 def _parser() -> tuple[type[CronSim], type[CronSimError]]:
@@ -81,13 +85,56 @@ def next_cron_fire(expression: str, zone: tzinfo, after: datetime) -> datetime:
         CronExpressionError: No match within 50 years of ``after``.
     """
     cron_sim, _ = _parser()
-    after_utc = after.astimezone(UTC)
-    # The parser reads the local wall clock and may hand back a wall time whose instant is not
-    # after ``after``: from 02:15 of the second pass of a fall-back hour, the next wall-clock
-    # 02:30 is the first pass, an hour earlier. Compare instants (two datetimes sharing a tzinfo
-    # compare by wall time) and keep going.
-    for candidate in cron_sim(expression, after_utc.astimezone(zone)):
-        fire = candidate.astimezone(UTC)
-        if fire > after_utc:
-            return fire
-    raise CronExpressionError(f"cron expression {expression!r} matches no date in the 50 years after {after}")
+    after = after.astimezone(UTC)
+    local = after.astimezone(zone)
+    wall = local.replace(tzinfo=None)
+    fields = expression.split()
+    if zone is UTC or not (fields[0].startswith("*") or fields[1].startswith("*")):
+        # Fixed minute and hour: each matching wall-clock time fires once. Mapped to instants
+        # this way the times never decrease, so the first one after ``after`` is the answer.
+        return _first_after(cron_sim(expression, wall), after, lambda w: _instant_or_gap_end(w, zone))
+    # ``*`` in the minute or hour: every instant whose local time matches. A repeated wall time
+    # has two instants; each pass, taken alone, never decreases, so take the first of each.
+    # The second pass may start before ``after``'s wall time: ``after`` may sit in the first.
+    offsets = [local.replace(fold=fold).utcoffset() or _NO_SHIFT for fold in (0, 1)]
+    repeat = max(offsets[0] - offsets[1], _NO_SHIFT)
+    return min(
+        _first_after(cron_sim(expression, wall), after, lambda w: _instant(w, zone, fold=0)),
+        _first_after(cron_sim(expression, wall - repeat), after, lambda w: _instant(w, zone, fold=1)),
+    )
+
+
+def _first_after(
+    wall_times: Iterator[datetime], after: datetime, to_instant: Callable[[datetime], datetime | None]
+) -> datetime:
+    for wall in wall_times:
+        instant = to_instant(wall)
+        if instant is not None and instant > after:
+            return instant
+    raise CronExpressionError(f"the cron expression matches no date in the 50 years after {after}")
+
+
+def _instant(wall: datetime, zone: tzinfo, *, fold: int) -> datetime | None:
+    """The instant of a wall time on the given pass, or ``None`` if the clock skipped it."""
+    instant = wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+    return instant if instant.astimezone(zone).replace(tzinfo=None) == wall else None
+
+
+def _instant_or_gap_end(wall: datetime, zone: tzinfo) -> datetime:
+    """The first instant of a wall time, or for a skipped one the first instant after the gap."""
+    instant = _instant(wall, zone, fold=0)
+    if instant is not None:
+        return instant
+    # For a skipped wall time, fold=1 reads it with the offset after the change (an instant
+    # before the change) and fold=0 with the one before (an instant after it): the change is
+    # between, found to the second.
+    before = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    after = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    offset_after = after.astimezone(zone).utcoffset()
+    while after - before > _SECOND:
+        middle = before + _SECOND * ((after - before) // _SECOND // 2)
+        if middle.astimezone(zone).utcoffset() == offset_after:
+            after = middle
+        else:
+            before = middle
+    return after
