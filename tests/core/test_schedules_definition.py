@@ -109,6 +109,15 @@ def test_a_bad_cron_expression_says_what_is_wrong(cron: str, expected: str) -> N
     assert expected in str(error)
 
 
+@pytest.mark.parametrize(
+    "cron",
+    ["0 0 L * *", "0 0 LW * *", "0 9 * * 5L", "0 9 * * MON#2", "*/10 9-17 * JAN-MAR mon-fri", "0 0 1,15 * 1"],
+)
+def test_the_parser_extensions_are_accepted(cron: str) -> None:
+    schedule = Schedule(name="s", task="t", cron=cron)
+    assert next_fire(schedule, datetime(2026, 1, 1, tzinfo=UTC)) > datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def test_a_valid_schedule_keeps_its_values_and_normalises_them() -> None:
     schedule = Schedule(
         name="sync/orders-eu_1.v2",

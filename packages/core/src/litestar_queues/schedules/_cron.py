@@ -8,6 +8,7 @@ whose clocks move by half an hour (Australia/Lord_Howe).
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -28,13 +29,16 @@ _SECOND = timedelta(seconds=1)
 
 
 def _parser() -> tuple[type[CronSim], type[CronSimError]]:
+    # imported on first use, so that the core and interval schedules never need it
     try:
-        from cronsim import CronSim, CronSimError
+        module = importlib.import_module("cronsim")
     except ImportError:
         raise CronNotInstalledError(
             f"cron schedules need the cron parser cronsim, which is not installed: {INSTALL_HINT}"
         ) from None
-    return CronSim, CronSimError
+    parser: type[CronSim] = module.CronSim
+    error: type[CronSimError] = module.CronSimError
+    return parser, error
 
 
 def check_expression(expression: str, what: str) -> None:
