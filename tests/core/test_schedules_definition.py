@@ -158,10 +158,15 @@ def test_the_defaults_catch_up_once_in_utc_without_jitter() -> None:
     assert schedule.period is None
 
 
-def test_a_schedule_is_frozen() -> None:
-    schedule = Schedule(name="nightly", task="reports.build", cron="0 3 * * *")
+def test_a_schedule_is_frozen_and_hashable_whatever_its_arguments() -> None:
+    def make(**fields: Any) -> Schedule:
+        return Schedule(name="nightly", task="reports.build", cron="0 3 * * *", **fields)
+
+    schedule = make(args=[[1]], kwargs={"a": {}})
     with pytest.raises(AttributeError):
         schedule.cron = "0 4 * * *"  # type: ignore[misc]
+    assert len({schedule, make(args=[[1]], kwargs={"a": {}})}) == 1
+    assert len({schedule, make()}) == 2
 
 
 def test_a_cron_schedule_without_the_parser_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

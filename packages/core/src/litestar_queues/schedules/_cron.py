@@ -96,26 +96,33 @@ def next_cron_fire(expression: str, zone: tzinfo, after: datetime) -> datetime:
     if zone is UTC or not (fields[0].startswith("*") or fields[1].startswith("*")):
         # Fixed minute and hour: each matching wall-clock time fires once. Mapped to instants
         # this way the times never decrease, so the first one after ``after`` is the answer.
-        return _first_after(cron_sim(expression, wall), after, lambda w: _instant_or_gap_end(w, zone))
+        return _first_after(
+            cron_sim(expression, wall), expression, after, lambda w: _instant_or_gap_end(w, zone)
+        )
     # ``*`` in the minute or hour: every instant whose local time matches. A repeated wall time
     # has two instants; each pass, taken alone, never decreases, so take the first of each.
     # The second pass may start before ``after``'s wall time: ``after`` may sit in the first.
     offsets = [local.replace(fold=fold).utcoffset() or _NO_SHIFT for fold in (0, 1)]
     repeat = max(offsets[0] - offsets[1], _NO_SHIFT)
     return min(
-        _first_after(cron_sim(expression, wall), after, lambda w: _instant(w, zone, fold=0)),
-        _first_after(cron_sim(expression, wall - repeat), after, lambda w: _instant(w, zone, fold=1)),
+        _first_after(cron_sim(expression, wall), expression, after, lambda w: _instant(w, zone, fold=0)),
+        _first_after(
+            cron_sim(expression, wall - repeat), expression, after, lambda w: _instant(w, zone, fold=1)
+        ),
     )
 
 
 def _first_after(
-    wall_times: Iterator[datetime], after: datetime, to_instant: Callable[[datetime], datetime | None]
+    wall_times: Iterator[datetime],
+    expression: str,
+    after: datetime,
+    to_instant: Callable[[datetime], datetime | None],
 ) -> datetime:
     for wall in wall_times:
         instant = to_instant(wall)
         if instant is not None and instant > after:
             return instant
-    raise CronExpressionError(f"the cron expression matches no date in the 50 years after {after}")
+    raise CronExpressionError(f"cron expression {expression!r} matches no date in the 50 years after {after}")
 
 
 def _instant(wall: datetime, zone: tzinfo, *, fold: int) -> datetime | None:

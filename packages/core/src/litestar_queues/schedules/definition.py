@@ -54,7 +54,8 @@ class Schedule:
         interval: Seconds, or a timedelta, between fire times; stored as a timedelta. Fire
             times are ``anchor + k * interval``: they do not drift with the scheduler.
         anchor: An aware instant on the grid of an interval schedule (default: the Unix epoch).
-        timezone: IANA name of the zone a cron expression is read in (``"Europe/Berlin"``).
+        timezone: IANA name of the zone a cron expression is read in (``"Europe/Berlin"``);
+            interval schedules count elapsed time and do not use it.
         jitter: Up to this many seconds of delay added to each record's start, the same on
             every scheduler (it never changes which due time a record stands for).
         queue: Queue of the enqueued tasks (``None``: the task's default).
@@ -67,8 +68,9 @@ class Schedule:
 
     name: str
     task: str
-    args: Sequence[Any] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    # arguments may hold lists and dicts: the schedule hashes by its other fields
+    args: Sequence[Any] = field(default=(), hash=False)
+    kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False)
     cron: str | None = None
     interval: timedelta | float | None = None
     anchor: datetime | None = None
