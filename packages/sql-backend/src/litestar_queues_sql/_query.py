@@ -125,13 +125,14 @@ def delete_statement(
 ) -> tuple[ReturningDelete[Any] | None, dict[str, Any]]:
     """The statement deleting what ``query`` lists, except running records, and its parameters.
 
-    ``DELETE ... WHERE seq IN (page) AND status <> 'running' RETURNING id, created_at, status``,
-    where the page is the listing's own subquery (:func:`page_subquery`): the same index ranges
-    are read and the same records chosen. The status is checked by the statement that deletes
-    (PostgreSQL re-checks a row a concurrent claim changed after the statement's snapshot and
-    leaves it). On PostgreSQL the page's rows are first locked ``FOR UPDATE SKIP LOCKED``: a row
-    a claim, finish or another delete holds at this instant is left for a later call instead of
-    waited for, so deletes never wait for (or deadlock with) anything.
+    ``DELETE ... WHERE seq IN (page) AND status <> 'running' RETURNING id, created_at, status``
+    (PostgreSQL: ``seq = ANY(array of the page)``), where the page is the listing's own subquery
+    (:func:`page_subquery`): the same index ranges are read and the same records chosen. The
+    status is checked by the statement that deletes (PostgreSQL re-checks a row a concurrent
+    claim changed after the statement's snapshot and leaves it). On PostgreSQL the page's rows
+    are first locked ``FOR UPDATE SKIP LOCKED``: a row a claim, finish or another delete holds
+    at this instant is left for a later call instead of waited for, so deletes never wait for
+    (or deadlock with) anything.
 
     Ids and times come back as stored (see :func:`listing_order`).
 
