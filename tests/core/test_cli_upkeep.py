@@ -95,7 +95,7 @@ def test_prune_applies_the_retention_now(app: str, capsys: pytest.CaptureFixture
     time.sleep(1.1)  # the app keeps completed tasks one second, failed ones forever
     lines = _out(capsys, "prune", target)
     assert lines[0] == "deleted 1 completed task(s)"
-    assert lines[-1] == "retention: completed 0:00:01"
+    assert lines[-1] == "retention: completed 1s, cancelled 1w"
     assert _out(capsys, "prune", target)[0] == "nothing to delete"
     assert _status(capsys, target) == {"reports": {"failed": 1}}
 
