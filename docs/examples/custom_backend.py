@@ -42,6 +42,8 @@ class ListQueueBackend:
         self._order: list[UUID] = []  # enqueue order; a requeued record keeps its place
         self._work = anyio.Event()  # latched: set by new work, reset by the waiter it wakes
         self._finished = anyio.Event()  # broadcast: replaced by a fresh event when set
+        self._paused: set[str] = set()
+        self._turns: dict[str, tuple[str, datetime]] = {}  # duty: (holder, end of its turn)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -82,7 +84,9 @@ class ListQueueBackend:
         due = [
             record
             for record in (self._records[task_id] for task_id in self._order)
-            if _is_due(record, now) and (queues is None or record.queue in queues)
+            if _is_due(record, now)
+            and (queues is None or record.queue in queues)
+            and record.queue not in self._paused
         ]
         due.sort(key=lambda record: -record.priority)  # a stable sort keeps enqueue order
         return [self._start(record, worker_id, now, lease_until) for record in due[: max(limit, 0)]]
@@ -179,6 +183,34 @@ class ListQueueBackend:
         return self._stop(
             record, "pending", run_at=now, attempts=0, reclaims=0, finished_at=None, result=None
         )
+
+    async def delete(self, query: RecordQuery) -> list[UUID]:
+        """Delete what ``query`` lists, except running records (they belong to their workers)."""
+        deleted = [r.id for r in await self.query(query) if r.status != "running"]
+        for task_id in deleted:
+            del self._records[task_id]  # the dedup key goes with it: _key_holder scans records
+            self._order.remove(task_id)
+        return deleted
+
+    async def set_paused(self, queue: str, *, paused: bool) -> None:
+        """Pause a queue (claim skips it) or resume it (and wake the workers)."""
+        if paused:
+            self._paused.add(queue)
+        elif queue in self._paused:
+            self._paused.remove(queue)
+            self._wake_workers()
+
+    async def paused_queues(self) -> set[str]:
+        """The queues paused now."""
+        return set(self._paused)
+
+    async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Give ``holder`` the duty until ``until`` unless another holder's turn is still live."""
+        current = self._turns.get(duty)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self._turns[duty] = (holder, until)
+        return True
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from litestar_queues import MemoryQueueBackend
+from litestar_queues.models import EnqueueResult
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
     from uuid import UUID
 
-    from litestar_queues.models import EnqueueResult, Outcome, RecordQuery, TaskRecord
+    from litestar_queues.models import Outcome, RecordQuery, TaskRecord
 
 
 class HandsTaskToTwoWorkers(MemoryQueueBackend):
@@ -163,3 +164,73 @@ class RequeuesCompletedRecords(MemoryQueueBackend):
         if record is not None and record.status == "completed":
             self._records[task_id] = msgspec.structs.replace(record, status="failed")
         return await super().requeue(task_id, now=now)
+
+
+class DeletesRunningRecords(MemoryQueueBackend):
+    """delete also removes running records (their workers lose them)."""
+
+    async def delete(self, query: RecordQuery) -> list[UUID]:
+        deleted: list[UUID] = []
+        for record in await self.query(query):
+            del self._records[record.id]
+            if record.key is not None and self._active_keys.get(record.key) == record.id:
+                del self._active_keys[record.key]
+            deleted.append(record.id)
+        return deleted
+
+
+class DeleteIgnoresFinishTime(MemoryQueueBackend):
+    """delete forgets the finished_before bound: a retention sweep removes recent records too."""
+
+    async def delete(self, query: RecordQuery) -> list[UUID]:
+        return await super().delete(msgspec.structs.replace(query, finished_before=None))
+
+
+class DeleteKeepsTheKey(MemoryQueueBackend):
+    """delete leaves the dedup key of a deleted waiting record taken by the deleted record."""
+
+    async def delete(self, query: RecordQuery) -> list[UUID]:
+        before = dict(self._records)
+        deleted = await super().delete(query)
+        self._ghosts = {task_id: before[task_id] for task_id in deleted if before[task_id].key is not None}
+        return deleted
+
+    async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
+        results: list[EnqueueResult] = []
+        ghosts = {r.key: r for r in getattr(self, "_ghosts", {}).values()}
+        for record in records:
+            ghost = ghosts.get(record.key) if record.key is not None else None
+            if ghost is not None:
+                results.append(EnqueueResult(record=ghost, created=False))
+            else:
+                results.extend(await super().enqueue([record]))
+        return results
+
+
+class ClaimsFromPausedQueues(MemoryQueueBackend):
+    """claim ignores the paused state (it is stored and reported, but not applied)."""
+
+    async def claim(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[TaskRecord]:
+        paused, self._paused = self._paused, set()
+        try:
+            return await super().claim(
+                queues=queues, worker_id=worker_id, limit=limit, now=now, lease_until=lease_until
+            )
+        finally:
+            self._paused = paused
+
+
+class GivesLiveTurnsAway(MemoryQueueBackend):
+    """take_turn always grants the duty, even during another holder's live turn."""
+
+    async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
+        self._turns[duty] = (holder, until)
+        return True

@@ -72,6 +72,19 @@ CASES = [
         "requeue|query|after",
         "test_requeue_leaves_other_statuses_and_held_keys_alone",
     ),
+    (broken.DeletesRunningRecords, "delete", "test_delete_never_removes_running_records"),
+    (broken.DeleteIgnoresFinishTime, "delete", "test_delete_by_finish_time_keeps_newer_records"),
+    (
+        broken.DeleteKeepsTheKey,
+        "delete|enqueue|number of results",
+        "test_deleted_waiting_record_is_never_claimed_and_frees_its_key",
+    ),
+    (
+        broken.ClaimsFromPausedQueues,
+        "no task lost|claim order|set_paused",
+        "test_paused_queue_is_not_claimed_until_resumed",
+    ),
+    (broken.GivesLiveTurnsAway, "take_turn", "test_take_turn_gives_a_duty_to_one_holder_at_a_time"),
 ]
 
 

@@ -67,7 +67,8 @@ class QueueBackend(Protocol):
     * **enqueue**: a record with a ``key`` that an active (pending, scheduled, running) record
       already holds is not stored; the active record is returned with ``created=False``.
     * **claim**: hands out due records (pending, or scheduled with ``run_at <= now``) from the
-      given queues that are not paused (see :meth:`set_paused`), highest ``priority`` first, then in enqueue order; each becomes ``running``
+      given queues that are not paused (see :meth:`set_paused`), highest ``priority`` first,
+      then in enqueue order; each becomes ``running``
       with a fresh ``lease_id``, ``lease_expires_at=lease_until``, ``worker_id``,
       ``started_at=now``, ``attempts + 1`` and ``runs + 1``. A record is never handed to two
       claimers while its lease is live.
@@ -201,9 +202,9 @@ class QueueBackend(Protocol):
     async def delete(self, query: RecordQuery) -> Sequence[UUID]:
         """Delete the records that :meth:`query` would list for ``query``, except running ones.
 
-        The core always passes ``query.statuses`` without ``running`` (a running record belongs to
-        its worker until it finishes or its lease expires), so a backend may rely on it; the
-        status is checked when the record is deleted, not before. Everything stored for a
+        A running record is never deleted, whatever the filter says: it belongs to its worker
+        until it finishes or its lease expires (the core never asks, but the check is the
+        backend's, made atomically when the record is deleted). Everything stored for a
         deleted record goes with it (its result, history, listing and dedup key entries); a
         deleted pending or scheduled record is never handed out afterwards.
 

@@ -142,9 +142,8 @@ class MemoryQueueBackend:
     ) -> list[TaskRecord]:
         """Claim due records, highest priority first, then in enqueue order."""
         self._promote_due(now)
-        names = [
-            q for q in (self._ready if queues is None else queues) if q in self._ready and q not in self._paused
-        ]
+        wanted = self._ready if queues is None else queues
+        names = [q for q in wanted if q in self._ready and q not in self._paused]
         heaps = [self._ready[name] for name in names]
         claimed: list[TaskRecord] = []
         while len(claimed) < limit:

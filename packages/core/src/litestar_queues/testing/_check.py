@@ -9,6 +9,7 @@ from litestar_queues.models import TaskRecord
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from uuid import UUID
 
 __all__ = ("ContractViolation", "expect", "expect_equal", "make_record")
 
@@ -46,6 +47,7 @@ def make_record(
     args: list[Any] | None = None,
     kwargs: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    task_id: UUID | None = None,
 ) -> TaskRecord:
     """Build a new record the way the core does at enqueue.
 
@@ -63,13 +65,14 @@ def make_record(
         args: Positional arguments as JSON values.
         kwargs: Keyword arguments as JSON values.
         metadata: Free JSON metadata.
+        task_id: The record's id (a new random one when ``None``).
 
     Returns:
-        A fresh record with a new id.
+        A fresh record.
     """
     due = now if run_at is None else run_at
     return TaskRecord(
-        id=uuid.uuid4(),
+        id=uuid.uuid4() if task_id is None else task_id,
         task_name=task_name,
         queue=queue,
         priority=priority,

@@ -7,11 +7,12 @@ from litestar_queues.testing._suite_claim import ClaimSuite
 from litestar_queues.testing._suite_lifecycle import LifecycleSuite
 from litestar_queues.testing._suite_query import QuerySuite
 from litestar_queues.testing._suite_reads import ReadSuite
+from litestar_queues.testing._suite_upkeep import UpkeepSuite
 
 __all__ = ("QueueBackendContract",)
 
 
-class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite):
+class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite, UpkeepSuite):
     """The conformance suite of the :class:`~litestar_queues.ports.QueueBackend` port.
 
     Subclass it in a test module under a name pytest collects (``Test...``) and define
@@ -56,11 +57,14 @@ class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite):
 
         Each step runs one of: enqueue (keys, priorities, delays, queues), claim by one of
         several workers, claim_task, heartbeat, finish (complete, fail, retry now / later,
-        release), advance the clock, reclaim_expired, cancel, requeue, and a query paged through
-        with random filters, order and page size. After every step the store is
+        release), advance the clock, reclaim_expired, cancel, requeue, a query paged through
+        with random filters, order and page size, delete by filter (a purge, or a retention
+        sweep by finish time), pause / resume a queue, and take a duty's turn. After every step
+        the store is
         loaded and checked: no task lost, no task held by two workers, claims by priority then
         enqueue order, one active record per dedup key, delayed records never claimed early,
-        terminal records unchanged, attempts never above ``max_retries + 1``, and each record
+        terminal records unchanged, deleted records gone, paused queues never claimed, one live
+        holder per duty, attempts never above ``max_retries + 1``, and each record
         equal to the model's.
         """
         run_backend_machine(self, self.hypothesis_settings)

@@ -60,6 +60,8 @@ class Model:
 
     def __init__(self) -> None:
         self.records: dict[UUID, ModelRecord] = {}
+        self.paused: set[str] = set()
+        self.turns: dict[str, tuple[str, datetime]] = {}
         self._seq = 0
 
     # -- predictions ---------------------------------------------------------------------------
@@ -78,7 +80,9 @@ class Model:
         due = [
             r
             for r in self.records.values()
-            if r.is_due(now) and (queues is None or r.submitted.queue in queues)
+            if r.is_due(now)
+            and (queues is None or r.submitted.queue in queues)
+            and r.submitted.queue not in self.paused
         ]
         due.sort(key=lambda r: (-r.submitted.priority, r.seq))
         return [r.id for r in due]
@@ -232,3 +236,26 @@ class Model:
         self._leave_running(record, "cancelled")
         record.finished_at = now
         return record
+
+    def delete(self, query: RecordQuery, reported: dict[UUID, str] | None = None) -> list[UUID]:
+        """Delete what ``query`` lists (its limit included), except running records; return the ids."""
+        chosen = self.listed(query, reported)[: query.limit]
+        deleted = [task_id for task_id in chosen if self.records[task_id].status != "running"]
+        for task_id in deleted:
+            del self.records[task_id]
+        return deleted
+
+    def set_paused(self, queue: str, *, paused: bool) -> None:
+        """Pause or resume ``queue``."""
+        if paused:
+            self.paused.add(queue)
+        else:
+            self.paused.discard(queue)
+
+    def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Give ``holder`` the duty unless another holder's turn is live at ``now``."""
+        current = self.turns.get(duty)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self.turns[duty] = (holder, until)
+        return True

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from litestar_queues.models import TaskRecord
     from litestar_queues.ports import QueueBackend
 
-__all__ = ("QuerySuite",)
+__all__ = ("QuerySuite", "finish_one")
 
 
 async def _page_through(backend: QueueBackend, query: RecordQuery) -> list[TaskRecord]:
@@ -36,7 +36,7 @@ async def _page_through(backend: QueueBackend, query: RecordQuery) -> list[TaskR
         query = msgspec.structs.replace(query, after=QueryPosition.of(page[-1]))
 
 
-async def _finish(backend: QueueBackend, clock: ManualClock, kind: str, **fields: object) -> TaskRecord:
+async def finish_one(backend: QueueBackend, clock: ManualClock, kind: str, **fields: object) -> TaskRecord:
     claimed = await claim_one(backend, clock)
     assert claimed.lease_id is not None
     outcome = Outcome(task_id=claimed.id, lease_id=claimed.lease_id, kind=kind, **fields)  # type: ignore[arg-type]
@@ -78,7 +78,7 @@ class QuerySuite(ContractHooks):
             middle = clock.now()
             clock.advance(5)
             late = await enqueue_one(backend, make_record(clock.now(), queue="a", task_name="t.two"))
-            done = await _finish(backend, clock, "complete", result=1)  # the earliest due: `early`
+            done = await finish_one(backend, clock, "complete", result=1)  # the earliest due: `early`
             expect_equal(done.id, early.id, "claim", "the first record claimed")
 
             async def ids(**filters: object) -> set[uuid.UUID]:
@@ -120,7 +120,7 @@ class QuerySuite(ContractHooks):
                 expect(len(seen) == len(set(seen)), "query", "a record was returned on two pages")
                 # between pages: new records arrive and earlier ones finish
                 await enqueue_one(backend, make_record(clock.now()))
-                await _finish(backend, clock, "complete")
+                await finish_one(backend, clock, "complete")
                 query = RecordQuery(limit=5, newest_first=False, after=QueryPosition.of(page[-1]))
                 page = list(await backend.query(query))
             expect(len(seen) == len(set(seen)), "query", "a record was returned twice on one page")
@@ -133,7 +133,7 @@ class QuerySuite(ContractHooks):
         clock = ManualClock()
         async with self.opened_backend() as backend:
             stored = await enqueue_one(backend, make_record(clock.now(), key="k"))
-            failed = await _finish(backend, clock, "fail", error="boom")
+            failed = await finish_one(backend, clock, "fail", error="boom")
             clock.advance(5)
             again = await backend.requeue(stored.id, now=clock.now())
             assert again is not None
@@ -158,7 +158,7 @@ class QuerySuite(ContractHooks):
         clock = ManualClock()
         async with self.opened_backend() as backend:
             first = await enqueue_one(backend, make_record(clock.now(), key="k"))
-            done = await _finish(backend, clock, "fail", error="boom")
+            done = await finish_one(backend, clock, "fail", error="boom")
             holder = await enqueue_one(backend, make_record(clock.now(), key="k"))
             blocked = await backend.requeue(first.id, now=clock.now())
             expect_equal(blocked, done, "requeue", "a record whose key another active record holds")
@@ -167,7 +167,7 @@ class QuerySuite(ContractHooks):
             await enqueue_one(backend, make_record(clock.now()))
             clock.advance(1)
             for _ in range(2):  # the holder, then the new one: both complete
-                completed = await _finish(backend, clock, "complete", result=1)
+                completed = await finish_one(backend, clock, "complete", result=1)
             again = await backend.requeue(completed.id, now=clock.now())
             expect_equal(again, completed, "requeue", "a completed record")
 
@@ -186,14 +186,14 @@ class QuerySuite(ContractHooks):
                 error="ValueError: boom",
                 traceback="Traceback (most recent call last):\n  ...\nValueError: boom\n",
             )
-            await _finish(backend, clock, "retry", error="ValueError: boom", history=[entry])
+            await finish_one(backend, clock, "retry", error="ValueError: boom", history=[entry])
             got = await backend.get(stored.id)
             assert got is not None
             expect_equal(got.history, [entry], "finish", "history stored with a retry")
             (listed,) = await backend.query(RecordQuery(limit=5))
             expect_equal(listed.history, [entry], "query", "history returned by query")
             second = AttemptRecord(run=2, worker_id="w1", finished_at=clock.now(), verdict="completed")
-            await _finish(backend, clock, "complete", history=[entry, second])
+            await finish_one(backend, clock, "complete", history=[entry, second])
             got = await backend.get(stored.id)
             assert got is not None
             expect_equal(got.history, [entry, second], "finish", "history replaced by the next outcome")
@@ -203,4 +203,4 @@ class QuerySuite(ContractHooks):
 
 async def _finish_without_history(backend: QueueBackend, clock: ManualClock) -> TaskRecord:
     await enqueue_one(backend, make_record(clock.now()))
-    return await _finish(backend, clock, "complete")
+    return await finish_one(backend, clock, "complete")
