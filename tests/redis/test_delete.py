@@ -362,3 +362,26 @@ async def test_delete_selects_nothing_for_empty_filters_or_limit(backend: RedisQ
     ):
         assert await backend.delete(query) == []
     assert len(await backend.query(RecordQuery())) == 1
+
+
+async def test_a_large_delete_is_split_into_calls_of_delete_chunk_records(
+    backend: RedisQueueBackend, raw: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No script call deletes more than DELETE_CHUNK records: the server is held briefly each time."""
+    monkeypatch.setattr(backend_module, "DELETE_CHUNK", 2)
+    records = [make(i) for i in range(7)]
+    await backend.enqueue(records)
+    sizes: list[int] = []
+    script = backend._s.delete
+
+    async def counted(**kwargs: Any) -> Any:
+        reply = await script(**kwargs)
+        sizes.append(len(reply[0]))
+        return reply
+
+    backend._s.delete = counted  # type: ignore[assignment]
+    query = RecordQuery(newest_first=False, limit=5)
+    assert await backend.delete(query) == [r.id for r in records[:5]]
+    assert sizes == [2, 2, 1]
+    assert [r.id for r in await backend.query(RecordQuery(newest_first=False))] == [r.id for r in records[5:]]
+    await check_indexes(raw, backend.keys)

@@ -25,7 +25,7 @@ from litestar_queues_redis._codec import (
 from litestar_queues_redis._errors import mapped_errors
 from litestar_queues_redis._keys import Keys
 from litestar_queues_redis._limits import check_record
-from litestar_queues_redis._listing import QUERY_BUDGET, query_filters, query_range
+from litestar_queues_redis._listing import DELETE_CHUNK, QUERY_BUDGET, query_filters, query_range
 from litestar_queues_redis._scripts import Scripts
 from litestar_queues_redis._url import check_options, connect, parse_ttl, split_url
 from litestar_queues_redis._waiting import FinishWaiter
@@ -440,7 +440,7 @@ class RedisQueueBackend:
             found.extend(records)
             return len(records)
 
-        await self._select(self._s.query, query, take)
+        await self._select(self._s.query, query, take, QUERY_BUDGET)
         return found[: query.limit]
 
     async def delete(self, query: RecordQuery) -> list[UUID]:
@@ -450,7 +450,8 @@ class RedisQueueBackend:
         it selected in the same atomic step, the status read there: the record's hash, its listing,
         ready or delayed and retention entries, and its dedup key when it holds it. A running record
         counts towards ``query.limit`` (``query`` lists it) but stays. Calls follow each other like
-        those of :meth:`query`, at most ``QUERY_BUDGET`` index entries each.
+        those of :meth:`query`: each selects at most ``DELETE_CHUNK`` (200) records and reads at most
+        ``QUERY_BUDGET`` index entries, so none holds the server for more than a few milliseconds.
 
         Returns:
             The ids deleted, in the query's order.
@@ -462,14 +463,15 @@ class RedisQueueBackend:
             deleted.extend(uuid.UUID(_text(task_id)) for task_id in ids)
             return int(selected)
 
-        await self._select(self._s.delete, query, take)
+        await self._select(self._s.delete, query, take, DELETE_CHUNK)
         return deleted
 
     async def _select(
-        self, script: Any, query: RecordQuery, take: Callable[[list[Any]], Awaitable[int]]
+        self, script: Any, query: RecordQuery, take: Callable[[list[Any]], Awaitable[int]], chunk: int
     ) -> None:
         """Run a ``select.lua`` script from the query's position until ``take`` counted its limit.
 
+        Each call selects at most ``chunk`` records and reads at most ``QUERY_BUDGET`` entries.
         Each reply ends with the buried records' notices, the last entry read and whether the
         range ended; ``take`` gets what comes before and returns how many records count towards
         the limit.
@@ -484,7 +486,7 @@ class RedisQueueBackend:
         taken = 0
         while True:
             need = query.limit - taken
-            args = [order, begin, stop, str(min(need, QUERY_BUDGET)), str(QUERY_BUDGET), *filters]
+            args = [order, begin, stop, str(min(need, chunk)), str(QUERY_BUDGET), *filters]
             *page, buried, last, ended = await self._run(script, args)
             for notice in buried:
                 self._log_buried(notice[1], notice[2])
