@@ -86,7 +86,7 @@ def test_the_spec_cloudrun_override_names_what_to_install_and_configure() -> Non
                 await service.enqueue(heavy_render, "report-1")
             assert (await service.stats()).total == 0  # nothing stored
         message = str(caught.value)
-        assert "pip install \"litestar-queues[cloudrun]\"" in message
+        assert 'pip install "litestar-queues[cloudrun]"' in message
         assert "execution_backends={'cloudrun': CloudRunExecutionBackend()}" in message
 
         config = QueueConfig(registry=registry, execution_backends={"cloudrun": CloudRunExecutionBackend()})

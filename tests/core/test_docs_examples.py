@@ -14,13 +14,14 @@ from tests._docs import assert_blocks_come_from
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
 FILES = sorted([*EXAMPLES.glob("core_*.py"), *EXAMPLES.glob("events_*.py")])
-PAGES = ["tasks.md", "enqueueing.md", "workers.md", "ports.md", "events.md"]
+PAGES = ["tasks.md", "enqueueing.md", "workers.md", "ports.md", "events.md", "operations.md"]
 
 EXPECTED_OUTPUT = {
     "core_tasks.py": "payments.charge  failed",
     "core_enqueueing.py": "'slow-reports'",
     "core_workers.py": "completed sent to last@example.com",
     "core_ports.py": "'hello later' ran at 2030-01-01 00:01:00+00:00",
+    "core_operations.py": "purged: 1 {'reports': {'completed': 2}}",
     "events_enable.py": "global channel: ['task.started', 'task.completed']",
     "events_publishing.py": '"occurredAt":"',
     "events_testing.py": "['task.started', 'task.completed']",

@@ -36,9 +36,11 @@ class Cli:
         self.app_dir = app_dir
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, ok: bool = True) -> Any:
+    def __call__(self, *args: str, ok: bool = True, answer: str | None = None) -> Any:
         result = self.runner.invoke(
-            litestar_group, ["--app", self.app_path, "--app-dir", str(self.app_dir), "queues", *args]
+            litestar_group,
+            ["--app", self.app_path, "--app-dir", str(self.app_dir), "queues", *args],
+            input=answer,
         )
         if ok:
             assert result.exit_code == 0, (result.output, result.exception)
@@ -126,6 +128,45 @@ def test_retry_a_failed_task(cli: Cli, shared_queue_url: str) -> None:
     # retrying again is a no-op that says so
     assert cli("retry", failed_id).output.strip() == f"task {failed_id} is already pending: not retried again"
     assert status(cli) == {"default": {"pending": 1}}
+
+
+def test_purge_asks_then_deletes_and_pause_holds_a_queue(
+    cli: Cli, shared_queue_url: str, tmp_path: Path
+) -> None:
+    async def fail_one(service: QueueService) -> None:
+        handle = await service.enqueue(boom)
+        async with service.worker(poll_interval=0.05):
+            await handle.wait(timeout=30)
+
+    run(shared_queue_url, fail_one)
+    refused = cli("purge", ok=False)
+    assert refused.exit_code == 2
+    assert "purge needs --status" in refused.output
+    declined = cli("purge", "--status", "failed", answer="n\n")
+    assert "Delete every task with status failed, for good? [y/N]" in declined.output
+    assert declined.output.strip().endswith("nothing deleted")
+    assert status(cli) == {"default": {"failed": 1}}
+    assert cli("purge", "--status", "failed", answer="y\n").output.strip().endswith("deleted 1 task(s)")
+    assert status(cli) == {}
+    assert cli("prune").output.splitlines()[0] == "nothing to delete"
+
+    assert cli("pause", "default").output.splitlines() == [
+        "queue default paused: workers claim nothing from it",
+        "paused queues: default",
+    ]
+    log = str(tmp_path / "log.txt")
+
+    async def held(service: QueueService) -> str:
+        handle = await service.enqueue(record, log, 1, 0.0)
+        async with service.worker(poll_interval=0.05):
+            await anyio.sleep(0.3)
+            return (await handle.refresh()).status
+
+    assert run(shared_queue_url, held) == "pending"
+    assert ["default", "pending", "1", "(paused)"] in [
+        line.split() for line in cli("status").output.splitlines()
+    ]
+    assert cli("resume", "default").output.splitlines()[0] == "queue default resumed"
 
 
 def test_errors_exit_non_zero_with_a_message(cli: Cli, shared_queue_url: str, tmp_path: Path) -> None:

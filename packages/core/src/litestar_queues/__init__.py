@@ -30,6 +30,7 @@ from litestar_queues.exceptions import (
 from litestar_queues.models import AttemptRecord, Outcome, RecordQuery, TaskRecord, TaskStatus
 from litestar_queues.ports import Clock, EventSink, ExecutionBackend, QueueBackend, SystemClock
 from litestar_queues.registry import TaskRegistry, default_registry
+from litestar_queues.retention import Retention
 from litestar_queues.retry import Backoff
 from litestar_queues.service import QueueService, QueueStats, TaskPage
 from litestar_queues.task import Task, TaskCall, task
@@ -63,6 +64,7 @@ __all__ = (
     "QueueStats",
     "RecordQuery",
     "QueuedBackgroundTask",
+    "Retention",
     "SerializationError",
     "SystemClock",
     "Task",

@@ -1,4 +1,4 @@
-"""What the operator commands of both CLIs print: ``list``, ``show``, ``retry``, ``cancel``.
+"""What the operator commands of both CLIs print (list, show, retry, cancel, purge, pause...).
 
 ``litestar-queues`` (argparse) and ``litestar queues`` (click) parse their own arguments and
 call these, so the two print the same lines and apply the same rules.
@@ -7,7 +7,9 @@ call these, so the two print the same lines and apply the same rules.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -20,7 +22,22 @@ if TYPE_CHECKING:
     from litestar_queues.models import TaskRecord
     from litestar_queues.service import QueueService
 
-__all__ = ("ListFilters", "cancel_lines", "list_lines", "retry_lines", "show_lines")
+__all__ = (
+    "ListFilters",
+    "cancel_lines",
+    "list_lines",
+    "parse_age",
+    "pause_lines",
+    "prune_lines",
+    "purge_lines",
+    "purge_question",
+    "retry_lines",
+    "show_lines",
+)
+
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_FINISHED = ("completed", "failed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,3 +174,87 @@ async def cancel_lines(service: QueueService, task_id: str | None, filters: List
         queues=filters.queues, statuses=filters.statuses, task_names=filters.task_names
     )
     return [f"cancelled {len(cancelled)} task(s)"]
+
+
+def parse_age(value: str) -> timedelta:
+    """``90s``, ``15m``, ``12h``, ``7d``, ``2w`` or plain seconds, as a timedelta.
+
+    Raises:
+        QueueConfigurationError: The text is not such an age.
+    """
+    match = _AGE.match(value)
+    if match is None or float(match.group(1)) <= 0:
+        raise QueueConfigurationError(f"--older-than takes an age such as 90s, 15m, 12h or 7d, got {value!r}")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _purge_statuses(filters: ListFilters) -> list[str]:
+    if not filters.statuses:
+        raise QueueConfigurationError(
+            "purge needs --status (for example --status completed,failed); nothing was deleted"
+        )
+    if filters.key is not None:
+        raise QueueConfigurationError("purge does not filter by --key; nothing was deleted")
+    return filters.statuses
+
+
+def purge_question(filters: ListFilters, older_than: str | None) -> str:
+    """The confirmation question ``purge`` asks before deleting (checks the filters first)."""
+    statuses = _purge_statuses(filters)
+    if older_than is not None:
+        parse_age(older_than)
+    scope = [f"status {','.join(statuses)}"]
+    if filters.queues:
+        scope.append(f"queue {','.join(filters.queues)}")
+    if filters.task_names:
+        scope.append(f"task {','.join(filters.task_names)}")
+    if older_than is not None:
+        scope.append(f"older than {older_than}")
+    return f"Delete every task with {', '.join(scope)}, for good?"
+
+
+async def purge_lines(service: QueueService, filters: ListFilters, older_than: str | None) -> list[str]:
+    """Delete the tasks ``filters`` select (statuses required).
+
+    ``older_than`` counts from the finish time of finished tasks and from the enqueue time of
+    waiting (pending, scheduled) ones.
+
+    Raises:
+        QueueConfigurationError: No status, a running status, a key, or a bad age; nothing is deleted.
+    """
+    statuses = _purge_statuses(filters)
+    cutoff = service.config.clock.now() - parse_age(older_than) if older_than is not None else None
+    finished = [s for s in statuses if s in _FINISHED]
+    waiting = [s for s in statuses if s not in _FINISHED]
+    deleted = 0
+    if waiting:  # checked first: a running status is refused before anything is deleted
+        deleted += await service.purge(
+            statuses=waiting, queues=filters.queues, task_names=filters.task_names, created_before=cutoff
+        )
+    if finished:
+        deleted += await service.purge(
+            statuses=finished, queues=filters.queues, task_names=filters.task_names, finished_before=cutoff
+        )
+    return [f"deleted {deleted} task(s)"]
+
+
+async def prune_lines(service: QueueService) -> list[str]:
+    """Apply the retention now; one line per status swept."""
+    deleted = await service.prune()
+    ages = service.config.retention.ages()
+    kept = ", ".join(f"{status} {age}" for status, age in ages.items()) or "everything forever"
+    lines = [f"deleted {n} {status} task(s)" for status, n in deleted.items()] or ["nothing to delete"]
+    return [*lines, f"retention: {kept}"]
+
+
+async def pause_lines(service: QueueService, queue: str, *, paused: bool) -> list[str]:
+    """Pause or resume ``queue``, then name every paused queue."""
+    if paused:
+        await service.pause(queue)
+    else:
+        await service.resume(queue)
+    now_paused = sorted(await service.paused_queues())
+    return [
+        f"queue {queue} {'paused: workers claim nothing from it' if paused else 'resumed'}",
+        f"paused queues: {', '.join(now_paused) if now_paused else 'none'}",
+    ]

@@ -151,7 +151,7 @@ def unknown_execution_backend(name: str, known: Iterable[str]) -> QueueConfigura
         distribution, path = provided
         module, cls = path.rsplit(".", 1)
         fix = (
-            f"it is provided by {distribution!r} (pip install \"{distribution}\"); register it: "
+            f'it is provided by {distribution!r} (pip install "{distribution}"); register it: '
             f"from {module} import {cls}; QueueConfig(execution_backends={{{name!r}: {cls}()}})"
         )
     return QueueConfigurationError(f"{message}: {fix}")

@@ -21,15 +21,26 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
-from litestar_queues._admin import ListFilters, cancel_lines, list_lines, retry_lines, show_lines, split
+from litestar_queues._admin import (
+    ListFilters,
+    cancel_lines,
+    list_lines,
+    pause_lines,
+    prune_lines,
+    purge_lines,
+    purge_question,
+    retry_lines,
+    show_lines,
+    split,
+)
 from litestar_queues.config import QueueConfig
 from litestar_queues.exceptions import BackendUnavailableError, QueueConfigurationError, QueueError
 from litestar_queues.execution.protocol import ExitCode, run_task
 from litestar_queues.ports import BackendReach
-from litestar_queues.service import QueueService
+from litestar_queues.service import QueueService, QueueStats
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 __all__ = (
     "build_parser",
@@ -197,15 +208,19 @@ def process_local_message(service: QueueService) -> str | None:
     )
 
 
-def status_lines(counts: Mapping[str, Mapping[str, int]]) -> list[str]:
-    """The ``status`` table: one line per queue and status, or ``no tasks``."""
-    if not counts:
-        return ["no tasks"]
-    width = max(len("queue"), *(len(q) for q in counts))
-    lines = [f"{'queue':<{width}}  {'status':<10}  count"]
-    for queue in sorted(counts):
-        for status, count in sorted(counts[queue].items()):
-            lines.append(f"{queue:<{width}}  {status:<10}  {count}")
+def status_lines(counts: Mapping[str, Mapping[str, int]], paused: Iterable[str] = ()) -> list[str]:
+    """The ``status`` table: one line per queue and status, or ``no tasks``; paused queues named."""
+    paused = sorted(paused)
+    lines = ["no tasks"]
+    if counts:
+        width = max(len("queue"), *(len(q) for q in counts))
+        lines = [f"{'queue':<{width}}  {'status':<10}  count"]
+        for queue in sorted(counts):
+            mark = "  (paused)" if queue in paused else ""
+            for status, count in sorted(counts[queue].items()):
+                lines.append(f"{queue:<{width}}  {status:<10}  {count}{mark}")
+    if paused:
+        lines.append(f"paused queues: {', '.join(paused)}")
     return lines
 
 
@@ -271,6 +286,21 @@ def _add_admin(commands: Any) -> None:
     cancel.add_argument("target", help=target_help)
     cancel.add_argument("task_id", nargs="?")
     _add_filters(cancel, statuses=True)
+    purge = commands.add_parser(
+        "purge", help="delete finished or waiting tasks by filter, for good (asks first; --yes skips)"
+    )
+    purge.add_argument("target", help=target_help)
+    _add_filters(purge, statuses=True)
+    purge.add_argument(
+        "--older-than", default=None, help="only tasks finished (or enqueued) this long ago: 7d, 12h"
+    )
+    purge.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    prune = commands.add_parser("prune", help="delete finished tasks older than the retention allows, now")
+    prune.add_argument("target", help=target_help)
+    for name, text in (("pause", "stop workers claiming from a queue"), ("resume", "resume a paused queue")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("target", help=target_help)
+        command.add_argument("queue")
 
 
 def _add_filters(parser: Any, *, statuses: bool) -> None:
@@ -295,12 +325,12 @@ def _filters(args: argparse.Namespace) -> ListFilters:
 
 async def _run_admin(args: argparse.Namespace) -> list[str]:
     if args.command == "status":
-
-        async def read(service: QueueService) -> dict[str, dict[str, int]]:
-            return (await service.stats()).queues
-
-        counts: dict[str, dict[str, int]] = await _admin(args, read)
-        return [json.dumps(counts, sort_keys=True)] if args.json else status_lines(counts)
+        stats: QueueStats = await _admin(args, QueueService.stats)
+        return (
+            [json.dumps(stats.queues, sort_keys=True)]
+            if args.json
+            else status_lines(stats.queues, stats.paused)
+        )
     filters = _filters(args)
     if args.command == "list":
         lines: list[str] = await _admin(args, lambda s: list_lines(s, filters, as_json=args.json))
@@ -308,9 +338,26 @@ async def _run_admin(args: argparse.Namespace) -> list[str]:
         lines = await _admin(args, lambda s: show_lines(s, args.task_id, as_json=args.json))
     elif args.command == "retry":
         lines = await _admin(args, lambda s: retry_lines(s, args.task_id, filters, failed=args.failed))
-    else:
+    elif args.command == "cancel":
         lines = await _admin(args, lambda s: cancel_lines(s, args.task_id, filters))
+    elif args.command == "purge":
+        question = purge_question(filters, args.older_than)  # bad filters fail before asking
+        if not (args.yes or _confirmed(question)):
+            return ["nothing deleted"]
+        lines = await _admin(args, lambda s: purge_lines(s, filters, args.older_than))
+    elif args.command == "prune":
+        lines = await _admin(args, prune_lines)
+    else:
+        paused = args.command == "pause"
+        lines = await _admin(args, lambda s: pause_lines(s, args.queue, paused=paused))
     return lines
+
+
+def _confirmed(question: str) -> bool:
+    """Ask ``question`` on a terminal; without one, refuse (the caller passes --yes instead)."""
+    if not sys.stdin.isatty():
+        raise QueueConfigurationError(f"{question} Not asked without a terminal: add --yes to confirm")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def _add_run_task(commands: Any) -> None:

@@ -10,6 +10,7 @@ from litestar_queues._loading import unknown_execution_backend
 from litestar_queues.exceptions import QueueConfigurationError
 from litestar_queues.ports import SystemClock
 from litestar_queues.registry import TaskRegistry, default_registry
+from litestar_queues.retention import Retention
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -128,6 +129,8 @@ class QueueConfig:
         max_reclaims: Expired leases a record survives before it fails (poison-task guard).
         clock: The time source (a manual clock in tests).
         registry: The task registry workers look names up in.
+        retention: How long finished records are kept (completed one day, failed and
+            cancelled seven days by default) and how often workers sweep older ones away.
     """
 
     queue_backend: QueueBackend | str = "memory://"
@@ -141,6 +144,7 @@ class QueueConfig:
     clock: Clock = field(default_factory=SystemClock)
     registry: TaskRegistry = field(default_factory=lambda: default_registry)
     app: str | None = None
+    retention: Retention = field(default_factory=Retention)
 
     def __post_init__(self) -> None:
         if not isinstance(self.queue_backend, str) and not hasattr(self.queue_backend, "claim"):
@@ -169,6 +173,11 @@ class QueueConfig:
             raise QueueConfigurationError("max_reclaims must be >= 0")
         if not isinstance(self.worker, WorkerConfig):
             raise QueueConfigurationError("worker must be a WorkerConfig")
+        if not isinstance(self.retention, Retention):
+            raise QueueConfigurationError(
+                "retention must be a Retention (from litestar_queues import Retention), "
+                f"got {type(self.retention).__name__}"
+            )
 
     def execution_backend_names(self) -> set[str]:
         """Names an enqueue may choose as ``execution_backend``."""

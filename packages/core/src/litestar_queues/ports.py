@@ -368,4 +368,3 @@ class SystemClock:
     def now(self) -> datetime:
         """Return the current time as an aware UTC datetime."""
         return datetime.now(UTC)
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import anyio
 from litestar_queues._active import pop_active, push_active
 from litestar_queues._conformance import require_members
 from litestar_queues._loading import backend_from_url, unknown_execution_backend, unknown_execution_profile
-from litestar_queues._query import build_query, encode_cursor
+from litestar_queues._query import MAX_PAGE, build_query, encode_cursor
 from litestar_queues.attempts import AttemptDriver
 from litestar_queues.config import QueueConfig
 from litestar_queues.events.publisher import QueueEventPublisher
@@ -25,9 +26,11 @@ from litestar_queues.models import (
     RETRYABLE_STATUSES,
     WAITING_STATUSES,
     QueryPosition,
+    RecordQuery,
     TaskRecord,
 )
 from litestar_queues.ports import ExecutionBackend, QueueBackend
+from litestar_queues.retention import prune
 from litestar_queues.serialization import to_json_value
 from litestar_queues.task import EnqueueOptions, RunAfter, Task, TaskCall
 from litestar_queues.task_result import TaskResult
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 __all__ = ("QueueService", "QueueStats", "TaskCall", "TaskPage")
+
+logger = logging.getLogger("litestar_queues.admin")
 
 R = TypeVar("R")
 
@@ -57,13 +62,15 @@ class TaskPage:
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
-    """Record counts per queue and status.
+    """Record counts per queue and status, and the paused queues.
 
     Attributes:
         queues: ``{queue: {status: count}}``.
+        paused: Names of the queues paused now (workers claim nothing from them).
     """
 
     queues: dict[str, dict[str, int]]
+    paused: frozenset[str] = frozenset()
 
     def count(self, status: str, queue: str | None = None) -> int:
         """Records with ``status`` in ``queue`` (``None``: all queues)."""
@@ -491,12 +498,108 @@ class QueueService:
             cursor = page.next_cursor
 
     async def stats(self) -> QueueStats:
-        """Count records per queue and status."""
-        return QueueStats(await self.backend.counts())
+        """Count records per queue and status, and name the paused queues."""
+        return QueueStats(dict(await self.backend.counts()), frozenset(await self.backend.paused_queues()))
+
+    async def purge(
+        self,
+        *,
+        statuses: Iterable[str],
+        queues: Iterable[str] | None = None,
+        task_names: Iterable[str] | None = None,
+        created_before: datetime | None = None,
+        finished_before: datetime | None = None,
+    ) -> int:
+        """Delete every task with one of ``statuses`` that matches the other filters.
+
+        Finished tasks (``completed``, ``failed``, ``cancelled``) and waiting ones (``pending``,
+        ``scheduled``: they will not run) can be purged; running tasks cannot (cancel them
+        first). Deleted records are gone with their results and history.
+
+        Returns:
+            The number of tasks deleted.
+
+        Raises:
+            QueueConfigurationError: ``statuses`` is empty, names ``running`` or an unknown
+                status, or another filter is invalid; nothing is deleted then.
+        """
+        wanted = list(statuses) if not isinstance(statuses, str) else [statuses]
+        if not wanted:
+            raise QueueConfigurationError("purge needs the statuses to delete (for example completed,failed)")
+        if "running" in wanted:
+            raise QueueConfigurationError(
+                "running tasks cannot be purged: cancel them first (cancel --status running), "
+                "then purge the cancelled ones"
+            )
+        query = build_query(
+            queues=queues,
+            statuses=wanted,
+            task_names=task_names,
+            key=None,
+            created_after=None,
+            created_before=created_before,
+            finished_after=None,
+            finished_before=finished_before,
+            newest_first=False,
+            limit=MAX_PAGE,
+            cursor=None,
+        )
+        total = 0
+        while True:
+            deleted = len(await self.backend.delete(query))
+            total += deleted
+            if deleted < query.limit:
+                break
+        logger.info("purged %d task(s): %s", total, _describe_filters(query))
+        return total
+
+    async def prune(self) -> dict[str, int]:
+        """Delete finished tasks older than ``config.retention`` allows, now.
+
+        Workers do this on their own every ``retention.interval`` seconds (one worker at a
+        time); call it to sweep on demand, e.g. after lowering an age.
+
+        Returns:
+            The number of tasks deleted per status.
+        """
+        return await prune(self.backend, self.config.retention, self.config.clock.now())
+
+    async def pause(self, queue: str) -> None:
+        """Pause ``queue``: workers claim nothing from it (from their next claim on) until resumed.
+
+        Enqueues still go in, running tasks finish, and the state lives in the backend, so every
+        worker of every process sees it.
+        """
+        await self.backend.set_paused(_queue_name(queue), paused=True)
+        logger.info("queue %s paused", queue)
+
+    async def resume(self, queue: str) -> None:
+        """Resume a paused queue; its waiting workers wake up."""
+        await self.backend.set_paused(_queue_name(queue), paused=False)
+        logger.info("queue %s resumed", queue)
+
+    async def paused_queues(self) -> set[str]:
+        """The names of the queues paused now."""
+        return set(await self.backend.paused_queues())
 
     def worker(self, **overrides: Any) -> Worker:
         """Build a :class:`~litestar_queues.Worker` for this service (``WorkerConfig`` overrides)."""
         return Worker(self, **overrides)
+
+
+def _queue_name(queue: str) -> str:
+    if not isinstance(queue, str) or not queue:
+        raise QueueConfigurationError(f"a queue name must be a non-empty string, got {queue!r}")
+    return queue
+
+
+def _describe_filters(query: RecordQuery) -> str:
+    shown = {
+        name: value
+        for name in ("statuses", "queues", "task_names", "created_before", "finished_before")
+        if (value := getattr(query, name)) is not None
+    }
+    return ", ".join(f"{name}={value}" for name, value in shown.items())
 
 
 def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:

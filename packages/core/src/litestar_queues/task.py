@@ -27,7 +27,6 @@ RunAfter = float | int | timedelta | datetime
 """Delay before a task is due: seconds, a :class:`~datetime.timedelta` or an aware datetime."""
 
 
-
 class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
     """The enqueue options, defined once: per-enqueue overrides of a task's defaults.
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import signal
+import uuid
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -13,6 +15,7 @@ import anyio.to_thread
 
 from litestar_queues._watchdog import LeaseWatchdog
 from litestar_queues.exceptions import QueueError
+from litestar_queues.retention import RETENTION_DUTY
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -226,6 +229,7 @@ class Worker:
                 service_tg.start_soon(self._reclaim_loop)
                 service_tg.start_soon(self._ack_loop)
                 service_tg.start_soon(self._summary_loop)
+                service_tg.start_soon(self._retention_loop)
                 async with anyio.create_task_group() as tasks_tg:
                     await self._claim_loop(tasks_tg)
                     await self._drain()
@@ -456,6 +460,26 @@ class Worker:
                     entry.lost = True
                     entry.scope.cancel()
 
+    async def _retention_loop(self) -> None:
+        """Sweep old finished records when this worker gets the retention duty's turn."""
+        retention = self.service.config.retention
+        if not retention.enabled or not retention.ages():
+            return
+        clock = self.service.config.clock
+        # worker ids may repeat across machines (pid-based): the turn needs a unique holder
+        holder = f"{self.worker_id}/{uuid.uuid4().hex[:12]}"
+        turn = timedelta(seconds=retention.interval)
+        while True:
+            try:
+                now = clock.now()
+                if await self.service.backend.take_turn(
+                    RETENTION_DUTY, holder=holder, now=now, until=now + turn
+                ):
+                    await self.service.prune()
+            except Exception as exc:
+                logger.warning("worker %s could not sweep old records: %r", self.worker_id, exc)
+            await anyio.sleep(retention.interval)
+
     async def _reclaim_loop(self) -> None:
         interval = self.config.effective_reclaim_interval
         while True:
@@ -464,4 +488,3 @@ class Worker:
             except Exception as exc:
                 logger.warning("worker %s could not reclaim expired leases: %r", self.worker_id, exc)
             await anyio.sleep(interval)
-

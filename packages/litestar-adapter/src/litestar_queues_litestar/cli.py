@@ -1,4 +1,4 @@
-"""``litestar queues``: run workers, show counts, retry and cancel tasks from the Litestar CLI.
+"""``litestar queues``: run workers, find, retry, cancel and purge tasks, pause queues.
 
 ``litestar queues -v ...`` / ``-q ...`` make the logs more or less detailed (the worker logs one
 line per task outcome at INFO by default).
@@ -14,8 +14,19 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import click
 
-from litestar_queues import QueueService
-from litestar_queues._admin import ListFilters, cancel_lines, list_lines, retry_lines, show_lines, split
+from litestar_queues import QueueService, QueueStats
+from litestar_queues._admin import (
+    ListFilters,
+    cancel_lines,
+    list_lines,
+    pause_lines,
+    prune_lines,
+    purge_lines,
+    purge_question,
+    retry_lines,
+    show_lines,
+    split,
+)
 from litestar_queues.cli import log_level, open_when_reachable, process_local_message, status_lines
 from litestar_queues.exceptions import QueueError
 from litestar_queues_litestar._supervisor import child_command, supervise
@@ -152,15 +163,11 @@ async def _serve(plugin: QueuePlugin, overrides: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {queue: {status: count}}.")
 def status_command(app: Litestar, as_json: bool) -> None:
     """Show how many tasks each queue holds, per status."""
-
-    async def read(service: QueueService) -> dict[str, dict[str, int]]:
-        return (await service.stats()).queues
-
-    counts: dict[str, dict[str, int]] = _run(_plugin(app), read)
+    stats: QueueStats = _run(_plugin(app), QueueService.stats)
     if as_json:
-        click.echo(json.dumps(counts, sort_keys=True))
+        click.echo(json.dumps(stats.queues, sort_keys=True))
         return
-    for line in status_lines(counts):
+    for line in status_lines(stats.queues, stats.paused):
         click.echo(line)
 
 
@@ -255,3 +262,50 @@ def cancel_command(
         queues=split(queues), statuses=split(statuses), task_names=split(task_names), key=key
     )
     _echo(_plugin(app), lambda service: cancel_lines(service, task_id, filters))
+
+
+@queues_group.command(name="purge")
+@_filter_options(statuses=True)
+@click.option("--older-than", default=None, help="Only tasks finished (or enqueued) this long ago: 7d, 12h.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def purge_command(
+    app: Litestar,
+    queues: str | None,
+    task_names: str | None,
+    statuses: str | None,
+    key: str | None,
+    older_than: str | None,
+    yes: bool,
+) -> None:
+    """Delete finished or waiting tasks by filter, for good (--status required; asks first)."""
+    filters = ListFilters(
+        queues=split(queues), statuses=split(statuses), task_names=split(task_names), key=key
+    )
+    try:
+        question = purge_question(filters, older_than)  # bad filters fail before asking
+    except QueueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not yes and not click.confirm(question, default=False):
+        click.echo("nothing deleted")
+        return
+    _echo(_plugin(app), lambda service: purge_lines(service, filters, older_than))
+
+
+@queues_group.command(name="prune")
+def prune_command(app: Litestar) -> None:
+    """Delete finished tasks older than the retention allows, now (workers also do it on their own)."""
+    _echo(_plugin(app), prune_lines)
+
+
+@queues_group.command(name="pause")
+@click.argument("queue")
+def pause_command(app: Litestar, queue: str) -> None:
+    """Stop workers claiming from QUEUE (state kept in the backend; running tasks finish)."""
+    _echo(_plugin(app), lambda service: pause_lines(service, queue, paused=True))
+
+
+@queues_group.command(name="resume")
+@click.argument("queue")
+def resume_command(app: Litestar, queue: str) -> None:
+    """Resume a paused QUEUE."""
+    _echo(_plugin(app), lambda service: pause_lines(service, queue, paused=False))

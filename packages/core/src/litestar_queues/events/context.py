@@ -44,6 +44,7 @@ logger = logging.getLogger("litestar_queues.events")
 _SEQUENCE_STRIDE = 1 << 20
 """Sequence numbers of run ``n`` start at ``n * stride``, so they increase across attempts."""
 
+
 class PublishedEvent:
     """An event a sync task already published: awaiting it returns the event at once.
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ("RECORDED_EXIT_CODES", "ExitCode", "run_task", "run_task_args")
 
+
 class ExitCode(enum.IntEnum):
     """Exit status of ``litestar-queues run-task``.
 
@@ -52,7 +53,6 @@ RECORDED_EXIT_CODES: frozenset[int] = frozenset(
 """Statuses after which there is nothing left for the dispatcher to report."""
 
 _EXIT_FOR_KIND = {"complete": ExitCode.COMPLETED, "fail": ExitCode.FAILED, "retry": ExitCode.RETRY}
-
 
 
 def run_task_args(
