@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import textwrap
 import time
-import uuid
 from typing import TYPE_CHECKING
 
 import anyio
 import pytest
 
-from tests.core.test_cli_read_model import BACKENDS, _out, _with_service
+from tests.core.test_cli_read_model import BACKENDS, _out, _with_service, install_app
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,12 +45,7 @@ APP = textwrap.dedent(
 
 @pytest.fixture(params=list(BACKENDS))
 def app(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = str(request.getfixturevalue(BACKENDS[request.param]))
-    module = f"upkeep_app_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(APP)
-    monkeypatch.setenv("UPKEEP_URL", url)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return module
+    return install_app(request, tmp_path, monkeypatch, APP, "UPKEEP_URL")
 
 
 def _status(capsys: pytest.CaptureFixture[str], target: str) -> dict[str, dict[str, int]]:
