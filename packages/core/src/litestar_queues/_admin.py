@@ -124,7 +124,10 @@ async def show_lines(service: QueueService, task_id: str, *, as_json: bool) -> l
         ("error", record.error),
     ]
     lines = [f"{name:<9} {value if value is not None else '-'}" for name, value in fields]
-    lines.append(f"history   {len(record.history)} attempt(s) kept")
+    if not record.history and record.status == "completed":
+        lines.append("history   none kept: completed at its first run (see worker, started, finished)")
+    else:
+        lines.append(f"history   {len(record.history)} attempt(s) kept")
     for attempt in record.history:
         lines.append(
             f"  run {attempt.run}: {attempt.verdict} on {attempt.worker_id or '-'} "

@@ -521,6 +521,10 @@ class AttemptDriver:
     ) -> Outcome:
         if record.lease_id is None:
             raise QueueError(f"task {record.id} is not held under a lease")
+        if kind == "complete" and record.runs == 1 and not record.history:
+            # the common case keeps no history: the record's own worker_id, started_at and
+            # finished_at describe its one run (and nothing is encoded, sent and stored per task)
+            return Outcome(task_id=record.id, lease_id=record.lease_id, kind=kind, error=error, **fields)
         attempt = AttemptRecord(
             run=record.runs,
             worker_id=record.worker_id,

@@ -117,7 +117,9 @@ class TaskRecord(msgspec.Struct, kw_only=True):
         result: The task's return value once completed.
         error: Text of the last failure.
         history: The latest attempts (at most :data:`HISTORY_LIMIT`), oldest first. The core
-            writes it with each outcome; backends store it as given.
+            writes it with each outcome; backends store it as given. A task that completed at
+            its first run keeps none: ``worker_id``, ``started_at`` and ``finished_at`` describe
+            that run.
     """
 
     id: UUID
