@@ -85,6 +85,26 @@ CASES = [
         "test_paused_queue_is_not_claimed_until_resumed",
     ),
     (broken.GivesLiveTurnsAway, "take_turn", "test_take_turn_gives_a_duty_to_one_holder_at_a_time"),
+    (
+        broken.AdvancesWithoutComparing,
+        "advance_schedule is a compare-and-set",
+        "test_a_stale_expected_due_time_is_refused_and_stores_nothing",
+    ),
+    (
+        broken.StoresRecordWhenRefused,
+        "a refused advance stores nothing",
+        "test_a_stale_expected_due_time_is_refused_and_stores_nothing",
+    ),
+    (
+        broken.AdvancesInTwoSteps,
+        "advance_schedule is a compare-and-set",
+        "test_racing_schedulers_fire_a_due_time_once",
+    ),
+    (
+        broken.ForgetsPausedOnAdvance,
+        "advance_schedule keeps the paused flag",
+        "test_advance_keeps_the_paused_flag",
+    ),
 ]
 
 
