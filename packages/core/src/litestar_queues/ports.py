@@ -260,8 +260,9 @@ class QueueBackend(Protocol):
         """Move the schedule ``name`` on to ``next_fire`` if it still fires at ``expected``.
 
         An atomic compare-and-set. It applies only when the stored state's ``next_fire`` equals
-        ``expected`` (the same instant), or, with ``expected=None``, when no state is stored for
-        ``name`` (the state is created, not paused). Then, in one atomic step:
+        ``expected`` (the same instant, to the microsecond), or, with ``expected=None``, when no
+        state is stored for ``name`` (the state is created, not paused). Then, in one atomic
+        step:
 
         * ``next_fire`` and ``updated_at=now`` are stored; ``paused`` is kept as stored;
         * with a ``record`` (a fire), the record is enqueued by the rules of :meth:`enqueue`
@@ -275,6 +276,15 @@ class QueueBackend(Protocol):
         while ``expected`` is ``None``) nothing changes and no record is stored. So of several
         schedulers racing on one due time, exactly one gets the state back, and one record is
         enqueued for it.
+
+        Args:
+            name: The schedule's name.
+            expected: The due time the caller read as ``next_fire`` (``None``: the caller found
+                no state).
+            next_fire: The due time to store (aware UTC).
+            record: The record a fire enqueues, due at ``expected`` (``None``: create or skip).
+                The core passes one only with an ``expected`` due time.
+            now: The time of the change (``updated_at``).
 
         Returns:
             The state after the change, or ``None`` when it was refused.

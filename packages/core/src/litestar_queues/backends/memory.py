@@ -344,7 +344,7 @@ class MemoryQueueBackend:
         record: TaskRecord | None,
         now: datetime,
     ) -> ScheduleState | None:
-        """Move ``name`` on to ``next_fire`` if it fires at ``expected`` now, enqueueing ``record``."""
+        """Move ``name`` on to ``next_fire`` while it fires at ``expected``; a fire enqueues ``record``."""
         current = self._schedules.get(name)
         # expected=None matches only a schedule without a state
         if (None if current is None else current.next_fire) != expected:

@@ -29,7 +29,7 @@ __all__ = ("ScheduleRules",)
 
 # mostly one schedule, so that a run often creates, pauses and advances the same one
 _NAMES = st.sampled_from(("nightly", "nightly", "nightly", "hourly"))
-SCHEDULERS = ("s1", "s2", "s3", "s4")
+_SCHEDULERS = ("s1", "s2", "s3", "s4")
 # which due time a scheduler believes the schedule has: the stored one, an older one, or none
 _EXPECTED = ("current", "current", "current", "stale", "none")
 _STEPS = (1.0, 5.0, 60.0)
@@ -47,7 +47,7 @@ class ScheduleRules(MachineBase):
         self.issued: dict[str, datetime] = {}  # the latest next_fire passed, per schedule
         self.fire_history: dict[str, list[datetime]] = {}  # next_fire values each schedule had
         self.fired: dict[str, UUID] = {}  # schedule key: the record an advance stored for it
-        self.held_keys: set[str] = set()  # keys taken by hold_schedule_key
+        self.held_keys: set[str] = set()  # keys taken by _hold_key (each at most once)
 
     def _expected(self, name: str, kind: str) -> datetime | None:
         state = self.model.schedules.get(name)
@@ -146,7 +146,7 @@ class ScheduleRules(MachineBase):
 
     @rule(
         name=_NAMES,
-        racers=st.sampled_from((1, 1, 2, len(SCHEDULERS))),
+        racers=st.sampled_from((1, 1, 2, len(_SCHEDULERS))),
         kind=st.sampled_from(_EXPECTED),
         step=st.sampled_from(_STEPS),
         fire=st.booleans(),
@@ -164,7 +164,7 @@ class ScheduleRules(MachineBase):
         next_fire = self._next_fire(name, step)
         records = [
             self._fire_record(name, expected, scheduler, queue) if fire else None
-            for scheduler in SCHEDULERS[:racers]
+            for scheduler in _SCHEDULERS[:racers]
         ]
         self._advance(name, expected, next_fire, records)
 

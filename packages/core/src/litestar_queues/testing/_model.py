@@ -58,7 +58,7 @@ class ModelRecord:
 
 
 class Model:
-    """The reference: records in a dict, enqueue order as a counter, no cleverness."""
+    """The reference: records in a dict, enqueue order as a counter, schedule states by name."""
 
     def __init__(self) -> None:
         self.records: dict[UUID, ModelRecord] = {}
