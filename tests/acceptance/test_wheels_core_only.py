@@ -1,9 +1,9 @@
 """``pip install litestar-queues`` alone (from the built wheels): every missing piece says how to add it.
 
 One wheel build and one fresh venv for the module. With the core alone: a Redis, SQLite or
-PostgreSQL URL, the Litestar plugin and the ``cloudrun`` execution backend each fail with a typed
-error naming the ``pip install`` line. Then the SQL adapter is added without its drivers
-(``--no-deps``, SQLAlchemy by hand): each URL names the line that brings its driver.
+PostgreSQL URL, the Litestar plugin, the ``cloudrun`` execution backend and a cron schedule each
+fail with a typed error naming the ``pip install`` line. Then the SQL adapter is added without
+its drivers (``--no-deps``, SQLAlchemy by hand): each URL names the line that brings its driver.
 """
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ PROBE = textwrap.dedent(
         anyio.run(cloudrun)
     except QueueConfigurationError as exc:
         found["cloudrun"] = str(exc)
+
+    from litestar_queues.exceptions import CronNotInstalledError
+    from litestar_queues.schedules import Schedule
+
+    Schedule(name="probe.poll", task="probe.job", interval=60)  # intervals need no extra
+    try:
+        Schedule(name="probe.nightly", task="probe.job", cron="0 3 * * *")
+    except CronNotInstalledError as exc:
+        found["cron"] = str(exc)
     print(json.dumps(found))
     """
 )
@@ -97,6 +106,7 @@ def test_the_core_alone_names_each_missing_adapter(venv: Venv) -> None:
     assert found["postgresql://app@db/app"].endswith('pip install "litestar-queues[postgres]"')
     assert "litestar-queues[litestar]" in found["QueuePlugin"]
     assert 'pip install "litestar-queues[cloudrun]"' in found["cloudrun"]
+    assert found["cron"].endswith('pip install "litestar-queues[cron]"')
 
 
 def test_the_sql_adapter_without_drivers_names_each_driver(venv: Venv, wheels: Path) -> None:

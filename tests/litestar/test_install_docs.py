@@ -15,10 +15,15 @@ def test_websocket_streams_say_they_need_uvicorn_standard() -> None:
 def test_the_install_pages_list_every_extra() -> None:
     for page in (ROOT / "docs" / "index.md", ROOT / "README.md"):
         text = page.read_text()
-        for extra in ("sql", "postgres", "psycopg", "redis", "litestar", "cloudrun"):
+        for extra in ("sql", "postgres", "psycopg", "redis", "litestar", "cloudrun", "cron"):
             assert f"| `{extra}`" in text, (page, extra)
     core = (ROOT / "packages" / "core" / "README.md").read_text()
-    for line in ("litestar-queues[sql]", "litestar-queues[postgres]", "litestar-queues[litestar,redis,sql]"):
+    for line in (
+        "litestar-queues[sql]",
+        "litestar-queues[postgres]",
+        "litestar-queues[litestar,redis,sql]",
+        "litestar-queues[cron]",
+    ):
         assert f'pip install "{line}"' in core
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = (
     "BackendUnavailableError",
+    "CronExpressionError",
+    "CronNotInstalledError",
     "EventPublishError",
     "LeaseLostError",
     "MalformedRecordError",
@@ -18,6 +20,7 @@ __all__ = (
     "PayloadTooLargeError",
     "QueueConfigurationError",
     "QueueError",
+    "ScheduleError",
     "SerializationError",
     "TaskNameError",
     "TaskNotFoundError",
@@ -33,6 +36,18 @@ class QueueError(Exception):
 
 class QueueConfigurationError(QueueError, ValueError):
     """A configuration value is invalid, or a backend named by URL is not installed."""
+
+
+class ScheduleError(QueueConfigurationError):
+    """A schedule's definition is invalid; the message names the field and how to fix it."""
+
+
+class CronExpressionError(ScheduleError):
+    """A schedule's cron expression cannot be parsed, or never matches a date."""
+
+
+class CronNotInstalledError(ScheduleError):
+    """A cron schedule was declared, but the cron parser (the ``cron`` extra) is not installed."""
 
 
 class TaskRegistrationError(QueueError, ValueError):
