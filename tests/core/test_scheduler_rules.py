@@ -232,3 +232,39 @@ async def test_a_scheduler_whose_clock_lags_keeps_a_fitting_due_time() -> None:
     lag = CLOCK_SKEW - timedelta(seconds=1)
     assert await behind.tick(at("2026-01-10T12:01:00.2") - lag) == []
     assert await state_of(backend, minutely.name) == stored
+
+
+async def test_a_fire_is_built_like_an_enqueue_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    registry = TaskRegistry()
+
+    @task("rules.feed", registry=registry, queue="default", priority=1, retries=4, timeout=30)
+    async def feed(source: str, limit: int = 10) -> None:
+        return None
+
+    backend = MemoryQueueBackend()
+    schedule = Schedule(
+        name="feeds.poll",
+        task="rules.feed",
+        args=["rss"],
+        kwargs={"limit": 5},
+        interval=300,
+        queue="feeds",
+        priority=7,
+    )
+    config = QueueConfig(queue_backend=backend, registry=registry, schedules=[schedule])
+    scheduler = QueueService(config).scheduler()
+    await scheduler.tick(at("2026-03-01T00:01"))
+    with caplog.at_level(logging.INFO, "litestar_queues.schedules"):
+        (fire,) = await scheduler.tick(at("2026-03-01T00:05:00.3"))
+    (record,) = await all_records(backend)
+    assert (record.id, record.task_name, record.args, record.kwargs) == (
+        fire.task_id,
+        "rules.feed",
+        ["rss"],
+        {"limit": 5},
+    )
+    assert (record.queue, record.priority, record.max_retries, record.timeout) == ("feeds", 7, 4, 30)
+    assert (record.key, record.status) == (due_key("feeds.poll", at("2026-03-01T00:05")), "pending")
+    assert (record.created_at, record.run_at) == (at("2026-03-01T00:05:00.3"), at("2026-03-01T00:05"))
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert line == f"schedule feeds.poll fired for 2026-03-01T00:05:00+00:00: task rules.feed {record.id}"
