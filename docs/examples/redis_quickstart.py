@@ -19,8 +19,8 @@ async def render_report(report_id: int) -> str:
 REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 
 config = QueueConfig(
-    # key_prefix and result_ttl are options of the backend; other query parameters go to redis-py
-    queue_backend=f"{REDIS_URL}?key_prefix=myapp&result_ttl=3600",
+    # key_prefix is an option of the backend (so is result_ttl); other query parameters go to redis-py
+    queue_backend=f"{REDIS_URL}?key_prefix=myapp",
     worker=WorkerConfig(concurrency=50, lease_seconds=30),
 )
 

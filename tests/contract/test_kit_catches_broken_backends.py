@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from litestar_queues import QueueBackend
 
 _FAST = settings(
-    max_examples=200,
+    max_examples=400,
     stateful_step_count=50,
     derandomize=True,
     database=None,

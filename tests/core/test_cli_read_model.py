@@ -43,14 +43,21 @@ APP = textwrap.dedent(
 BACKENDS = {"sqlite": "sqlite_url", "redis": "redis_url", "postgres": "postgres_url"}
 
 
-@pytest.fixture(params=list(BACKENDS))
-def app(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def install_app(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, url_env: str
+) -> str:
+    """Write ``source`` as an importable module whose backend URL (``url_env``) is the param's server."""
     url = str(request.getfixturevalue(BACKENDS[request.param]))
-    module = f"read_model_app_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(APP)
-    monkeypatch.setenv("READ_MODEL_URL", url)
+    module = f"cli_app_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(source)
+    monkeypatch.setenv(url_env, url)
     monkeypatch.syspath_prepend(str(tmp_path))
     return module
+
+
+@pytest.fixture(params=list(BACKENDS))
+def app(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    return install_app(request, tmp_path, monkeypatch, APP, "READ_MODEL_URL")
 
 
 def _with_service(module: str, action: Any) -> Any:

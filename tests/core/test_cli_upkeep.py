@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import textwrap
 import time
-import uuid
 from typing import TYPE_CHECKING
 
 import anyio
 import pytest
 
-from tests.core.test_cli_read_model import BACKENDS, _out, _with_service
+from tests.core.test_cli_read_model import BACKENDS, _out, _with_service, install_app
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,12 +45,7 @@ APP = textwrap.dedent(
 
 @pytest.fixture(params=list(BACKENDS))
 def app(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = str(request.getfixturevalue(BACKENDS[request.param]))
-    module = f"upkeep_app_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(APP)
-    monkeypatch.setenv("UPKEEP_URL", url)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return module
+    return install_app(request, tmp_path, monkeypatch, APP, "UPKEEP_URL")
 
 
 def _status(capsys: pytest.CaptureFixture[str], target: str) -> dict[str, dict[str, int]]:
@@ -95,7 +89,7 @@ def test_prune_applies_the_retention_now(app: str, capsys: pytest.CaptureFixture
     time.sleep(1.1)  # the app keeps completed tasks one second, failed ones forever
     lines = _out(capsys, "prune", target)
     assert lines[0] == "deleted 1 completed task(s)"
-    assert lines[-1] == "retention: completed 0:00:01"
+    assert lines[-1] == "retention: completed 1s, cancelled 1w"
     assert _out(capsys, "prune", target)[0] == "nothing to delete"
     assert _status(capsys, target) == {"reports": {"failed": 1}}
 

@@ -317,6 +317,24 @@ async def test_requeue_keeps_runs_error_history_and_notifies(backend: SQLQueueBa
     assert await backend.requeue(uuid.uuid4(), now=later) is None
 
 
+async def test_the_lease_of_a_record_requeued_and_claimed_again_is_lost(backend: SQLQueueBackend) -> None:
+    """extend_leases judges each (id, lease) pair: the record's newer lease does not hold the old one."""
+    first = rec(T0)
+    await backend.enqueue([first])
+    old = await backend.claim_task(first.id, worker_id="w", now=T0, lease_until=T0 + LEASE)
+    assert old is not None and old.lease_id is not None
+    await backend.cancel(first.id, now=T0)
+    await backend.requeue(first.id, now=T0)
+    new = await backend.claim_task(first.id, worker_id="w", now=T0, lease_until=T0 + LEASE)
+    assert new is not None and new.lease_id not in (None, old.lease_id)
+    until = T0 + 2 * LEASE
+    # a worker that still heartbeats the old lease beside the new one (one call, both pairs)
+    both = [(first.id, old.lease_id), (first.id, new.lease_id or "")]
+    assert await backend.extend_leases(both, until=until) == {first.id}
+    assert await backend.extend_leases(both[1:], until=until) == set()
+    assert (await backend.get(first.id)) == msgspec.structs.replace(new, lease_expires_at=until)
+
+
 @pytest.mark.parametrize("commit", [True, False])
 async def test_requeue_waiting_for_an_uncommitted_enqueue_of_its_key(db_url: str, commit: bool) -> None:
     """An enqueue holds the key in an open transaction; requeue waits, then yields or proceeds."""

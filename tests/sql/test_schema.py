@@ -18,10 +18,16 @@ pytestmark = pytest.mark.anyio
 
 
 def test_default_metadata_and_custom_namespaces() -> None:
-    assert set(metadata.tables) == {"lq_tasks", "lq_dead_letters"}
+    assert set(metadata.tables) == {"lq_tasks", "lq_dead_letters", "lq_paused_queues", "lq_duties"}
     app = MetaData()
     jobs = queue_tables(app, table_prefix="jobs_", schema="work")
-    assert set(app.tables) == {"work.jobs_tasks", "work.jobs_dead_letters"}
+    assert set(app.tables) == {
+        "work.jobs_tasks",
+        "work.jobs_dead_letters",
+        "work.jobs_paused_queues",
+        "work.jobs_duties",
+    }
+    assert jobs.all == (jobs.tasks, jobs.dead_letters, jobs.paused_queues, jobs.duties)
     assert {i.name for i in jobs.tasks.indexes} >= {"jobs_tasks_ready", "jobs_tasks_active_key"}
     with pytest.raises(ValueError, match="table_prefix"):
         queue_tables(table_prefix="bad-prefix")
@@ -33,7 +39,7 @@ async def test_create_schema_command_then_api_are_idempotent(db_url: str) -> Non
         check=False,
     )
     assert done.returncode == 0, done.stderr.decode()
-    assert "cli_tasks" in done.stdout.decode()
+    assert all(f"cli_{name}" in done.stdout.decode() for name in ("tasks", "paused_queues", "duties"))
     base = db_url.split("?")[0]
     await create_schema(f"{base}?table_prefix=cli_")  # again: nothing to do, no error
     backend = SQLQueueBackend(base, table_prefix="cli_", create_schema=False)
@@ -41,7 +47,7 @@ async def test_create_schema_command_then_api_are_idempotent(db_url: str) -> Non
     try:
         async with backend.engine.connect() as conn:
             names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-        assert {"cli_tasks", "cli_dead_letters"} <= names
+        assert {"cli_tasks", "cli_dead_letters", "cli_paused_queues", "cli_duties"} <= names
         (result,) = await backend.enqueue([record()])
         assert result.created
     finally:
@@ -94,6 +100,10 @@ async def test_claim_is_an_index_scan_on_a_large_table(postgres_url: str, queues
             plan = "\n".join(await explain_claim(conn, backend.tables, queues=queues))
         index = f"{tasks}_ready_queue" if queues else f"{tasks}_ready"
         assert f"Index Scan using {index} " in plan, plan
-        assert "Seq Scan" not in plan and "Sort" not in plan, plan
+        assert f"Seq Scan on {tasks} " not in plan and "Sort" not in plan, plan
+        # the paused queues are read once per claim (a hashed subplan), not once per row
+        assert (
+            "NOT (hashed SubPlan 1)" in plan and f"Seq Scan on {backend.tables.paused_queues.name} " in plan
+        ), plan
     finally:
         await backend.close()

@@ -5,15 +5,17 @@ throwaway redis-server (no persistence): each round runs both, in alternating or
 fresh process importing its own copy of ``litestar_queues_redis`` (the core is this tree's), on
 an emptied database. A round enqueues ``--tasks`` records (500 per ``enqueue`` call; each
 call's records share one ``created_at``, a millisecond after the previous call's), claims them all
-with ``claim(limit=10)``, then finishes them with ``finish`` of 10 ``complete`` outcomes
+with ``claim(limit=10)`` (``--claim-limit``), then finishes them with ``finish`` of 10 ``complete`` outcomes
 (each with a one-attempt history, as the attempt driver sends). Before each phase it resets the
 server's statistics (``CONFIG RESETSTAT``); after it, the ``usec`` of ``EVALSHA`` divided by the
 number of records is the server time per record. The lowest of the rounds is reported: other
-load on the machine only ever adds time.
+load on the machine only ever adds time. With ``--paused``, another queue is paused (a member of
+``{prefix}:paused``, which a backend without pausing ignores) during the claims, so the claim
+script's pause check reads the set instead of finding it empty.
 
 Run from the repository root::
 
-    uv run python packages/redis-backend/tools/script_cost.py --baseline dac03d8 [--rounds 10]
+    uv run python packages/redis-backend/tools/script_cost.py --baseline dac03d8 [--rounds 10] [--paused]
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ async def _evalsha_usec(admin: object) -> int:
     return int(info.get("cmdstat_evalsha", {}).get("usec", 0))
 
 
-async def measure(src: str, url: str, prefix: str, tasks: int) -> dict[str, float]:
+async def measure(
+    src: str, url: str, prefix: str, tasks: int, paused: bool, claim_limit: int
+) -> dict[str, float]:
     """One variant, one round: server microseconds per record of each phase."""
     sys.path.insert(0, src)
     import redis.asyncio as aioredis
@@ -93,9 +97,13 @@ async def measure(src: str, url: str, prefix: str, tasks: int) -> dict[str, floa
             await backend.enqueue(records(min(500, tasks - start), start // 500))
         result["enqueue"] = await _evalsha_usec(admin) / tasks
 
+        if paused:
+            await admin.sadd(f"{{{prefix}}}:paused", "elsewhere")
         await admin.config_resetstat()
         claimed: list[TaskRecord] = []
-        while batch := await backend.claim(queues=None, worker_id="w", limit=10, now=now, lease_until=until):
+        while batch := await backend.claim(
+            queues=None, worker_id="w", limit=claim_limit, now=now, lease_until=until
+        ):
             claimed.extend(batch)
         result["claim"] = await _evalsha_usec(admin) / tasks
         assert len(claimed) == tasks, len(claimed)
@@ -122,10 +130,11 @@ def export(ref: str, into: Path) -> str:
     return str(into / SRC)
 
 
-def run_child(src: str, url: str, prefix: str, tasks: int) -> dict[str, float]:
+def run_child(src: str, url: str, prefix: str, args: argparse.Namespace) -> dict[str, float]:
     """Measure one variant in a fresh interpreter (so each imports its own backend)."""
+    options = [str(args.tasks), "1" if args.paused else "0", str(args.claim_limit)]
     out = subprocess.run(
-        [sys.executable, __file__, "--child", src, url, prefix, str(tasks)],
+        [sys.executable, __file__, "--child", src, url, prefix, *options],
         capture_output=True,
         check=True,
         text=True,
@@ -141,11 +150,13 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="git revision to compare with (default: none)")
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--child", nargs=4, metavar=("SRC", "URL", "PREFIX", "TASKS"), help=argparse.SUPPRESS)
+    parser.add_argument("--paused", action="store_true", help="pause another queue during the claims")
+    parser.add_argument("--claim-limit", type=int, default=10, help="records per claim call")
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        src, url, prefix, tasks = args.child
-        print(json.dumps(anyio.run(measure, src, url, prefix, int(tasks))))
+        src, url, prefix, tasks, paused, limit = args.child
+        print(json.dumps(anyio.run(measure, src, url, prefix, int(tasks), paused == "1", int(limit))))
         return
     sys.path.insert(0, str(ROOT))
     from tests.servers import RedisServer
@@ -158,7 +169,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
             for name in order:
-                got = run_child(variants[name], server.url, f"cost{uuid.uuid4().hex[:8]}", args.tasks)
+                got = run_child(variants[name], server.url, f"cost{uuid.uuid4().hex[:8]}", args)
                 for phase, value in got.items():
                     best[name][phase] = min(value, best[name].get(phase, value))
                 print(

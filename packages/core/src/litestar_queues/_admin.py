@@ -243,11 +243,20 @@ async def purge_lines(service: QueueService, filters: ListFilters, older_than: s
     return [f"deleted {deleted} task(s)"]
 
 
+def _age_text(age: timedelta) -> str:
+    """An age in the largest whole unit of ``--older-than`` (``7d``, ``6h``, ``90s``)."""
+    seconds = age.total_seconds()
+    for unit in ("w", "d", "h", "m"):
+        if seconds >= _UNIT_SECONDS[unit] and seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{int(seconds // _UNIT_SECONDS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
 async def prune_lines(service: QueueService) -> list[str]:
     """Apply the retention now; one line per status swept."""
     deleted = await service.prune()
     ages = service.config.retention.ages()
-    kept = ", ".join(f"{status} {age}" for status, age in ages.items()) or "everything forever"
+    kept = ", ".join(f"{status} {_age_text(age)}" for status, age in ages.items()) or "everything forever"
     lines = [f"deleted {n} {status} task(s)" for status, n in deleted.items()] or ["nothing to delete"]
     return [*lines, f"retention: {kept}"]
 

@@ -43,6 +43,15 @@ class Keys:
         return f"{self.tag}:index_version"
 
     @property
+    def paused(self) -> str:
+        """The set of the paused queues' names (``claim.lua`` skips them)."""
+        return f"{self.tag}:paused"
+
+    def turn(self, duty: str) -> str:
+        """The hash of one duty's turn: its ``holder`` and the end of its turn, ``until`` (µs)."""
+        return f"{self.tag}:turn:{duty}"
+
+    @property
     def records_pattern(self) -> str:
         """A ``SCAN`` pattern matching every record key of this prefix (glob characters escaped)."""
         escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.tag)

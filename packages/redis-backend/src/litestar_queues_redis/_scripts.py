@@ -1,4 +1,8 @@
-"""The Lua scripts (package data under ``lua/``), each prefixed with ``lua/common.lua``."""
+"""The Lua scripts (package data under ``lua/``), each prefixed with ``lua/common.lua``.
+
+``query`` and ``delete`` are prefixed with ``lua/select.lua`` too: both choose their records with
+the same selection, so ``delete`` removes exactly what ``query`` lists.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +20,19 @@ SCRIPT_NAMES = (
     "claim",
     "claim_task",
     "counts",
+    "delete",
     "enqueue",
     "extend",
     "finish",
     "get",
+    "pause",
     "query",
     "reclaim",
     "requeue",
+    "turn",
 )
+_PRELUDES = {"query": ("select",), "delete": ("select",)}
+"""Shared code a script needs besides ``common.lua``, placed between it and the script."""
 
 
 def _source(name: str) -> str:
@@ -33,7 +42,10 @@ def _source(name: str) -> str:
 def load_sources() -> dict[str, str]:
     """Return the full source of every script (the common prelude, then the script)."""
     common = _source("common")
-    return {name: common + "\n" + _source(name) for name in SCRIPT_NAMES}
+    return {
+        name: "\n".join([common, *(_source(part) for part in _PRELUDES.get(name, ())), _source(name)])
+        for name in SCRIPT_NAMES
+    }
 
 
 class Scripts:
@@ -47,13 +59,16 @@ class Scripts:
     claim: AsyncScript
     claim_task: AsyncScript
     counts: AsyncScript
+    delete: AsyncScript
     enqueue: AsyncScript
     extend: AsyncScript
     finish: AsyncScript
     get: AsyncScript
+    pause: AsyncScript
     query: AsyncScript
     reclaim: AsyncScript
     requeue: AsyncScript
+    turn: AsyncScript
 
     def __init__(self, client: Redis | RedisCluster) -> None:
         for name, source in load_sources().items():

@@ -25,13 +25,13 @@ from litestar_queues_redis._codec import (
 from litestar_queues_redis._errors import mapped_errors
 from litestar_queues_redis._keys import Keys
 from litestar_queues_redis._limits import check_record
-from litestar_queues_redis._listing import QUERY_BUDGET, query_filters, query_range
+from litestar_queues_redis._listing import DELETE_CHUNK, QUERY_BUDGET, query_filters, query_range
 from litestar_queues_redis._scripts import Scripts
 from litestar_queues_redis._url import check_options, connect, parse_ttl, split_url
 from litestar_queues_redis._waiting import FinishWaiter
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
     from datetime import datetime
     from uuid import UUID
 
@@ -43,8 +43,12 @@ __all__ = ("RedisQueueBackend",)
 
 logger = logging.getLogger("litestar_queues.redis")
 
-DEFAULT_RESULT_TTL = 86_400.0
-"""Seconds a finished (completed, failed, cancelled) record is kept: one day."""
+DEFAULT_RESULT_TTL: float | None = None
+"""Seconds a finished (completed, failed, cancelled) record is kept by Redis: ``None``, forever.
+
+The core prunes finished records itself (a sweep calling :meth:`RedisQueueBackend.delete` per
+status); ``result_ttl`` is a server-side expiry on top of it, for those who want one.
+"""
 
 _ENQUEUE_CHUNK = 500
 _BACKFILL_CHUNK = 200
@@ -59,10 +63,11 @@ def _text(value: bytes | str) -> str:
 class RedisQueueBackend:
     """Stores task records in Redis or Valkey (6.2 or newer).
 
-    Every change (enqueue with dedup, claim, lease extension, finish, reclaim, cancel) is one Lua
-    script, so it is atomic on the server and costs one round trip however many records it
-    touches. Idle workers block on a wake-up list and wake as soon as work is enqueued; waiting
-    for a result subscribes to the record's completion channel.
+    Every change (enqueue with dedup, claim, lease extension, finish, reclaim, cancel, requeue,
+    delete, pause, duty turns) is one Lua script, so it is atomic on the server and costs one
+    round trip however many records it touches (a large delete or listing: a few). Idle workers
+    block on a wake-up list and wake as soon as work is enqueued; waiting for a result subscribes
+    to the record's completion channel.
 
     Args:
         url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` (TLS) or
@@ -74,8 +79,9 @@ class RedisQueueBackend:
             poll interval.
         key_prefix: Prefix of every key (default ``"lq"``, or the URL's ``key_prefix``). Keys
             are ``{prefix}:...``: the hash tag puts a backend's keys in one cluster slot.
-        result_ttl: Seconds finished records are kept (default one day, or the URL's
-            ``result_ttl``); ``None`` keeps them forever.
+        result_ttl: Seconds after which Redis expires a finished record (the URL's
+            ``result_ttl``, or ``None``, the default: kept until the core's retention sweep
+            deletes it).
         socket_timeout: Socket timeout of the command connections in seconds.
 
     Raises:
@@ -376,6 +382,35 @@ class RedisQueueBackend:
         reply = await self._run(self._s.cancel, [str(task_id), to_us(now, "now"), self._ttl_ms])
         return await self._decode_strict(reply)
 
+    async def set_paused(self, queue: str, *, paused: bool) -> None:
+        """Pause ``queue`` (claims skip it from now on) or resume it and wake its workers.
+
+        The paused queues are the set ``{prefix}:paused``, which the claim script reads in the
+        same atomic step as it claims: a claim that starts after this call returned hands out no
+        record of a paused queue. A resume that unpauses the queue pushes its wake-up tokens, as
+        an enqueue does. ``claim_task`` (a claim by id) ignores the pause.
+        """
+        await self._run(self._s.pause, [queue, "1" if paused else "0"])
+
+    async def paused_queues(self) -> set[str]:
+        """The names of the queues paused now."""
+        assert self._client is not None
+        with mapped_errors(self._where):
+            return {_text(name) for name in await self._client.smembers(self._keys.paused)}
+
+    async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Take ``duty`` until ``until`` unless another holder's turn is live, in one script.
+
+        A compare-and-set on the hash ``{prefix}:turn:<duty>`` (holder, end of the turn in
+        microseconds), judged with the caller's times only. The key expires a little after the
+        turn ends, as a safety net: the stored end decides.
+
+        Returns:
+            Whether ``holder`` holds the duty until ``until`` now.
+        """
+        args = [duty, holder, to_us(now, "now"), to_us(until, "until")]
+        return bool(await self._run(self._s.turn, args))
+
     # -- reads ----------------------------------------------------------------------------------
 
     async def get(self, task_id: UUID) -> TaskRecord | None:
@@ -397,28 +432,68 @@ class RedisQueueBackend:
         stopped until the page is full or the range ends. A malformed record met is moved to the
         dead letters and left out.
         """
+        found: list[TaskRecord] = []
+
+        async def take(page: list[Any]) -> int:
+            # the script applied every filter (exactly: times as integer microseconds, a naive
+            # created_at as UTC); a record only the client finds malformed is left out
+            records = await self._decode_all(page[0])
+            found.extend(records)
+            return len(records)
+
+        await self._select(self._s.query, query, take, QUERY_BUDGET)
+        return found[: query.limit]
+
+    async def delete(self, query: RecordQuery) -> list[UUID]:
+        """Delete the records :meth:`query` would list for ``query``, except running ones.
+
+        Each script call selects like ``query`` (the same code, ``lua/select.lua``) and deletes what
+        it selected in the same atomic step, the status read there: the record's hash, its listing,
+        ready or delayed and retention entries, and its dedup key when it holds it. A running record
+        counts towards ``query.limit`` (``query`` lists it) but stays. Calls follow each other like
+        those of :meth:`query`: each selects at most ``DELETE_CHUNK`` (200) records and reads at most
+        ``QUERY_BUDGET`` index entries, so none holds the server for more than a few milliseconds.
+
+        Returns:
+            The ids deleted, in the query's order.
+        """
+        deleted: list[UUID] = []
+
+        async def take(page: list[Any]) -> int:
+            ids, selected = page
+            deleted.extend(uuid.UUID(_text(task_id)) for task_id in ids)
+            return int(selected)
+
+        await self._select(self._s.delete, query, take, DELETE_CHUNK)
+        return deleted
+
+    async def _select(
+        self, script: Any, query: RecordQuery, take: Callable[[list[Any]], Awaitable[int]], chunk: int
+    ) -> None:
+        """Run a ``select.lua`` script from the query's position until ``take`` counted its limit.
+
+        Each call selects at most ``chunk`` records and reads at most ``QUERY_BUDGET`` entries.
+        Each reply ends with the buried records' notices, the last entry read and whether the
+        range ended; ``take`` gets what comes before and returns how many records count towards
+        the limit.
+        """
         if query.limit <= 0 or any(
             names is not None and not names for names in (query.queues, query.statuses, query.task_names)
         ):
-            return []
+            return
         order, start, stop = query_range(query)
-        filters = query_filters(query)
-        found: list[TaskRecord] = []
         begin: str | bytes = start
+        filters = query_filters(query)
+        taken = 0
         while True:
-            need = query.limit - len(found)
-            args = [order, begin, stop, str(min(need, QUERY_BUDGET)), str(QUERY_BUDGET), *filters]
-            replies, buried, last, ended = await self._run(self._s.query, args)
+            need = query.limit - taken
+            args = [order, begin, stop, str(min(need, chunk)), str(QUERY_BUDGET), *filters]
+            *page, buried, last, ended = await self._run(script, args)
             for notice in buried:
                 self._log_buried(notice[1], notice[2])
-            for reply in replies:
-                # the script applied every filter (exactly: times as integer microseconds, a naive
-                # created_at as UTC); a record only the client finds malformed is left out
-                record = await self._decode(reply)
-                if record is not None:
-                    found.append(record)
-            if ended or last is None or len(found) >= query.limit:
-                return found[: query.limit]
+            taken += await take(page)
+            if ended or last is None or taken >= query.limit:
+                return
             begin = b"(" + last
 
     async def backfill_index(self) -> int:

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     async def run() -> None:
         with unavailable_as_backend_error("create schema"):
             namespace = await create_schema(url)
-        names = ", ".join(t.fullname for t in (namespace.tasks, namespace.dead_letters))
+        names = ", ".join(t.fullname for t in namespace.all)
         print(f"queue tables ready: {names}")
 
     try:

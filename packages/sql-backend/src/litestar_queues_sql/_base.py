@@ -143,8 +143,17 @@ class SQLBackendBase:
 
     @contextlib.asynccontextmanager
     async def _transaction(self, what: str) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction (SQLite: ``BEGIN IMMEDIATE`` at the first write)."""
-        with unavailable_as_backend_error(what):
+        """A connection in a transaction (SQLite: ``BEGIN IMMEDIATE`` at the first write).
+
+        On SQLite the transaction is shielded from the caller's cancellation (a worker stopping
+        its loops, a request timing out), which takes effect when it has ended: a connection
+        interrupted mid-statement is terminated by SQLAlchemy, and aiosqlite's terminate stops
+        its thread without closing the database connection, whose write lock would then outlive
+        it until garbage collection. SQLite's busy timeout bounds the wait. (On PostgreSQL a
+        terminated connection is closed and the server rolls its transaction back.)
+        """
+        shield = anyio.CancelScope(shield=self.dialect == "sqlite")
+        with unavailable_as_backend_error(what), shield:
             async with self.engine.connect() as conn, conn.begin():
                 yield conn
 

@@ -5,6 +5,11 @@ claimers pass over each other's rows instead of waiting; SQLite runs the same up
 ``BEGIN IMMEDIATE`` transaction (one writer at a time). Status constants are SQL literals, never
 parameters, so the planner can match the partial index ``status IN ('pending', 'scheduled')``
 ordered by ``priority DESC, seq`` even with a generic prepared plan.
+
+A claim skips the records of paused queues in the same statement: ``queue NOT IN (SELECT queue
+FROM paused_queues)`` is read once per claim (PostgreSQL: a hashed subplan; SQLite: a
+temporary index) and probed for each candidate row, so a claim that starts after a pause
+committed never hands out a record of that queue, and a claim by id ignores pauses.
 """
 
 from __future__ import annotations
@@ -55,6 +60,11 @@ def due(tasks: Table, queues: Any, now: Any) -> ColumnElement[bool]:
     return condition
 
 
+def unpaused(tasks: Table, paused: Table) -> ColumnElement[bool]:
+    """Records whose queue is not paused now (read in the claim's own statement)."""
+    return tasks.c.queue.not_in(select(paused.c.queue))
+
+
 def _taken(tasks: Table, dialect: str) -> dict[str, Any]:
     c = tasks.c
     return {
@@ -69,18 +79,19 @@ def _taken(tasks: Table, dialect: str) -> dict[str, Any]:
 
 
 @functools.cache
-def claim_statement(tasks: Table, dialect: str, *, by_queue: bool) -> Any:
-    """The statement claiming up to ``p_limit`` due records, returning their rows (any order).
+def claim_statement(tasks: Table, paused: Table, dialect: str, *, by_queue: bool) -> Any:
+    """The statement claiming up to ``p_limit`` due records of unpaused queues, returning their rows.
 
-    Parameters: ``p_now``, ``p_until``, ``p_worker``, ``p_limit`` and, with ``by_queue``,
-    ``p_queues`` (a list). Built once per table: SQLAlchemy and the driver cache it.
+    The rows come back in any order. Parameters: ``p_now``, ``p_until``, ``p_worker``,
+    ``p_limit`` and, with ``by_queue``, ``p_queues`` (a list). Built once per table: SQLAlchemy
+    and the driver cache it.
     """
     c = tasks.c
     queues: Any = bindparam("p_queues", expanding=True) if by_queue else None
     now = bindparam("p_now", type_=UTCDateTime())
     chosen = (
         select(c.seq)
-        .where(due(tasks, queues, now))
+        .where(due(tasks, queues, now), unpaused(tasks, paused))
         .order_by(c.priority.desc(), c.seq)
         .limit(bindparam("p_limit", type_=Integer()))
     )

@@ -1,4 +1,4 @@
-"""EXPLAIN of the claim and query statements, for the docs, the tools and the index tests."""
+"""EXPLAIN of the claim, query and delete statements, for the docs, the tools and the index tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from litestar_queues_sql._claim import claim_statement
-from litestar_queues_sql._query import query_statement
+from litestar_queues_sql._query import delete_statement, query_statement
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -30,7 +30,7 @@ async def explain_claim(
     Returns:
         The plan, one line per item.
     """
-    stmt = claim_statement(tables.tasks, conn.dialect.name, by_queue=queues is not None)
+    stmt = claim_statement(tables.tasks, tables.paused_queues, conn.dialect.name, by_queue=queues is not None)
     now = datetime.now(UTC)
     params: dict[str, Any] = {"p_now": now, "p_until": now + timedelta(seconds=30), "p_worker": "explain"}
     params["p_limit"] = limit
@@ -65,6 +65,32 @@ async def explain_query(
     stmt, params = query_statement(tables.tasks, conn.dialect.name, query)
     if stmt is None:
         return []
+    return await _explain(conn, stmt, params, analyze=analyze)
+
+
+async def explain_delete(
+    conn: AsyncConnection, tables: QueueTables, query: RecordQuery, *, analyze: bool = True
+) -> list[str]:
+    """``EXPLAIN`` of the statement :meth:`SQLQueueBackend.delete` runs for ``query``.
+
+    As :func:`explain_query`; on PostgreSQL the analysed delete runs inside a savepoint that is
+    rolled back, so nothing is deleted.
+
+    Returns:
+        The plan, one line per item (empty when the query cannot match anything).
+    """
+    stmt, params = delete_statement(tables.tasks, conn.dialect.name, query)
+    if stmt is None:
+        return []
+    if conn.dialect.name != "postgresql":
+        return await _explain(conn, stmt, params, analyze=analyze)
+    async with conn.begin_nested() as savepoint:
+        lines = await _explain(conn, stmt, params, analyze=analyze)
+        await savepoint.rollback()
+    return lines
+
+
+async def _explain(conn: AsyncConnection, stmt: Any, params: dict[str, Any], *, analyze: bool) -> list[str]:
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     sql = str(compiled)
     # the parameters as the driver takes them (each type's bind processing applied)

@@ -156,6 +156,33 @@ def check_claim(queues: Sequence[str] | None, worker_id: str, dialect: str) -> N
         )
 
 
+def check_names(dialect: str, **names: str) -> None:
+    """Refuse a queue, duty or holder name the database cannot store as a key.
+
+    Args:
+        dialect: ``postgresql`` or ``sqlite``.
+        names: The names by what they name (``queue=...``, ``duty=...``).
+
+    Raises:
+        QueueConfigurationError: A name is not valid Unicode, or (PostgreSQL) holds a NUL
+            character or is longer than :data:`INDEXED_TEXT_BYTES` in UTF-8.
+    """
+    for label, value in names.items():
+        if not _is_unicode(value):
+            raise QueueConfigurationError(f"the {label} name contains an unpaired surrogate: pass valid text")
+        if dialect != "postgresql":
+            continue
+        if _NUL in value:
+            raise QueueConfigurationError(
+                f"the {label} name contains a NUL character (U+0000), which PostgreSQL cannot store ({_DOCS})"
+            )
+        if (size := len(value.encode("utf-8"))) > INDEXED_TEXT_BYTES:
+            raise QueueConfigurationError(
+                f"the {label} name is {size} bytes in UTF-8, over the limit of {INDEXED_TEXT_BYTES} "
+                f"bytes on PostgreSQL (it is an index key) ({_DOCS})"
+            )
+
+
 def safe_text(text: str) -> str:
     """Text any supported database stores: NUL and unpaired surrogates become U+FFFD."""
     if _NUL in text:

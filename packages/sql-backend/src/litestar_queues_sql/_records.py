@@ -116,6 +116,15 @@ def _text(value: Any) -> Any:
     return value
 
 
+def read_id(value: Any) -> uuid.UUID:
+    """An id as the driver returned it, as a UUID.
+
+    Raises:
+        ValueError: The stored value is not a UUID (a damaged SQLite row).
+    """
+    return _uuid(value)
+
+
 def _uuid(value: Any) -> uuid.UUID:
     if type(value) is uuid.UUID:
         return value

@@ -14,19 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, EnqueueResult
-from litestar_queues_sql import _finish, _query
+from litestar_queues_sql import _finish, _query, _state
 from litestar_queues_sql._base import SQLBackendBase
 from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_statement
 from litestar_queues_sql._errors import enqueue_errors, error_code
-from litestar_queues_sql._limits import check_claim, check_records
+from litestar_queues_sql._limits import check_claim, check_names, check_records
 from litestar_queues_sql._notify import WORK
-from litestar_queues_sql._records import record_columns, record_to_row, text_label
+from litestar_queues_sql._records import describe_id, read_id, record_columns, record_to_row, text_label
 from litestar_queues_sql.schema import ACTIVE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
     from uuid import UUID
+
+    from sqlalchemy import Row
 
     from litestar_queues.models import Outcome, RecordQuery, TaskRecord
 
@@ -206,7 +208,9 @@ class SQLQueueBackend(SQLBackendBase):
         if limit <= 0 or (queues is not None and not queues):
             return []
         check_claim(queues, worker_id, self.dialect)
-        stmt = claim_statement(self.tables.tasks, self.dialect, by_queue=queues is not None)
+        stmt = claim_statement(
+            self.tables.tasks, self.tables.paused_queues, self.dialect, by_queue=queues is not None
+        )
         params: dict[str, Any] = {
             "p_now": now,
             "p_until": lease_until,
@@ -236,11 +240,15 @@ class SQLQueueBackend(SQLBackendBase):
         return records[0] if records else None
 
     async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
-        """Move the held leases' expiry to ``until`` in one statement; return the lost ones."""
+        """Move the held leases' expiry to ``until`` in one statement; return the lost ones.
+
+        A lease is lost when its record no longer runs under that lease id, also when the same
+        record runs under a newer lease (it was requeued or reclaimed and claimed again).
+        """
         if not leases:
             return set()
         tasks = self.tables.tasks
-        held: set[UUID] = set()
+        held: set[tuple[UUID, str]] = set()
         async with self._statement("extend leases") as conn:
             for start in range(0, len(leases), _CHUNK):
                 pairs = [(task_id, lease) for task_id, lease in leases[start : start + _CHUNK]]
@@ -248,10 +256,10 @@ class SQLQueueBackend(SQLBackendBase):
                     tasks.update()
                     .where(tuple_(tasks.c.id, tasks.c.lease_id).in_(pairs), tasks.c.status == RUNNING)
                     .values(lease_expires_at=until)
-                    .returning(tasks.c.id)
+                    .returning(tasks.c.id, tasks.c.lease_id)
                 )
-                held.update((await conn.execute(stmt)).scalars())
-        return {task_id for task_id, _ in leases} - held
+                held.update((task_id, lease) for task_id, lease in (await conn.execute(stmt)).all())
+        return {task_id for task_id, lease in leases if (task_id, lease) not in held}
 
     async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
         """Apply outcomes, each only under its lease (PostgreSQL: one statement per batch).
@@ -364,6 +372,88 @@ class SQLQueueBackend(SQLBackendBase):
         if rows:
             raise self._moved(task_id)
         return await self.get(task_id)
+
+    # -- delete, pause, turns ---------------------------------------------------------------------
+
+    async def delete(self, query: RecordQuery) -> list[UUID]:
+        """Delete the records ``query`` lists, except running ones, in one statement.
+
+        The page is chosen by the listing's own subquery (the same indexes, the same rows);
+        the statement deletes those not running at that moment (see
+        :func:`litestar_queues_sql._query.delete_statement`). A deleted active record frees its
+        dedup key at once (the key's index holds active rows only); waiters of a deleted
+        pending or scheduled record are woken (they then find no record). A row whose id cannot
+        be read (a damaged SQLite row) is deleted too but not returned.
+
+        Returns:
+            The ids deleted, in the query's order.
+        """
+        stmt, params = _query.delete_statement(self.tables.tasks, self.dialect, query)
+        if stmt is None:
+            return []
+        async with self._statement("delete") as conn:
+            rows = (await conn.execute(stmt, params)).all()
+            deleted = self._deleted_ids(_query.listing_order(rows, newest_first=query.newest_first))
+            waiting = [task_id for task_id, status in deleted if status in WAITING_STATUSES]
+            if waiting:
+                await self._notify(conn, finished=waiting)
+        return [task_id for task_id, _ in deleted]
+
+    def _deleted_ids(self, rows: Sequence[Row[Any]]) -> list[tuple[UUID, str]]:
+        deleted = []
+        for row in rows:
+            try:
+                deleted.append((read_id(row.id), row.status))
+            except ValueError:
+                logger.warning("deleted a task row whose id cannot be read: %s", describe_id(row.id))
+        return deleted
+
+    async def set_paused(self, queue: str, *, paused: bool) -> None:
+        """Pause ``queue`` (a row in the paused-queues table) or resume it and wake its workers.
+
+        Every claim that starts after this returns reads the change in its own statement.
+        Resuming sends the work notification (PostgreSQL: to every process, from the statement
+        itself) only when the queue was paused.
+
+        Raises:
+            QueueConfigurationError: The name cannot be stored (see the Limits docs).
+        """
+        check_names(self.dialect, queue=queue)
+        table = self.tables.paused_queues
+        params = {"p_queue": queue}
+        if paused:
+            async with self._statement("pause") as conn:
+                await conn.execute(_state.pause_statement(table, self.dialect), params)
+            return
+        async with self._statement("resume") as conn:
+            stmt = _state.resume_statement(table, self.dialect, self.tables.channel)
+            resumed = (await conn.execute(stmt, params)).first() is not None
+            if resumed and self.dialect == "sqlite":
+                await self._notify(conn, work=True)
+        if resumed:
+            self._work.fire()
+
+    async def paused_queues(self) -> set[str]:
+        """The names of the queues paused now (as every process sees them)."""
+        table = self.tables.paused_queues
+        async with self._statement("paused queues") as conn:
+            names = (await conn.execute(select(table.c.queue))).scalars().all()
+        return {text_label(name) for name in names}
+
+    async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Take ``duty`` until ``until`` when it is free, its turn ended, or ``holder`` holds it.
+
+        One upsert (see :mod:`litestar_queues_sql._state`): atomic across connections and
+        processes, so two holders never both hold a live turn.
+
+        Raises:
+            QueueConfigurationError: A name cannot be stored (see the Limits docs).
+        """
+        check_names(self.dialect, duty=duty, holder=holder)
+        stmt = _state.turn_statement(self.tables.duties, self.dialect)
+        params = {"p_duty": duty, "p_holder": holder, "p_now": now, "p_until": until}
+        async with self._statement("take turn") as conn:
+            return (await conn.execute(stmt, params)).first() is not None
 
     def _moved(self, task_id: UUID) -> MalformedRecordError:
         return MalformedRecordError(

@@ -69,6 +69,8 @@ class QueueTables:
         metadata: The ``MetaData`` the tables are defined on.
         tasks: One row per task record; ``seq`` is the enqueue order.
         dead_letters: Rows moved aside because they could not be decoded.
+        paused_queues: One row per paused queue (``claim`` skips its records).
+        duties: One row per duty taken with ``take_turn``: its holder and the end of its turn.
         table_prefix: Prefix of every table and index name.
         schema: Database schema (``None``: the default one).
     """
@@ -76,8 +78,15 @@ class QueueTables:
     metadata: MetaData
     tasks: Table
     dead_letters: Table
+    paused_queues: Table
+    duties: Table
     table_prefix: str
     schema: str | None
+
+    @property
+    def all(self) -> tuple[Table, ...]:
+        """Every table of the namespace, in creation order."""
+        return (self.tasks, self.dead_letters, self.paused_queues, self.duties)
 
     @property
     def channel(self) -> str:
@@ -202,7 +211,31 @@ def queue_tables(
         Column("moved_at", UTCDateTime(), nullable=False, server_default=text("CURRENT_TIMESTAMP")),
         schema=schema,
     )
-    return QueueTables(md, tasks, dead_letters, table_prefix, schema)
+    # added with pause/resume and maintenance turns: create_all makes them on older databases
+    paused_queues = Table(
+        f"{p}paused_queues",
+        md,
+        Column("queue", Text(), primary_key=True),
+        Column("paused_at", UTCDateTime(), nullable=False, server_default=text("CURRENT_TIMESTAMP")),
+        schema=schema,
+    )
+    duties = Table(
+        f"{p}duties",
+        md,
+        Column("duty", Text(), primary_key=True),
+        Column("holder", Text(), nullable=False),
+        Column("until", UTCDateTime(), nullable=False),
+        schema=schema,
+    )
+    return QueueTables(
+        metadata=md,
+        tasks=tasks,
+        dead_letters=dead_letters,
+        paused_queues=paused_queues,
+        duties=duties,
+        table_prefix=table_prefix,
+        schema=schema,
+    )
 
 
 tables = queue_tables()
@@ -215,7 +248,8 @@ metadata = tables.metadata
 async def ensure_tables(connection: AsyncConnection, namespace: QueueTables) -> None:
     """Create the tables, columns and indexes that do not exist yet (idempotent, safe under concurrency).
 
-    A tasks table made by an earlier version gains the columns and indexes added since.
+    A database made by an earlier version gains the tables (paused queues, duties), and its
+    tasks table the columns and indexes, added since.
 
     Runs inside the caller's transaction; a transaction-scoped advisory lock (PostgreSQL) or the
     write lock (SQLite) keeps several processes from creating the same objects at once.
@@ -230,7 +264,7 @@ async def ensure_tables(connection: AsyncConnection, namespace: QueueTables) -> 
             await connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
     await connection.run_sync(
         namespace.metadata.create_all,
-        tables=[namespace.tasks, namespace.dead_letters],
+        tables=list(namespace.all),
         checkfirst=True,
     )
     await connection.run_sync(_upgrade, namespace)

@@ -1,8 +1,9 @@
 -- ARGV: P, now, lease_until, worker_id, limit, nq, queue names (nq of them; 0 = every queue),
--- then `limit` fresh lease ids. Promotes due delayed records, then claims up to `limit` ready
--- records across the queues: lowest score (highest priority) first, then lowest member
--- (enqueue sequence). Returns replies of claimed records (and {'!', id, reason} for buried ones).
--- A malformed record met on the way is buried, an entry naming no record is noted and dropped.
+-- then `limit` fresh lease ids. Skips the paused queues (P:paused). Promotes due delayed
+-- records, then claims up to `limit` ready records across the queues: lowest score (highest
+-- priority) first, then lowest member (enqueue sequence). Returns replies of claimed records (and
+-- {'!', id, reason} for buried ones). A malformed record met on the way is buried, an entry
+-- naming no record is noted and dropped.
 local now, lease_until, worker = ARGV[2], ARGV[3], ARGV[4]
 local limit, nq = tonumber(ARGV[5]), tonumber(ARGV[6])
 local queues = {}
@@ -10,6 +11,15 @@ if nq == 0 then
   queues = redis.call('SMEMBERS', P .. ':queues')
 else
   for i = 1, nq do queues[i] = ARGV[6 + i] end
+end
+-- a paused queue is skipped whole (its due records are not even promoted); read in this atomic
+-- step, so a claim that starts after set_paused returned never hands out one of its records
+if redis.call('SCARD', P .. ':paused') > 0 then
+  local open = {}
+  for _, q in ipairs(queues) do
+    if redis.call('SISMEMBER', P .. ':paused', q) == 0 then open[#open + 1] = q end
+  end
+  queues = open
 end
 local lease_base = 6 + nq
 local out = {}
