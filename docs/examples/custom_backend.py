@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from litestar_queues.models import EnqueueResult, TaskRecord
+from litestar_queues.models import EnqueueResult, ScheduleState, TaskRecord
 from litestar_queues.ports import BackendReach
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class ListQueueBackend:
         self._finished = anyio.Event()  # broadcast: replaced by a fresh event when set
         self._paused: set[str] = set()
         self._turns: dict[str, tuple[str, datetime]] = {}  # duty: (holder, end of its turn)
+        self._schedules: dict[str, ScheduleState] = {}  # schedule name: its state
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -59,15 +60,7 @@ class ListQueueBackend:
 
     async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
         """Store records in order; a held dedup key returns the active holder instead."""
-        results = []
-        for record in records:
-            holder = self._key_holder(record.key)
-            if holder is not None:
-                results.append(EnqueueResult(record=holder, created=False))
-                continue
-            self._records[record.id] = record
-            self._order.append(record.id)
-            results.append(EnqueueResult(record=record, created=True))
+        results = [self._add(record) for record in records]
         self._wake_workers()
         return results
 
@@ -212,7 +205,45 @@ class ListQueueBackend:
         self._turns[duty] = (holder, until)
         return True
 
+    async def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected: datetime | None,
+        next_fire: datetime,
+        record: TaskRecord | None,
+        now: datetime,
+    ) -> ScheduleState | None:
+        """Compare-and-set: move ``name`` on only while it fires at ``expected`` (``None``: no state)."""
+        current = self._schedules.get(name)
+        if (current.next_fire if current else None) != expected:
+            return None  # another scheduler moved it first: change nothing, store nothing
+        state = current or ScheduleState(name=name, next_fire=next_fire, updated_at=now)
+        state = msgspec.structs.replace(state, next_fire=next_fire, updated_at=now)  # paused kept
+        if record is not None:  # a fire: enqueue in the same step (a held key gives its holder)
+            fired = self._add(record).record
+            state = msgspec.structs.replace(state, last_fire=expected, last_task_id=fired.id)
+            self._wake_workers()
+        self._schedules[name] = state
+        return state
+
+    async def set_schedule_paused(self, name: str, *, paused: bool, now: datetime) -> ScheduleState | None:
+        """Pause or resume a schedule that has a state; its due times stay as they are."""
+        current = self._schedules.get(name)
+        if current is None:
+            return None
+        self._schedules[name] = msgspec.structs.replace(current, paused=paused, updated_at=now)
+        return self._schedules[name]
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Forget a schedule removed from code; the records it enqueued stay."""
+        return self._schedules.pop(name, None) is not None
+
     # -- reads ----------------------------------------------------------------------------------
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        """Every schedule state, sorted by name."""
+        return sorted(self._schedules.values(), key=lambda state: state.name)
 
     async def query(self, query: RecordQuery) -> list[TaskRecord]:
         """Matching records by ``(created_at, id)``, from the query's position on: a full scan."""
@@ -254,6 +285,13 @@ class ListQueueBackend:
     def _save(self, record: TaskRecord) -> TaskRecord:
         self._records[record.id] = record
         return record
+
+    def _add(self, record: TaskRecord) -> EnqueueResult:
+        holder = self._key_holder(record.key)
+        if holder is not None:
+            return EnqueueResult(record=holder, created=False)
+        self._order.append(record.id)
+        return EnqueueResult(record=self._save(record), created=True)
 
     def _key_holder(self, key: str | None) -> TaskRecord | None:
         if key is None:

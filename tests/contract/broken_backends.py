@@ -9,10 +9,11 @@ from __future__ import annotations
 import heapq
 from typing import TYPE_CHECKING
 
+import anyio
 import msgspec
 
 from litestar_queues import MemoryQueueBackend
-from litestar_queues.models import EnqueueResult
+from litestar_queues.models import EnqueueResult, ScheduleState
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -234,3 +235,89 @@ class GivesLiveTurnsAway(MemoryQueueBackend):
     async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
         self._turns[duty] = (holder, until)
         return True
+
+
+class AdvancesWithoutComparing(MemoryQueueBackend):
+    """advance_schedule ignores ``expected``: a scheduler that read a stale state fires again."""
+
+    async def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected: datetime | None,
+        next_fire: datetime,
+        record: TaskRecord | None,
+        now: datetime,
+    ) -> ScheduleState | None:
+        current = self._schedules.get(name) or ScheduleState(name=name, next_fire=next_fire, updated_at=now)
+        state = msgspec.structs.replace(current, next_fire=next_fire, updated_at=now)
+        if record is not None:
+            stored = self._store(record).record
+            state = msgspec.structs.replace(state, last_fire=expected, last_task_id=stored.id)
+        self._schedules[name] = state
+        return state
+
+
+class StoresRecordWhenRefused(MemoryQueueBackend):
+    """A refused advance_schedule changes no state, but still enqueues the fire's record."""
+
+    async def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected: datetime | None,
+        next_fire: datetime,
+        record: TaskRecord | None,
+        now: datetime,
+    ) -> ScheduleState | None:
+        state = await super().advance_schedule(
+            name, expected=expected, next_fire=next_fire, record=record, now=now
+        )
+        if state is None and record is not None:
+            self._store(record)
+        return state
+
+
+class ForgetsPausedOnAdvance(MemoryQueueBackend):
+    """advance_schedule writes a fresh state: a paused schedule is resumed by its next advance."""
+
+    async def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected: datetime | None,
+        next_fire: datetime,
+        record: TaskRecord | None,
+        now: datetime,
+    ) -> ScheduleState | None:
+        state = await super().advance_schedule(
+            name, expected=expected, next_fire=next_fire, record=record, now=now
+        )
+        if state is not None and state.paused:
+            state = self._schedules[name] = msgspec.structs.replace(state, paused=False)
+        return state
+
+
+class AdvancesInTwoSteps(MemoryQueueBackend):
+    """advance_schedule compares, awaits (a round trip), then writes: racing schedulers all win."""
+
+    async def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected: datetime | None,
+        next_fire: datetime,
+        record: TaskRecord | None,
+        now: datetime,
+    ) -> ScheduleState | None:
+        current = self._schedules.get(name)
+        if (None if current is None else current.next_fire) != expected:
+            return None
+        await anyio.lowlevel.checkpoint()  # another scheduler reads the same state meanwhile
+        state = current or ScheduleState(name=name, next_fire=next_fire, updated_at=now)
+        state = msgspec.structs.replace(state, next_fire=next_fire, updated_at=now)
+        if record is not None:
+            stored = self._store(record).record
+            state = msgspec.structs.replace(state, last_fire=expected, last_task_id=stored.id)
+        self._schedules[name] = state
+        return state

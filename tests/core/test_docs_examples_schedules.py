@@ -19,6 +19,26 @@ EXPECTED_OUTPUT = {
         "feeds.poll: 2026-03-28 12:10:00+00:00",
         "schedule 'reports.weekly': cron expression '0 25 * * MON' is invalid (Bad hour)",
     ],
+    "schedules_declare.py": [
+        "feeds.poll: feeds.poll 0:05:00",
+        "reports.nightly: reports.nightly 0 3 * * *",
+        "reports.weekly.acme: reports.build 0 6 * * MON",
+        "reports.weekly.globex: reports.build 0 6 * * MON",
+        "schedule 'reports.monthly' names task 'reports.buidl', which is not registered in this process: "
+        "import the module that defines it",
+    ],
+    "schedules_run.py": [
+        "01:30: records per scheduler [1, 0, 0]",
+        "02:30: records per scheduler [1, 0, 0]",
+        "03:30: records per scheduler [1, 0, 0]",
+        "records: 3",
+    ],
+    "schedules_operate.py": [
+        "crm.sync: paused, last fire None, next 02:00",
+        "old.cleanup: removed, last fire None, next 04:00",
+        "crm.sync: active, next 02:00",
+        "['crm.sync']",
+    ],
     "schedules_dst.py": [
         "daily, spring: ['28 Mar 02:30 CET', '29 Mar 03:00 CEST', '30 Mar 02:30 CEST']",
         "daily, autumn: ['24 Oct 02:30 CEST', '25 Oct 02:30 CEST', '26 Oct 02:30 CET']",

@@ -18,7 +18,13 @@ pytestmark = pytest.mark.anyio
 
 
 def test_default_metadata_and_custom_namespaces() -> None:
-    assert set(metadata.tables) == {"lq_tasks", "lq_dead_letters", "lq_paused_queues", "lq_duties"}
+    assert set(metadata.tables) == {
+        "lq_tasks",
+        "lq_dead_letters",
+        "lq_paused_queues",
+        "lq_duties",
+        "lq_schedules",
+    }
     app = MetaData()
     jobs = queue_tables(app, table_prefix="jobs_", schema="work")
     assert set(app.tables) == {
@@ -26,8 +32,9 @@ def test_default_metadata_and_custom_namespaces() -> None:
         "work.jobs_dead_letters",
         "work.jobs_paused_queues",
         "work.jobs_duties",
+        "work.jobs_schedules",
     }
-    assert jobs.all == (jobs.tasks, jobs.dead_letters, jobs.paused_queues, jobs.duties)
+    assert jobs.all == (jobs.tasks, jobs.dead_letters, jobs.paused_queues, jobs.duties, jobs.schedules)
     assert {i.name for i in jobs.tasks.indexes} >= {"jobs_tasks_ready", "jobs_tasks_active_key"}
     with pytest.raises(ValueError, match="table_prefix"):
         queue_tables(table_prefix="bad-prefix")
@@ -39,7 +46,9 @@ async def test_create_schema_command_then_api_are_idempotent(db_url: str) -> Non
         check=False,
     )
     assert done.returncode == 0, done.stderr.decode()
-    assert all(f"cli_{name}" in done.stdout.decode() for name in ("tasks", "paused_queues", "duties"))
+    assert all(
+        f"cli_{name}" in done.stdout.decode() for name in ("tasks", "paused_queues", "duties", "schedules")
+    )
     base = db_url.split("?")[0]
     await create_schema(f"{base}?table_prefix=cli_")  # again: nothing to do, no error
     backend = SQLQueueBackend(base, table_prefix="cli_", create_schema=False)
@@ -47,7 +56,7 @@ async def test_create_schema_command_then_api_are_idempotent(db_url: str) -> Non
     try:
         async with backend.engine.connect() as conn:
             names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-        assert {"cli_tasks", "cli_dead_letters", "cli_paused_queues", "cli_duties"} <= names
+        assert {"cli_tasks", "cli_dead_letters", "cli_paused_queues", "cli_duties", "cli_schedules"} <= names
         (result,) = await backend.enqueue([record()])
         assert result.created
     finally:

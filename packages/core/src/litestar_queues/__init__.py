@@ -13,6 +13,8 @@ from litestar_queues.backends.memory import MemoryQueueBackend
 from litestar_queues.config import QueueConfig, WorkerConfig
 from litestar_queues.exceptions import (
     BackendUnavailableError,
+    CronExpressionError,
+    CronNotInstalledError,
     LeaseLostError,
     MalformedRecordError,
     NoActiveServiceError,
@@ -20,6 +22,8 @@ from litestar_queues.exceptions import (
     PayloadTooLargeError,
     QueueConfigurationError,
     QueueError,
+    ScheduleError,
+    ScheduleNotFoundError,
     SerializationError,
     TaskNameError,
     TaskNotFoundError,
@@ -27,11 +31,14 @@ from litestar_queues.exceptions import (
     UnknownTaskError,
     non_retryable,
 )
-from litestar_queues.models import AttemptRecord, Outcome, RecordQuery, TaskRecord, TaskStatus
+from litestar_queues.models import AttemptRecord, Outcome, RecordQuery, ScheduleState, TaskRecord, TaskStatus
 from litestar_queues.ports import Clock, EventSink, ExecutionBackend, QueueBackend, SystemClock
 from litestar_queues.registry import TaskRegistry, default_registry
 from litestar_queues.retention import Retention
 from litestar_queues.retry import Backoff
+from litestar_queues.schedules import MisfirePolicy, Schedule
+from litestar_queues.schedules.operations import ScheduleInfo
+from litestar_queues.schedules.scheduler import Scheduler
 from litestar_queues.service import QueueService, QueueStats, TaskPage
 from litestar_queues.task import Task, TaskCall, task
 from litestar_queues.task_result import TaskResult
@@ -46,11 +53,14 @@ __all__ = (
     "Backoff",
     "BackendUnavailableError",
     "Clock",
+    "CronExpressionError",
+    "CronNotInstalledError",
     "EventSink",
     "ExecutionBackend",
     "LeaseLostError",
     "MalformedRecordError",
     "MemoryQueueBackend",
+    "MisfirePolicy",
     "NoActiveServiceError",
     "NonRetryableError",
     "Outcome",
@@ -65,6 +75,12 @@ __all__ = (
     "RecordQuery",
     "QueuedBackgroundTask",
     "Retention",
+    "Schedule",
+    "ScheduleError",
+    "ScheduleInfo",
+    "ScheduleNotFoundError",
+    "ScheduleState",
+    "Scheduler",
     "SerializationError",
     "SystemClock",
     "Task",

@@ -1,4 +1,4 @@
-"""What the operator commands of both CLIs print (list, show, retry, cancel, purge, pause...).
+"""What the operator commands of both CLIs print (list, show, retry, cancel, purge, pause, schedules...).
 
 ``litestar-queues`` (argparse) and ``litestar queues`` (click) parse their own arguments and
 call these, so the two print the same lines and apply the same rules.
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from litestar_queues.models import TaskRecord
+    from litestar_queues.schedules.operations import ScheduleInfo
     from litestar_queues.service import QueueService
 
 __all__ = (
@@ -32,12 +33,16 @@ __all__ = (
     "purge_lines",
     "purge_question",
     "retry_lines",
+    "schedule_action_lines",
+    "schedules_lines",
     "show_lines",
 )
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _FINISHED = ("completed", "failed", "cancelled")
+_SCHEDULE_ACTIONS = ("pause", "resume", "delete")
+_PERIOD_UNITS = (("d", 86400), ("h", 3600), ("m", 60))
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,3 +275,83 @@ async def pause_lines(service: QueueService, queue: str, *, paused: bool) -> lis
         f"queue {queue} {'paused: workers claim nothing from it' if paused else 'resumed'}",
         f"paused queues: {', '.join(now_paused) if now_paused else 'none'}",
     ]
+
+
+def _every(period: timedelta) -> str:
+    seconds = period.total_seconds()
+    for unit, size in _PERIOD_UNITS:
+        if seconds >= size and seconds % size == 0:
+            return f"every {int(seconds // size)}{unit}"
+    return f"every {seconds:g}s"
+
+
+def _schedule_json(info: ScheduleInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "status": info.status,
+        "task": info.task,
+        "cron": info.cron,
+        "interval_seconds": info.interval.total_seconds() if info.interval is not None else None,
+        "timezone": info.timezone,
+        "paused": info.paused,
+        "last_fire": info.last_fire.isoformat() if info.last_fire is not None else None,
+        "last_task_id": str(info.last_task_id) if info.last_task_id is not None else None,
+        "next_fire": info.next_fire.isoformat() if info.next_fire is not None else None,
+    }
+
+
+async def schedules_lines(service: QueueService, *, as_json: bool) -> list[str]:
+    """One row per schedule: name, task, cron or interval, time zone, state, last and next fire."""
+    infos = await service.schedules()
+    if as_json:
+        return [json.dumps([_schedule_json(info) for info in infos], sort_keys=True)]
+    if not infos:
+        return ["no schedules"]
+    header = ("name", "task", "when", "timezone", "state", "last fire", "next fire")
+    rows = [
+        (
+            info.name,
+            info.task or "-",
+            info.cron or (_every(info.interval) if info.interval is not None else "-"),
+            info.timezone or "-",
+            info.status,
+            _when(info.last_fire),
+            _when(info.next_fire),
+        )
+        for info in infos
+    ]
+    widths = [max(len(row[column]) for row in (header, *rows)) for column in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
+    removed = [info.name for info in infos if info.status == "removed"]
+    if removed:
+        lines.append(
+            f"removed from the code, no longer firing: {', '.join(removed)} "
+            "(delete the stored state with: schedules ... delete NAME)"
+        )
+    return lines
+
+
+async def schedule_action_lines(
+    service: QueueService, action: str, name: str | None, *, force: bool
+) -> list[str]:
+    """Pause, resume or delete the schedule ``name``; one line saying what changed.
+
+    Raises:
+        QueueConfigurationError: The action is unknown or the name is missing.
+    """
+    if action not in _SCHEDULE_ACTIONS or not name:
+        raise QueueConfigurationError(
+            f"schedules takes an action ({', '.join(_SCHEDULE_ACTIONS)}) and a schedule name, got "
+            f"{action!r} {name!r}"
+        )
+    if action == "delete":
+        await service.delete_schedule(name, force=force)
+        return [f"schedule {name} deleted (the tasks it enqueued stay)"]
+    if action == "pause":
+        await service.pause_schedule(name)
+        return [f"schedule {name} paused: its due times pass without firing until resumed"]
+    info = await service.resume_schedule(name)
+    return [f"schedule {name} resumed: next fire {_when(info.next_fire)}"]

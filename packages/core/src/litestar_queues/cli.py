@@ -1,8 +1,9 @@
 """The ``litestar-queues`` console script, for deployments without Litestar.
 
-Commands: ``worker``, ``status``, ``list``, ``show``, ``retry``, ``cancel`` (the same as
-``litestar queues``) and ``run-task`` (the remote-execution protocol). ``-v`` / ``-q`` before
-the command make the logs more or less detailed.
+Commands: ``worker``, ``status``, ``list``, ``show``, ``retry``, ``cancel``, ``purge``,
+``prune``, ``pause``, ``resume``, ``schedules`` (the same as ``litestar queues``) and
+``run-task`` (the remote-execution protocol). ``-v`` / ``-q`` before the command make the logs
+more or less detailed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from litestar_queues._admin import (
     purge_lines,
     purge_question,
     retry_lines,
+    schedule_action_lines,
+    schedules_lines,
     show_lines,
     split,
 )
@@ -301,6 +304,18 @@ def _add_admin(commands: Any) -> None:
         command = commands.add_parser(name, help=text)
         command.add_argument("target", help=target_help)
         command.add_argument("queue")
+    schedules = commands.add_parser(
+        "schedules", help="list the schedules (state, last and next fire), or pause, resume or delete one"
+    )
+    schedules.add_argument("target", help=target_help)
+    schedules.add_argument(
+        "action", nargs="?", choices=("pause", "resume", "delete"), help="change one schedule"
+    )
+    schedules.add_argument("name", nargs="?", help="the schedule's name (with an action)")
+    schedules.add_argument("--json", action="store_true", help="print JSON: a list of schedules")
+    schedules.add_argument(
+        "--force", action="store_true", help="delete a schedule still declared in the code"
+    )
 
 
 def _add_filters(parser: Any, *, statuses: bool) -> None:
@@ -347,6 +362,12 @@ async def _run_admin(args: argparse.Namespace) -> list[str]:
         lines = await _admin(args, lambda s: purge_lines(s, filters, args.older_than))
     elif args.command == "prune":
         lines = await _admin(args, prune_lines)
+    elif args.command == "schedules" and args.action is None:
+        lines = await _admin(args, lambda s: schedules_lines(s, as_json=args.json))
+    elif args.command == "schedules":
+        lines = await _admin(
+            args, lambda s: schedule_action_lines(s, args.action, args.name, force=args.force)
+        )
     else:
         paused = args.command == "pause"
         lines = await _admin(args, lambda s: pause_lines(s, args.queue, paused=paused))

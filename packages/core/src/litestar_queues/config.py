@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from litestar_queues._loading import unknown_execution_backend
-from litestar_queues.exceptions import QueueConfigurationError
+from litestar_queues.exceptions import QueueConfigurationError, ScheduleError
 from litestar_queues.ports import SystemClock
 from litestar_queues.registry import TaskRegistry, default_registry
 from litestar_queues.retention import Retention
+from litestar_queues.schedules.definition import Schedule
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -49,6 +50,11 @@ class WorkerConfig:
             that kills or stalls its worker is charged again and its neighbours get a fair run.
         watchdog: Keep leases alive from a thread while a task blocks the event loop (needs a
             queue backend given by URL and shared across processes; see ``docs/workers.md``).
+        scheduler: Run the schedules (``QueueConfig.schedules`` and ``@task(cron=...)``) in this
+            worker. Every worker may: the store lets one record per due time through, so no
+            leader is needed (``docs/schedules.md``). ``False`` leaves them to other workers.
+        scheduler_interval: Seconds between the scheduler's looks at the schedules: a due time
+            is enqueued at most about this late.
     """
 
     concurrency: int = 10
@@ -64,6 +70,8 @@ class WorkerConfig:
     processes: int = 1
     isolate_reclaimed: bool = True
     watchdog: bool = True
+    scheduler: bool = True
+    scheduler_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.concurrency, int) or self.concurrency < 1:
@@ -80,6 +88,9 @@ class WorkerConfig:
                 raise QueueConfigurationError(f"{name} must be > 0 and shorter than lease_seconds")
         if not self.poll_interval > 0:
             raise QueueConfigurationError("poll_interval must be > 0")
+        interval = self.scheduler_interval
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0:
+            raise QueueConfigurationError(f"scheduler_interval must be seconds > 0, got {interval!r}")
         if self.shutdown_grace < 0:
             raise QueueConfigurationError("shutdown_grace must be >= 0")
         if self.sync_threads is not None and self.sync_threads < 1:
@@ -131,6 +142,9 @@ class QueueConfig:
         registry: The task registry workers look names up in.
         retention: How long finished records are kept (completed one day, failed and
             cancelled seven days by default) and how often workers sweep older ones away.
+        schedules: Periodic enqueues (:class:`~litestar_queues.Schedule`), beside those declared
+            with ``@task(cron=...)``; names must be unique. Each names a registered task,
+            which is checked when the service opens and when a worker is built.
     """
 
     queue_backend: QueueBackend | str = "memory://"
@@ -145,6 +159,7 @@ class QueueConfig:
     registry: TaskRegistry = field(default_factory=lambda: default_registry)
     app: str | None = None
     retention: Retention = field(default_factory=Retention)
+    schedules: Sequence[Schedule] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.queue_backend, str) and not hasattr(self.queue_backend, "claim"):
@@ -177,6 +192,24 @@ class QueueConfig:
             raise QueueConfigurationError(
                 "retention must be a Retention (from litestar_queues import Retention), "
                 f"got {type(self.retention).__name__}"
+            )
+        self._check_schedules()
+
+    def _check_schedules(self) -> None:
+        if not isinstance(self.schedules, list | tuple) or not all(
+            isinstance(s, Schedule) for s in self.schedules
+        ):
+            raise QueueConfigurationError(
+                "schedules must be a list of Schedule (from litestar_queues import Schedule), "
+                f"got {self.schedules!r}"
+            )
+        self.schedules = tuple(self.schedules)
+        names = [s.name for s in self.schedules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ScheduleError(
+                f"schedule names must be unique, and {', '.join(map(repr, repeated))} is given more "
+                "than once in QueueConfig.schedules: rename one (the name keys its stored state)"
             )
 
     def execution_backend_names(self) -> set[str]:

@@ -21,6 +21,7 @@ __all__ = (
     "QueueConfigurationError",
     "QueueError",
     "ScheduleError",
+    "ScheduleNotFoundError",
     "SerializationError",
     "TaskNameError",
     "TaskNotFoundError",
@@ -48,6 +49,17 @@ class CronExpressionError(ScheduleError):
 
 class CronNotInstalledError(ScheduleError):
     """A cron schedule was declared, but the cron parser (the ``cron`` extra) is not installed."""
+
+
+class ScheduleNotFoundError(QueueError, LookupError):
+    """No schedule of the given name is declared in this process or stored in the queue backend."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"no schedule named {name!r} is declared in this process or stored in the queue backend "
+            "(list them with `litestar-queues schedules MODULE:ATTR`)"
+        )
+        self.name = name
 
 
 class TaskRegistrationError(QueueError, ValueError):

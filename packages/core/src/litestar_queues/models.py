@@ -23,6 +23,7 @@ __all__ = (
     "OutcomeKind",
     "QueryPosition",
     "RecordQuery",
+    "ScheduleState",
     "TaskRecord",
     "TaskStatus",
 )
@@ -274,3 +275,28 @@ class EnqueueResult(msgspec.Struct, frozen=True):
 
     record: TaskRecord
     created: bool
+
+
+class ScheduleState(msgspec.Struct, frozen=True, kw_only=True):
+    """What the queue backend stores for one periodic schedule: when it fires next.
+
+    The backend only stores it and changes it with an atomic compare-and-set
+    (:meth:`~litestar_queues.ports.QueueBackend.advance_schedule`); when a schedule is due, what
+    comes next and what to do after downtime are decided by the core's scheduler.
+
+    Attributes:
+        name: The schedule's unique name.
+        next_fire: The due time at which the schedule fires next (aware UTC).
+        paused: Whether the schedule is paused (the scheduler fires nothing while it is).
+        last_fire: The due time of the last fire (``None``: it never fired).
+        last_task_id: The id of the record the last fire enqueued (or that already held its
+            dedup key).
+        updated_at: When the state was last changed.
+    """
+
+    name: str
+    next_fire: datetime
+    paused: bool = False
+    last_fire: datetime | None = None
+    last_task_id: UUID | None = None
+    updated_at: datetime

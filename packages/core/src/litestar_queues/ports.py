@@ -1,6 +1,6 @@
 """The ports of the hexagon: what the core needs from the outside world.
 
-* :class:`QueueBackend` stores task records and changes them atomically.
+* :class:`QueueBackend` stores task records and schedule states, and changes them atomically.
 * :class:`ExecutionBackend` decides where a claimed task runs.
 * :class:`EventSink` delivers queue events to application-owned infrastructure.
 * :class:`Clock` tells the time, so the core and its tests never depend on sleeping.
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from litestar_queues.config import QueueConfig
     from litestar_queues.events.envelope import QueueEvent
-    from litestar_queues.models import EnqueueResult, Outcome, RecordQuery, TaskRecord
+    from litestar_queues.models import EnqueueResult, Outcome, RecordQuery, ScheduleState, TaskRecord
 
 __all__ = (
     "BackendReach",
@@ -56,7 +56,7 @@ class BackendReach(enum.Enum):
 
 @runtime_checkable
 class QueueBackend(Protocol):
-    """Stores task records and changes them atomically.
+    """Stores task records and schedule states, and changes them atomically.
 
     All policy (retries, backoff, timeouts, events) lives in the core; a backend only stores and
     applies the state changes below, each atomically. Times are passed in by the caller, so a
@@ -89,6 +89,12 @@ class QueueBackend(Protocol):
     * **set_paused** / **paused_queues**: a paused queue keeps its records and takes enqueues,
       but ``claim`` hands out none of them until it is resumed.
     * **take_turn**: at most one holder holds a duty at a time, until its turn ends.
+    * **advance_schedule**: a compare-and-set of a schedule's ``next_fire`` that enqueues the
+      fire's record in the same atomic step: of any number of callers passing the same
+      ``expected``, exactly one gets the new state and at most one record is stored; a refused
+      call changes nothing and stores nothing. ``paused`` is kept as stored.
+    * **set_schedule_paused** / **delete_schedule** / **schedule_states**: schedule states live
+      in the store; deleting one leaves the records its fires enqueued.
     * A terminal record never changes again, but through ``requeue`` and ``delete``.
 
     A backend also declares :attr:`reach`: which processes see its records.
@@ -235,6 +241,76 @@ class QueueBackend(Protocol):
 
         Returns:
             Whether ``holder`` holds the duty until ``until`` now.
+        """
+        ...
+
+    async def schedule_states(self) -> Sequence[ScheduleState]:
+        """Every stored schedule state, sorted by name."""
+        ...
+
+    async def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected: datetime | None,
+        next_fire: datetime,
+        record: TaskRecord | None,
+        now: datetime,
+    ) -> ScheduleState | None:
+        """Move the schedule ``name`` on to ``next_fire`` if it still fires at ``expected``.
+
+        An atomic compare-and-set. It applies only when the stored state's ``next_fire`` equals
+        ``expected`` (the same instant, to the microsecond), or, with ``expected=None``, when no
+        state is stored for ``name`` (the state is created, not paused). Then, in one atomic
+        step:
+
+        * ``next_fire`` and ``updated_at=now`` are stored; ``paused`` is kept as stored;
+        * with a ``record`` (a fire), the record is enqueued by the rules of :meth:`enqueue`
+          (when an active record holds its dedup ``key`` it is not stored, and the holder's id
+          is used; workers are woken as by an enqueue), ``last_fire=expected``, and
+          ``last_task_id`` is the id stored or held;
+        * without one (the first state, or a skipped due time), ``last_fire`` and
+          ``last_task_id`` are kept.
+
+        Otherwise (another caller moved the state first, the state was deleted, or it exists
+        while ``expected`` is ``None``) nothing changes and no record is stored. So of several
+        schedulers racing on one due time, exactly one gets the state back, and one record is
+        enqueued for it.
+
+        Args:
+            name: The schedule's name.
+            expected: The due time the caller read as ``next_fire`` (``None``: the caller found
+                no state).
+            next_fire: The due time to store (aware UTC).
+            record: The record a fire enqueues, due at ``expected`` (``None``: create or skip).
+                The core passes one only with an ``expected`` due time.
+            now: The time of the change (``updated_at``).
+
+        Returns:
+            The state after the change, or ``None`` when it was refused.
+        """
+        ...
+
+    async def set_schedule_paused(self, name: str, *, paused: bool, now: datetime) -> ScheduleState | None:
+        """Pause or resume the schedule ``name``: store ``paused`` and ``updated_at=now``.
+
+        ``next_fire``, ``last_fire`` and ``last_task_id`` are kept: when a resumed schedule's due
+        time passed meanwhile, what to do is the scheduler's decision (its misfire policy).
+
+        Returns:
+            The state after the change, or ``None`` when no state is stored for ``name`` (none
+            is created).
+        """
+        ...
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Delete the state of the schedule ``name`` (a schedule removed from code).
+
+        The records its fires enqueued stay. A later ``advance_schedule(name, expected=None,
+        ...)`` starts the schedule afresh.
+
+        Returns:
+            Whether a state was deleted.
         """
         ...
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from litestar_queues.exceptions import TaskRegistrationError, UnknownTaskError
 
 if TYPE_CHECKING:
+    from litestar_queues.schedules.definition import Schedule
     from litestar_queues.task import Task
 
 __all__ = ("TaskRegistry", "default_registry")
@@ -66,6 +67,12 @@ class TaskRegistry:
     def names(self) -> list[str]:
         """Return the registered names, sorted."""
         return sorted(self._tasks)
+
+    def schedules(self) -> list[Schedule]:
+        """The schedules declared on registered tasks (``@task(cron=...)``), sorted by name."""
+        with self._lock:
+            declared = [t.schedule for t in self._tasks.values() if t.schedule is not None]
+        return sorted(declared, key=lambda schedule: schedule.name)
 
 
 def _same_function(a: Any, b: Any) -> bool:

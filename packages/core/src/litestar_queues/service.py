@@ -31,6 +31,14 @@ from litestar_queues.models import (
 )
 from litestar_queues.ports import ExecutionBackend, QueueBackend
 from litestar_queues.retention import prune
+from litestar_queues.schedules.declared import declared_schedules
+from litestar_queues.schedules.operations import (
+    ScheduleInfo,
+    delete_schedule,
+    list_schedules,
+    set_schedule_paused,
+)
+from litestar_queues.schedules.scheduler import Scheduler
 from litestar_queues.serialization import to_json_value
 from litestar_queues.task import EnqueueOptions, RunAfter, Task, TaskCall
 from litestar_queues.task_result import TaskResult
@@ -39,6 +47,8 @@ from litestar_queues.worker import Worker
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
     from types import TracebackType
+
+    from litestar_queues.schedules.definition import Schedule
 
 __all__ = ("QueueService", "QueueStats", "TaskCall", "TaskPage")
 
@@ -131,9 +141,15 @@ class QueueService:
         await self.close()
 
     async def open(self) -> None:
-        """Open the backends and make this the active service."""
+        """Open the backends and make this the active service.
+
+        Raises:
+            ScheduleError: A declared schedule names a task not registered in this process, or
+                two share a name (checked before anything opens).
+        """
         if self._opened:
             return
+        Scheduler(self)  # checks the declared schedules: a mistake fails at start-up
         await self.backend.open()
         opened: list[ExecutionBackend] = []
         try:
@@ -180,8 +196,13 @@ class QueueService:
         args: Iterable[Any],
         kwargs: Mapping[str, Any],
         options: EnqueueOptions,
+        *,
+        now: datetime | None = None,
     ) -> TaskRecord:
         """Validate an enqueue request and build its record (nothing is stored).
+
+        ``now`` is the enqueue time (default: the configured clock's); a scheduler passes the
+        time of its tick.
 
         Raises:
             UnknownTaskError: ``task`` names no registered task.
@@ -199,7 +220,7 @@ class QueueService:
             what=what,
             max_bytes=self.config.max_payload_bytes,
         )
-        now = self.config.clock.now()
+        now = self.config.clock.now() if now is None else now
         run_at = _due_time(now, opts.run_after)
         return TaskRecord(
             id=uuid.uuid4(),
@@ -581,6 +602,61 @@ class QueueService:
     async def paused_queues(self) -> set[str]:
         """The names of the queues paused now."""
         return set(await self.backend.paused_queues())
+
+    # -- schedules ------------------------------------------------------------------------------
+
+    def declared_schedules(self) -> tuple[Schedule, ...]:
+        """The schedules this process declares: ``QueueConfig.schedules`` and ``@task(cron=...)``.
+
+        Raises:
+            ScheduleError: Two share a name, or one names a task not registered here.
+        """
+        return declared_schedules(self.config)
+
+    async def schedules(self) -> list[ScheduleInfo]:
+        """Every schedule declared here or stored in the backend: definition, state, last and next fire.
+
+        A stored schedule that this process does not declare is listed as ``removed``.
+        """
+        return await list_schedules(self)
+
+    async def pause_schedule(self, name: str) -> ScheduleInfo:
+        """Pause the schedule ``name`` in every process: its due times pass without a record.
+
+        Raises:
+            ScheduleNotFoundError: No schedule of that name is declared or stored.
+        """
+        return await set_schedule_paused(self, name, paused=True)
+
+    async def resume_schedule(self, name: str) -> ScheduleInfo:
+        """Resume a paused schedule: it fires again from its next due time (no catching up).
+
+        Raises:
+            ScheduleNotFoundError: No schedule of that name is declared or stored.
+        """
+        return await set_schedule_paused(self, name, paused=False)
+
+    async def delete_schedule(self, name: str, *, force: bool = False) -> None:
+        """Delete the stored state of a schedule removed from the code; its records stay.
+
+        Args:
+            name: The schedule's name.
+            force: Delete a schedule that is still declared too: its schedulers store it again
+                at their next tick, as new (its next due time counted from then).
+
+        Raises:
+            ScheduleError: The schedule is still declared here and ``force`` is not set.
+            ScheduleNotFoundError: No state is stored under ``name``.
+        """
+        await delete_schedule(self, name, force=force)
+
+    def scheduler(self, **options: Any) -> Scheduler:
+        """Build a :class:`~litestar_queues.schedules.scheduler.Scheduler` for this service.
+
+        Workers run their own; this one is for driving ``tick(now)`` yourself (tests, a
+        scheduler-only process). Keyword options go to the ``Scheduler``.
+        """
+        return Scheduler(self, **options)
 
     def worker(self, **overrides: Any) -> Worker:
         """Build a :class:`~litestar_queues.Worker` for this service (``WorkerConfig`` overrides)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
@@ -11,9 +11,15 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 import msgspec
 
 from litestar_queues._active import active_service
-from litestar_queues.exceptions import QueueConfigurationError, TaskNameError, TaskRegistrationError
+from litestar_queues.exceptions import (
+    QueueConfigurationError,
+    ScheduleError,
+    TaskNameError,
+    TaskRegistrationError,
+)
 from litestar_queues.registry import TaskRegistry, default_registry
 from litestar_queues.retry import Backoff
+from litestar_queues.schedules.definition import MisfirePolicy, Schedule
 
 if TYPE_CHECKING:
     from litestar_queues.task_result import TaskResult
@@ -125,9 +131,20 @@ class Task(Generic[P, R]):
             defaults: queue ``"default"``, priority 0, retries 0, no timeout).
         backoff: Delay between attempts.
         options: Overrides set with :meth:`using`, above the defaults.
+        schedule: The schedule declared with ``@task(cron=...)`` or ``@task(interval=...)``.
     """
 
-    __slots__ = ("backoff", "defaults", "fn", "is_async", "name", "options", "wants_context", "wants_job_id")
+    __slots__ = (
+        "backoff",
+        "defaults",
+        "fn",
+        "is_async",
+        "name",
+        "options",
+        "schedule",
+        "wants_context",
+        "wants_job_id",
+    )
 
     def __init__(
         self,
@@ -137,6 +154,7 @@ class Task(Generic[P, R]):
         defaults: EnqueueOptions | None = None,
         backoff: Backoff | None = None,
         options: EnqueueOptions | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise TaskRegistrationError("a task name must be a non-empty string")
@@ -148,6 +166,8 @@ class Task(Generic[P, R]):
         self.backoff = backoff or Backoff()
         self.options = options or EnqueueOptions()
         """The overrides set with :meth:`using` (``None`` fields keep the defaults)."""
+        self.schedule = schedule
+        """The schedule declared on the task (``None``: none); the registry collects it."""
         self.is_async = inspect.iscoroutinefunction(fn)
         params = inspect.signature(fn).parameters
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
@@ -229,6 +249,7 @@ class Task(Generic[P, R]):
             defaults=self.defaults,
             backoff=self.backoff,
             options=self.options.merged(overrides),
+            schedule=self.schedule,
         )
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> TaskResult[R]:
@@ -276,6 +297,13 @@ def task(
     execution_profile: str | None = None,
     backoff: Backoff | None = None,
     registry: TaskRegistry | None = None,
+    cron: str | None = None,
+    interval: timedelta | float | None = None,
+    timezone: str = "UTC",
+    schedule_args: Sequence[Any] = (),
+    schedule_kwargs: Mapping[str, Any] | None = None,
+    jitter: float = 0.0,
+    misfire: MisfirePolicy = MisfirePolicy.CATCH_UP_ONCE,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -290,6 +318,13 @@ def task(
     execution_profile: str | None = None,
     backoff: Backoff | None = None,
     registry: TaskRegistry | None = None,
+    cron: str | None = None,
+    interval: timedelta | float | None = None,
+    timezone: str = "UTC",
+    schedule_args: Sequence[Any] = (),
+    schedule_kwargs: Mapping[str, Any] | None = None,
+    jitter: float = 0.0,
+    misfire: MisfirePolicy = MisfirePolicy.CATCH_UP_ONCE,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Register a function as a task: ``@task("reports.render", ...)``, ``@task()`` or ``@task``.
 
@@ -308,12 +343,23 @@ def task(
         execution_profile: Default execution profile name.
         backoff: Delay between attempts (default: exponential from 1 s, with jitter).
         registry: Registry to use (default: the process registry).
+        cron: Enqueue the task periodically on this five-field cron expression (needs the
+            ``cron`` extra), under a schedule named after the task; see ``docs/schedules.md``.
+        interval: Enqueue the task periodically every this many seconds (or timedelta).
+            Give at most one of ``cron`` and ``interval``.
+        timezone: IANA zone the ``cron`` expression is read in (default UTC).
+        schedule_args: Positional arguments of the scheduled runs (JSON values).
+        schedule_kwargs: Keyword arguments of the scheduled runs (JSON values).
+        jitter: Up to this many seconds of delay added to each scheduled run's start.
+        misfire: What the schedule does after downtime (``catch_up_once`` or ``skip``).
 
     Returns:
         A decorator turning the function into a :class:`Task` (for a bare ``@task``, the task).
 
     Raises:
         TaskRegistrationError: ``name`` is already registered to another function.
+        ScheduleError: The schedule is invalid (a bad cron expression, a schedule keyword
+            without ``cron`` or ``interval``); the message names the fix.
         QueueConfigurationError: A default is invalid.
         TaskNameError: No name is given and none can be derived (a lambda, a function defined
             inside another function, a callable object): pass ``@task("a.name")``. It is a
@@ -322,13 +368,24 @@ def task(
     if name is not None and not isinstance(name, str) and not callable(name):
         raise TaskRegistrationError(f"a task name must be a non-empty string, got {name!r}")
     defaults = EnqueueOptions.from_call(locals())
+    timing = _ScheduleKeywords(
+        cron=cron,
+        interval=interval,
+        timezone=timezone,
+        args=schedule_args,
+        kwargs=schedule_kwargs,
+        jitter=jitter,
+        misfire=misfire,
+    )
 
     def decorate(fn: Callable[P, R]) -> Task[P, R]:
+        task_name = name if isinstance(name, str) else derived_name(fn)
         created = Task(
             fn,
-            name=name if isinstance(name, str) else derived_name(fn),
+            name=task_name,
             defaults=defaults,
             backoff=backoff,
+            schedule=timing.schedule(task_name),
         )
         (registry or default_registry).register(created)
         return created
@@ -336,6 +393,51 @@ def task(
     if callable(name):
         return decorate(name)
     return decorate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ScheduleKeywords:
+    """The schedule keywords of ``@task``, turned into a :class:`Schedule` once the name is known."""
+
+    cron: str | None
+    interval: timedelta | float | None
+    timezone: str
+    args: Sequence[Any]
+    kwargs: Mapping[str, Any] | None
+    jitter: float
+    misfire: MisfirePolicy
+
+    def schedule(self, task_name: str) -> Schedule | None:
+        if self.cron is None and self.interval is None:
+            given = [
+                keyword
+                for keyword, value, default in (
+                    ("timezone", self.timezone, "UTC"),
+                    ("schedule_args", tuple(self.args), ()),
+                    ("schedule_kwargs", self.kwargs, None),
+                    ("jitter", self.jitter, 0.0),
+                    ("misfire", self.misfire, MisfirePolicy.CATCH_UP_ONCE),
+                )
+                if value != default
+            ]
+            if given:
+                raise ScheduleError(
+                    f"task {task_name!r}: {', '.join(given)} configure a schedule, which needs "
+                    "cron= or interval= (e.g. @task(..., cron='0 3 * * *'))"
+                )
+            return None
+        # the schedule is named after the task: its stored state and due-time keys hang on it
+        return Schedule(
+            name=task_name,
+            task=task_name,
+            args=self.args,
+            kwargs=dict(self.kwargs or {}),
+            cron=self.cron,
+            interval=self.interval,
+            timezone=self.timezone,
+            jitter=self.jitter,
+            misfire=self.misfire,
+        )
 
 
 def derived_name(fn: Callable[..., Any]) -> str:

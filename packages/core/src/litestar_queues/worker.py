@@ -16,6 +16,7 @@ import anyio.to_thread
 from litestar_queues._watchdog import LeaseWatchdog
 from litestar_queues.exceptions import QueueError
 from litestar_queues.retention import RETENTION_DUTY
+from litestar_queues.schedules.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -68,6 +69,10 @@ class Worker:
         service: An open :class:`~litestar_queues.QueueService`.
         config: Worker settings (default: the service config's ``worker``).
         **overrides: Fields of :class:`~litestar_queues.WorkerConfig` to override.
+
+    Raises:
+        ScheduleError: A declared schedule names a task not registered in this process, or two
+            share a name (unless ``scheduler=False``).
     """
 
     def __init__(self, service: QueueService, config: WorkerConfig | None = None, **overrides: Any) -> None:
@@ -96,6 +101,11 @@ class Worker:
         # suspects are then met one by one, instead of being held (and charged) together
         self._careful = False
         self._watchdog = self._make_watchdog()
+        # built here, so that a schedule naming an unregistered task fails before the worker starts
+        self.scheduler = (
+            Scheduler(service, interval=self.config.scheduler_interval) if self.config.scheduler else None
+        )
+        """The scheduler this worker runs (``None`` with ``WorkerConfig(scheduler=False)``)."""
         self._task_group: TaskGroup | None = None
         self._tg_cm: Any = None
         self.completed = 0
@@ -230,6 +240,8 @@ class Worker:
                 service_tg.start_soon(self._ack_loop)
                 service_tg.start_soon(self._summary_loop)
                 service_tg.start_soon(self._retention_loop)
+                if self.scheduler is not None:
+                    service_tg.start_soon(self.scheduler.run)
                 async with anyio.create_task_group() as tasks_tg:
                     await self._claim_loop(tasks_tg)
                     await self._drain()

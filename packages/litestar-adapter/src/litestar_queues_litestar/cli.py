@@ -1,4 +1,4 @@
-"""``litestar queues``: run workers, find, retry, cancel and purge tasks, pause queues.
+"""``litestar queues``: run workers, find, retry, cancel and purge tasks, pause queues, list schedules.
 
 ``litestar queues -v ...`` / ``-q ...`` make the logs more or less detailed (the worker logs one
 line per task outcome at INFO by default).
@@ -24,6 +24,8 @@ from litestar_queues._admin import (
     purge_lines,
     purge_question,
     retry_lines,
+    schedule_action_lines,
+    schedules_lines,
     show_lines,
     split,
 )
@@ -309,3 +311,23 @@ def pause_command(app: Litestar, queue: str) -> None:
 def resume_command(app: Litestar, queue: str) -> None:
     """Resume a paused QUEUE."""
     _echo(_plugin(app), lambda service: pause_lines(service, queue, paused=False))
+
+
+@queues_group.command(name="schedules")
+@click.argument("action", required=False, type=click.Choice(["pause", "resume", "delete"]))
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of schedules.")
+@click.option("--force", is_flag=True, help="Delete a schedule that is still declared in the code.")
+def schedules_command(
+    app: Litestar, action: str | None, name: str | None, as_json: bool, force: bool
+) -> None:
+    """List the schedules (state, last and next fire), or pause, resume or delete NAME.
+
+    A paused schedule's due times pass without firing until it is resumed; delete forgets the
+    stored state of a schedule removed from the code (listed as removed).
+    """
+    plugin = _plugin(app)
+    if action is None:
+        _echo(plugin, lambda service: schedules_lines(service, as_json=as_json))
+        return
+    _echo(plugin, lambda service: schedule_action_lines(service, action, name, force=force))

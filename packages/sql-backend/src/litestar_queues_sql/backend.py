@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, EnqueueResult
-from litestar_queues_sql import _finish, _query, _state
+from litestar_queues_sql import _finish, _query, _schedules, _state
 from litestar_queues_sql._base import SQLBackendBase
 from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_statement
 from litestar_queues_sql._errors import enqueue_errors, error_code
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Row
 
-    from litestar_queues.models import Outcome, RecordQuery, TaskRecord
+    from litestar_queues.models import Outcome, RecordQuery, ScheduleState, TaskRecord
 
 __all__ = ("SQLQueueBackend",)
 
@@ -454,6 +454,91 @@ class SQLQueueBackend(SQLBackendBase):
         params = {"p_duty": duty, "p_holder": holder, "p_now": now, "p_until": until}
         async with self._statement("take turn") as conn:
             return (await conn.execute(stmt, params)).first() is not None
+
+    # -- schedules ---------------------------------------------------------------------------------
+
+    async def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected: datetime | None,
+        next_fire: datetime,
+        record: TaskRecord | None,
+        now: datetime,
+    ) -> ScheduleState | None:
+        """Move ``name`` on to ``next_fire`` while it fires at ``expected``; a fire enqueues ``record``.
+
+        One transaction (see :mod:`litestar_queues_sql._schedules`): the compare-and-set
+        statement first (``UPDATE ... WHERE name = :name AND next_fire = :expected RETURNING``,
+        or ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` when ``expected`` is ``None``); the
+        record is inserted only when it returned the row, by the enqueue path (a held dedup key
+        stores nothing and its holder's id becomes ``last_task_id``; workers are woken as by an
+        enqueue). A refused call ends its transaction having changed nothing. Without a record
+        the compare-and-set is the whole change (PostgreSQL: one autocommit statement).
+
+        Raises:
+            QueueConfigurationError: The name cannot be stored, or the record cannot (as
+                :meth:`enqueue`); nothing is changed.
+            SerializationError: As :meth:`enqueue`.
+            BackendUnavailableError: The database cannot be reached.
+        """
+        check_names(self.dialect, schedule=name)
+        table = self.tables.schedules
+        params: dict[str, Any] = {"p_name": name, "p_next": next_fire, "p_now": now, "p_expected": expected}
+        params["p_task"] = None if record is None else record.id
+        if expected is None:
+            stmt = _schedules.create_statement(table, self.dialect)
+            del params["p_expected"]
+        else:
+            stmt = _schedules.advance_statement(table, fire=record is not None)
+            if record is None:
+                del params["p_task"]
+        if record is None:
+            async with self._statement("advance schedule") as conn:
+                row = (await conn.execute(stmt, params)).first()
+            return None if row is None else _schedules.row_to_state(row)
+        rows = self._rows([record])
+        with enqueue_errors(self._database, 1):
+            async with self._transaction("advance schedule") as conn:
+                row = (await conn.execute(stmt, params)).first()
+                if row is None:  # refused: nothing was written, nothing is enqueued
+                    return None
+                (stored,) = await self._enqueue_on(conn, [record], rows)
+                if stored.record.id != record.id:  # an active record holds the key: note it
+                    holder = {"p_name": name, "p_task": stored.record.id}
+                    row = (await conn.execute(_schedules.holder_statement(table), holder)).one()
+        return _schedules.row_to_state(row)
+
+    async def set_schedule_paused(self, name: str, *, paused: bool, now: datetime) -> ScheduleState | None:
+        """Pause or resume the schedule ``name`` in one statement (``None``: it has no state).
+
+        Raises:
+            QueueConfigurationError: The name cannot be stored (see the Limits docs).
+        """
+        check_names(self.dialect, schedule=name)
+        stmt = _schedules.pause_statement(self.tables.schedules)
+        params = {"p_name": name, "p_paused": paused, "p_now": now}
+        async with self._statement("pause schedule") as conn:
+            row = (await conn.execute(stmt, params)).first()
+        return None if row is None else _schedules.row_to_state(row)
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Delete the state of the schedule ``name`` (its records stay); whether there was one.
+
+        Raises:
+            QueueConfigurationError: The name cannot be stored (see the Limits docs).
+        """
+        check_names(self.dialect, schedule=name)
+        stmt = _schedules.delete_statement(self.tables.schedules)
+        async with self._statement("delete schedule") as conn:
+            return (await conn.execute(stmt, {"p_name": name})).first() is not None
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        """Every stored schedule state, sorted by name (code point order, whatever the collation)."""
+        table = self.tables.schedules
+        async with self._statement("schedule states") as conn:
+            rows = (await conn.execute(select(table))).all()
+        return sorted((_schedules.row_to_state(row) for row in rows), key=lambda state: state.name)
 
     def _moved(self, task_id: UUID) -> MalformedRecordError:
         return MalformedRecordError(

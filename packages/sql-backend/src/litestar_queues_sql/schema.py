@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -71,6 +72,8 @@ class QueueTables:
         dead_letters: Rows moved aside because they could not be decoded.
         paused_queues: One row per paused queue (``claim`` skips its records).
         duties: One row per duty taken with ``take_turn``: its holder and the end of its turn.
+        schedules: One row per periodic schedule's state (``advance_schedule``): when it fires
+            next, whether it is paused, its last fire.
         table_prefix: Prefix of every table and index name.
         schema: Database schema (``None``: the default one).
     """
@@ -80,13 +83,14 @@ class QueueTables:
     dead_letters: Table
     paused_queues: Table
     duties: Table
+    schedules: Table
     table_prefix: str
     schema: str | None
 
     @property
     def all(self) -> tuple[Table, ...]:
         """Every table of the namespace, in creation order."""
-        return (self.tasks, self.dead_letters, self.paused_queues, self.duties)
+        return (self.tasks, self.dead_letters, self.paused_queues, self.duties, self.schedules)
 
     @property
     def channel(self) -> str:
@@ -227,12 +231,25 @@ def queue_tables(
         Column("until", UTCDateTime(), nullable=False),
         schema=schema,
     )
+    # added with schedules (issue 17): create_all makes it on older databases
+    schedules = Table(
+        f"{p}schedules",
+        md,
+        Column("name", Text(), primary_key=True),
+        Column("next_fire", UTCDateTime(), nullable=False),
+        Column("paused", Boolean(), nullable=False, server_default=text("false")),
+        Column("last_fire", UTCDateTime()),
+        Column("last_task_id", Uuid()),
+        Column("updated_at", UTCDateTime(), nullable=False),
+        schema=schema,
+    )
     return QueueTables(
         metadata=md,
         tasks=tasks,
         dead_letters=dead_letters,
         paused_queues=paused_queues,
         duties=duties,
+        schedules=schedules,
         table_prefix=table_prefix,
         schema=schema,
     )
@@ -248,7 +265,7 @@ metadata = tables.metadata
 async def ensure_tables(connection: AsyncConnection, namespace: QueueTables) -> None:
     """Create the tables, columns and indexes that do not exist yet (idempotent, safe under concurrency).
 
-    A database made by an earlier version gains the tables (paused queues, duties), and its
+    A database made by an earlier version gains the tables (paused queues, duties, schedules), and its
     tasks table the columns and indexes, added since.
 
     Runs inside the caller's transaction; a transaction-scoped advisory lock (PostgreSQL) or the

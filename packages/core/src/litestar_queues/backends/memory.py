@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from litestar_queues.backends.signals import Broadcast, Latch
-from litestar_queues.models import RETRYABLE_STATUSES, WAITING_STATUSES, EnqueueResult, TaskRecord
+from litestar_queues.models import (
+    RETRYABLE_STATUSES,
+    WAITING_STATUSES,
+    EnqueueResult,
+    ScheduleState,
+    TaskRecord,
+)
 from litestar_queues.ports import BackendReach
 
 if TYPE_CHECKING:
@@ -43,6 +49,7 @@ class MemoryQueueBackend:
         "_paused",
         "_ready",
         "_records",
+        "_schedules",
         "_seq",
         "_turns",
         "_work_signal",
@@ -62,6 +69,7 @@ class MemoryQueueBackend:
         self._counter = itertools.count()
         self._paused: set[str] = set()
         self._turns: dict[str, tuple[str, datetime]] = {}
+        self._schedules: dict[str, ScheduleState] = {}
         self._work_signal = Latch()
         self._finish_signal = Broadcast()
 
@@ -86,20 +94,20 @@ class MemoryQueueBackend:
         else:
             self._queue_ready(record)
 
+    def _store(self, record: TaskRecord) -> EnqueueResult:
+        if record.key is not None:
+            holder = self._active_keys.get(record.key)
+            if holder is not None:
+                return EnqueueResult(record=self._records[holder], created=False)
+            self._active_keys[record.key] = record.id
+        self._records[record.id] = record
+        self._seq[record.id] = next(self._counter)
+        self._queue(record)
+        return EnqueueResult(record=record, created=True)
+
     async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
         """Store new records, returning the active holder of a taken dedup key instead."""
-        results: list[EnqueueResult] = []
-        for record in records:
-            if record.key is not None:
-                holder = self._active_keys.get(record.key)
-                if holder is not None:
-                    results.append(EnqueueResult(record=self._records[holder], created=False))
-                    continue
-                self._active_keys[record.key] = record.id
-            self._records[record.id] = record
-            self._seq[record.id] = next(self._counter)
-            self._queue(record)
-            results.append(EnqueueResult(record=record, created=True))
+        results = [self._store(record) for record in records]
         if results:
             self._work_signal.fire()
         return results
@@ -327,7 +335,46 @@ class MemoryQueueBackend:
         self._turns[duty] = (holder, until)
         return True
 
+    async def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected: datetime | None,
+        next_fire: datetime,
+        record: TaskRecord | None,
+        now: datetime,
+    ) -> ScheduleState | None:
+        """Move ``name`` on to ``next_fire`` while it fires at ``expected``; a fire enqueues ``record``."""
+        current = self._schedules.get(name)
+        # expected=None matches only a schedule without a state
+        if (None if current is None else current.next_fire) != expected:
+            return None
+        state = current or ScheduleState(name=name, next_fire=next_fire, updated_at=now)
+        state = msgspec.structs.replace(state, next_fire=next_fire, updated_at=now)
+        if record is not None:
+            stored = self._store(record).record
+            state = msgspec.structs.replace(state, last_fire=expected, last_task_id=stored.id)
+            self._work_signal.fire()
+        self._schedules[name] = state
+        return state
+
+    async def set_schedule_paused(self, name: str, *, paused: bool, now: datetime) -> ScheduleState | None:
+        """Pause or resume the schedule ``name`` (``None``: it has no state)."""
+        current = self._schedules.get(name)
+        if current is None:
+            return None
+        state = self._schedules[name] = msgspec.structs.replace(current, paused=paused, updated_at=now)
+        return state
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Forget the schedule ``name``; its records stay."""
+        return self._schedules.pop(name, None) is not None
+
     # -- reads --------------------------------------------------------------------------------
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        """Every schedule state, sorted by name."""
+        return [self._schedules[name] for name in sorted(self._schedules)]
 
     async def query(self, query: RecordQuery) -> list[TaskRecord]:
         """List matching records in ``(created_at, id)`` order from the query's position on."""

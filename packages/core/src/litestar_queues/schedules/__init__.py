@@ -1,8 +1,11 @@
 """Schedules: tasks enqueued on a cron expression or a fixed interval.
 
-This package holds the pure half: what a schedule is, when it fires, what it does after
-downtime, and the identity of each due time. Nothing here reads a clock or touches a store;
-the scheduler passes ``now`` in, like the queue port does.
+The pure half is exported here: what a schedule is, when it fires, what it does after
+downtime, and the identity of each due time; none of it reads a clock or touches a store.
+The half that applies them lives in :mod:`litestar_queues.schedules.scheduler` (the
+``Scheduler`` every worker runs), :mod:`~litestar_queues.schedules.declared` (which schedules a
+process declares) and :mod:`~litestar_queues.schedules.operations` (listing, pause, resume,
+delete), all re-exported from ``litestar_queues``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-__all__ = ("ContractViolation", "expect", "expect_equal", "make_record")
+__all__ = ("ContractViolation", "expect", "expect_equal", "make_record", "schedule_key")
 
 
 class ContractViolation(AssertionError):
@@ -86,3 +86,8 @@ def make_record(
         created_at=now,
         run_at=due,
     )
+
+
+def schedule_key(name: str, due: datetime) -> str:
+    """The dedup key of the record the schedule ``name`` enqueues for the due time ``due``."""
+    return f"schedule:{name}:{due.isoformat()}"

@@ -7,12 +7,13 @@ from litestar_queues.testing._suite_claim import ClaimSuite
 from litestar_queues.testing._suite_lifecycle import LifecycleSuite
 from litestar_queues.testing._suite_query import QuerySuite
 from litestar_queues.testing._suite_reads import ReadSuite
+from litestar_queues.testing._suite_schedules import ScheduleSuite
 from litestar_queues.testing._suite_upkeep import UpkeepSuite
 
 __all__ = ("QueueBackendContract",)
 
 
-class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite, UpkeepSuite):
+class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite, UpkeepSuite, ScheduleSuite):
     """The conformance suite of the :class:`~litestar_queues.ports.QueueBackend` port.
 
     Subclass it in a test module under a name pytest collects (``Test...``) and define
@@ -59,12 +60,17 @@ class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite, Up
         several workers, claim_task, heartbeat, finish (complete, fail, retry now / later,
         release), advance the clock, reclaim_expired, cancel, requeue, a query paged through
         with random filters, order and page size, delete by filter (a purge, or a retention
-        sweep by finish time), pause / resume a queue, and take a duty's turn. After every step
-        the store is
-        loaded and checked: no task lost, no task held by two workers, claims by priority then
-        enqueue order, one active record per dedup key, delayed records never claimed early,
-        terminal records unchanged, deleted records gone, paused queues never claimed, one live
-        holder per duty, attempts never above ``max_retries + 1``, and each record
-        equal to the model's.
+        sweep by finish time), pause / resume a queue, take a duty's turn, and on schedules:
+        advance a schedule by one of several schedulers (expecting its current due time, a
+        stale one, or none; firing a record or skipping), several schedulers racing on the same
+        expected due time in one call, a record holding the key of a schedule's next due time,
+        pause / resume a schedule, and delete a schedule. After every step the store is loaded
+        and checked: no task lost, no task held by two workers, claims by priority then enqueue
+        order, one active record per dedup key, delayed records never claimed early, terminal
+        records unchanged, deleted records gone, paused queues never claimed, one live holder
+        per duty, attempts never above ``max_retries + 1``, each record equal to the model's,
+        the schedule states equal to the model's, exactly one winner of a compare-and-set that
+        applies (none of one that does not), nothing stored by a refused advance, and at most
+        one record enqueued by advances for each due time of a schedule.
         """
         run_backend_machine(self, self.hypothesis_settings)

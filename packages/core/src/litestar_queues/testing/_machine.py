@@ -1,39 +1,35 @@
-"""The contract's hypothesis state machine: random operation sequences against backend and model."""
+"""The contract's hypothesis state machine: random operation sequences against backend and model.
+
+The record rules are here; the schedule rules come from :mod:`._machine_schedules` and the
+plumbing (the backend, the portal, the checks after each step) from :mod:`._machine_base`.
+"""
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import hypothesis
 import hypothesis.strategies as st
 import msgspec
 from anyio.from_thread import start_blocking_portal
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, Outcome, QueryPosition, RecordQuery
 from litestar_queues.testing._check import ContractViolation, expect, expect_equal, make_record
-from litestar_queues.testing._clock import ManualClock
-from litestar_queues.testing._compare import check_counts, check_record, check_store
-from litestar_queues.testing._model import Model
+from litestar_queues.testing._compare import check_record
+from litestar_queues.testing._machine_base import QUEUES, WORKERS, BackendFactory
+from litestar_queues.testing._machine_schedules import ScheduleRules
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
     from uuid import UUID
-
-    from anyio.from_thread import BlockingPortal
 
     from litestar_queues.models import TaskRecord
     from litestar_queues.ports import QueueBackend
 
 __all__ = ("BackendFactory", "run_backend_machine")
 
-T = TypeVar("T")
-
-QUEUES = ("default", "other")
-WORKERS = ("w1", "w2", "w3")
 _QUEUE_FILTERS: tuple[tuple[str, ...] | None, ...] = (None, ("default",), ("other",), ("other", "default"))
 _SPEC = st.fixed_dictionaries(
     {
@@ -66,90 +62,8 @@ _DELETE_FILTERS: tuple[tuple[str, ...] | None, ...] = (
 )
 
 
-class BackendFactory(Protocol):
-    """What the machine needs from the contract: make a backend, and clean up after it."""
-
-    async def make_backend(self) -> QueueBackend:
-        """Return a fresh, empty, unopened backend."""
-        ...
-
-    async def teardown_backend(self, backend: QueueBackend) -> None:
-        """Clean up after ``backend`` was closed."""
-        ...
-
-
-class _BackendMachine(RuleBasedStateMachine):
+class _BackendMachine(ScheduleRules):
     """Drives one backend and the reference model with the same operations."""
-
-    factory: ClassVar[BackendFactory]
-    portal: ClassVar[BlockingPortal]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.clock = ManualClock()
-        self.model = Model()
-        self.held: dict[str, list[tuple[UUID, str]]] = {w: [] for w in WORKERS}
-        self.terminal: dict[UUID, TaskRecord] = {}
-        self.deleted: dict[UUID, None] = {}  # an ordered set: draws must replay alike
-        self._ids = itertools.count(1)
-        self._records: dict[UUID, TaskRecord | None] = {}
-        self._gone: dict[UUID, TaskRecord | None] = {}
-        self._counts: dict[str, dict[str, int]] = {}
-        self.backend: QueueBackend | None = None
-        self.backend = self.portal.call(self._open)
-
-    async def _open(self) -> QueueBackend:
-        backend = await self.factory.make_backend()
-        await backend.open()
-        return backend
-
-    async def _close(self) -> None:
-        if self.backend is not None:
-            try:
-                await self.backend.close()
-            finally:
-                await self.factory.teardown_backend(self.backend)
-
-    def teardown(self) -> None:
-        """Close the backend through the portal."""
-        self.portal.call(self._close)
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    def _step(self, operation: Callable[[QueueBackend], Awaitable[T]]) -> T:
-        """Run ``operation``, then load every known and deleted record and the counts, in one call."""
-
-        async def run() -> T:
-            backend = self.backend
-            assert backend is not None
-            result = await operation(backend)
-            self._records = {task_id: await backend.get(task_id) for task_id in self.model.records}
-            self._gone = {task_id: await backend.get(task_id) for task_id in self.deleted}
-            self._counts = dict(await backend.counts())
-            return result
-
-        return self.portal.call(run)
-
-    def _verify(self) -> None:
-        check_store(self._records, self.model, self.terminal, self.clock.now())
-        check_counts(self._counts, self._records)
-        for task_id, record in self._gone.items():
-            expect(record is None, "delete", f"deleted record {task_id} came back as {record!r}")
-
-    async def _reported(self, backend: QueueBackend) -> dict[UUID, str]:
-        """The status the backend reports for each due scheduled record (pending or scheduled).
-
-        A backend may promote a due scheduled record to pending (check_record allows either);
-        a status filter lists it by the status the backend reports.
-        """
-        now = self.clock.now()
-        reported: dict[UUID, str] = {}
-        for record in self.model.records.values():
-            if record.status == "scheduled" and record.run_at <= now:
-                stored = await backend.get(record.id)
-                if stored is not None and stored.status in ("scheduled", "pending"):
-                    reported[record.id] = stored.status
-        return reported
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -167,9 +81,7 @@ class _BackendMachine(RuleBasedStateMachine):
                 max_retries=s["max_retries"],
                 max_reclaims=s["max_reclaims"],
                 args=[i],
-                # ids from a counter: a limited delete of records created at the same time picks
-                # by id, and hypothesis replays a run only when every choice repeats
-                task_id=uuid.UUID(int=next(self._ids)),
+                task_id=self._new_id(),
             )
             for i, s in enumerate(specs)
         ]

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from litestar_queues.models import ACTIVE_STATUSES, TERMINAL_STATUSES
+import msgspec
+
+from litestar_queues.models import ACTIVE_STATUSES, TERMINAL_STATUSES, ScheduleState
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -56,12 +58,13 @@ class ModelRecord:
 
 
 class Model:
-    """The reference: records in a dict, enqueue order as a counter, no cleverness."""
+    """The reference: records in a dict, enqueue order as a counter, schedule states by name."""
 
     def __init__(self) -> None:
         self.records: dict[UUID, ModelRecord] = {}
         self.paused: set[str] = set()
         self.turns: dict[str, tuple[str, datetime]] = {}
+        self.schedules: dict[str, ScheduleState] = {}
         self._seq = 0
 
     # -- predictions ---------------------------------------------------------------------------
@@ -259,3 +262,43 @@ class Model:
             return False
         self.turns[duty] = (holder, until)
         return True
+
+    # -- schedules -----------------------------------------------------------------------------
+
+    def schedule_states(self) -> list[ScheduleState]:
+        """Every schedule state, sorted by name."""
+        return [self.schedules[name] for name in sorted(self.schedules)]
+
+    def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected: datetime | None,
+        next_fire: datetime,
+        record: TaskRecord | None,
+        now: datetime,
+    ) -> ScheduleState | None:
+        """Compare-and-set ``name``'s next fire; a fire enqueues ``record`` (``None``: refused)."""
+        current = self.schedules.get(name)
+        if (None if current is None else current.next_fire) != expected:
+            return None
+        if current is None:
+            current = ScheduleState(name=name, next_fire=next_fire, updated_at=now)
+        state = msgspec.structs.replace(current, next_fire=next_fire, updated_at=now)
+        if record is not None:
+            task_id, _ = self.enqueue(record)
+            state = msgspec.structs.replace(state, last_fire=expected, last_task_id=task_id)
+        self.schedules[name] = state
+        return state
+
+    def set_schedule_paused(self, name: str, *, paused: bool, now: datetime) -> ScheduleState | None:
+        """Pause or resume ``name`` (``None``: no state)."""
+        current = self.schedules.get(name)
+        if current is None:
+            return None
+        state = self.schedules[name] = msgspec.structs.replace(current, paused=paused, updated_at=now)
+        return state
+
+    def delete_schedule(self, name: str) -> bool:
+        """Forget ``name``'s state; whether there was one."""
+        return self.schedules.pop(name, None) is not None
