@@ -1,7 +1,9 @@
 """The Lua scripts (package data under ``lua/``), each prefixed with ``lua/common.lua``.
 
-``query`` and ``delete`` are prefixed with ``lua/select.lua`` too: both choose their records with
-the same selection, so ``delete`` removes exactly what ``query`` lists.
+Some share more code, placed between ``common.lua`` and the script (``_PRELUDES``): ``query`` and
+``delete`` share ``lua/select.lua``, so ``delete`` removes exactly what ``query`` lists;
+``enqueue`` and ``schedule`` share ``lua/store.lua``, so a schedule's fire is stored by the one
+implementation of the enqueue rules; the schedule scripts share ``lua/schedules.lua``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,23 @@ SCRIPT_NAMES = (
     "query",
     "reclaim",
     "requeue",
+    "schedule",
+    "schedule_delete",
+    "schedule_note",
+    "schedule_pause",
+    "schedule_states",
     "turn",
 )
-_PRELUDES = {"query": ("select",), "delete": ("select",)}
+_PRELUDES = {
+    "query": ("select",),
+    "delete": ("select",),
+    "enqueue": ("store",),
+    "schedule": ("store", "schedules"),
+    "schedule_delete": ("schedules",),
+    "schedule_note": ("schedules",),
+    "schedule_pause": ("schedules",),
+    "schedule_states": ("schedules",),
+}
 """Shared code a script needs besides ``common.lua``, placed between it and the script."""
 
 
@@ -68,6 +84,11 @@ class Scripts:
     query: AsyncScript
     reclaim: AsyncScript
     requeue: AsyncScript
+    schedule: AsyncScript
+    schedule_delete: AsyncScript
+    schedule_note: AsyncScript
+    schedule_pause: AsyncScript
+    schedule_states: AsyncScript
     turn: AsyncScript
 
     def __init__(self, client: Redis | RedisCluster) -> None:
