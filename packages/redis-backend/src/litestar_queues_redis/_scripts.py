@@ -3,7 +3,9 @@
 Some share more code, placed between ``common.lua`` and the script (``_PRELUDES``): ``query`` and
 ``delete`` share ``lua/select.lua``, so ``delete`` removes exactly what ``query`` lists;
 ``enqueue`` and ``schedule`` share ``lua/store.lua``, so a schedule's fire is stored by the one
-implementation of the enqueue rules; the schedule scripts share ``lua/schedules.lua``.
+implementation of the enqueue rules; the schedule scripts share ``lua/schedules.lua``; ``claim``
+and ``claim_task`` share ``lua/take.lua`` (each function in ``common.lua`` is created on every
+call of every script, so code only some scripts use is kept out of it).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ SCRIPT_NAMES = (
     "turn",
 )
 _PRELUDES = {
+    "claim": ("take",),
+    "claim_task": ("take",),
     "query": ("select",),
     "delete": ("select",),
     "enqueue": ("store",),

@@ -66,10 +66,10 @@ class RedisQueueBackend:
     """Stores task records in Redis or Valkey (6.2 or newer).
 
     Every change (enqueue with dedup, claim, lease extension, finish, reclaim, cancel, requeue,
-    delete, pause, duty turns, schedule states) is one Lua script, so it is atomic on the server and costs one
-    round trip however many records it touches (a large delete or listing: a few). Idle workers
-    block on a wake-up list and wake as soon as work is enqueued; waiting for a result subscribes
-    to the record's completion channel.
+    delete, pause, duty turns, schedule states) is one Lua script, so it is atomic on the server
+    and costs one round trip however many records it touches (a large delete or listing: a few).
+    Idle workers block on a wake-up list and wake as soon as work is enqueued; waiting for a
+    result subscribes to the record's completion channel.
 
     Args:
         url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` (TLS) or
