@@ -3,10 +3,11 @@
 Compares the backend in this working tree with the backend of a baseline git revision on one
 throwaway redis-server (no persistence): each round runs both, in alternating order, each in a
 fresh process importing its own copy of ``litestar_queues_redis`` (the core is this tree's), on
-an emptied database. A round enqueues ``--tasks`` records (500 per ``enqueue`` call; each
-call's records share one ``created_at``, a millisecond after the previous call's), claims them all
-with ``claim(limit=10)`` (``--claim-limit``), then finishes them with ``finish`` of 10 ``complete`` outcomes
-(each with a one-attempt history, as the attempt driver sends). Before each phase it resets the
+an emptied database. A round enqueues ``--tasks`` records (500 per ``enqueue`` call, or
+``--enqueue-batch``; each call's records share one ``created_at``, a millisecond after the
+previous call's), claims them all with ``claim(limit=10)`` (``--claim-limit``), then finishes
+them with ``finish`` of 10 ``complete`` outcomes (each with a one-attempt history, as the attempt
+driver sends). Before each phase it resets the
 server's statistics (``CONFIG RESETSTAT``); after it, the ``usec`` of ``EVALSHA`` divided by the
 number of records is the server time per record. The lowest of the rounds is reported: other
 load on the machine only ever adds time. With ``--paused``, another queue is paused (a member of
@@ -16,6 +17,7 @@ script's pause check reads the set instead of finding it empty.
 Run from the repository root::
 
     uv run python packages/redis-backend/tools/script_cost.py --baseline dac03d8 [--rounds 10] [--paused]
+        [--claim-limit 10] [--enqueue-batch 500]
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ async def _evalsha_usec(admin: object) -> int:
 
 
 async def measure(
-    src: str, url: str, prefix: str, tasks: int, paused: bool, claim_limit: int
+    src: str, url: str, prefix: str, tasks: int, paused: bool, claim_limit: int, enqueue_batch: int = 500
 ) -> dict[str, float]:
     """One variant, one round: server microseconds per record of each phase."""
     sys.path.insert(0, src)
@@ -93,8 +95,8 @@ async def measure(
         await warm.finish(outcomes(warm_claimed), now=now)
 
         await admin.config_resetstat()
-        for start in range(0, tasks, 500):
-            await backend.enqueue(records(min(500, tasks - start), start // 500))
+        for start in range(0, tasks, enqueue_batch):
+            await backend.enqueue(records(min(enqueue_batch, tasks - start), start // enqueue_batch))
         result["enqueue"] = await _evalsha_usec(admin) / tasks
 
         if paused:
@@ -132,7 +134,7 @@ def export(ref: str, into: Path) -> str:
 
 def run_child(src: str, url: str, prefix: str, args: argparse.Namespace) -> dict[str, float]:
     """Measure one variant in a fresh interpreter (so each imports its own backend)."""
-    options = [str(args.tasks), "1" if args.paused else "0", str(args.claim_limit)]
+    options = [str(args.tasks), "1" if args.paused else "0", str(args.claim_limit), str(args.enqueue_batch)]
     out = subprocess.run(
         [sys.executable, __file__, "--child", src, url, prefix, *options],
         capture_output=True,
@@ -152,11 +154,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--paused", action="store_true", help="pause another queue during the claims")
     parser.add_argument("--claim-limit", type=int, default=10, help="records per claim call")
-    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--enqueue-batch", type=int, default=500, help="records per enqueue call")
+    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        src, url, prefix, tasks, paused, limit = args.child
-        print(json.dumps(anyio.run(measure, src, url, prefix, int(tasks), paused == "1", int(limit))))
+        src, url, prefix, tasks, paused, limit, batch = args.child
+        result = anyio.run(measure, src, url, prefix, int(tasks), paused == "1", int(limit), int(batch))
+        print(json.dumps(result))
         return
     sys.path.insert(0, str(ROOT))
     from tests.servers import RedisServer

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import msgspec
 
 from litestar_queues.exceptions import MalformedRecordError
-from litestar_queues.models import ALL_STATUSES, AttemptRecord
+from litestar_queues.models import ALL_STATUSES, AttemptRecord, ScheduleState
 from litestar_queues.serialization import decode_record, encode_record
 from litestar_queues_redis._limits import EPOCH, MAX_US, check_outcome, check_time, encode_failure
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from uuid import UUID
 
     from litestar_queues.models import Outcome, TaskRecord
 
@@ -204,3 +204,29 @@ def decode_reply(reply: Sequence[Any]) -> TaskRecord:
 def is_buried(reply: Sequence[Any]) -> bool:
     """Whether a script reply is ``{'!', id, reason}``: the record was moved to the dead letters."""
     return bool(reply[0] == b"!")
+
+
+def _us(raw: bytes) -> datetime:
+    return EPOCH + timedelta(microseconds=int(raw))
+
+
+def decode_schedule(reply: Sequence[bytes], name: str | None = None) -> ScheduleState:
+    """Build a schedule state from a script reply (``schedule_reply`` in ``lua/schedules.lua``).
+
+    The reply is ``[name, next_fire, paused, last_fire, last_task_id, updated_at]``: times in
+    microseconds, ``b""`` for ``None``, each field checked by the script. Times come back as
+    aware UTC datetimes, exact to the microsecond.
+
+    Args:
+        reply: The reply.
+        name: The name the caller passed (used as is), or ``None`` to decode the reply's.
+    """
+    raw_name, next_fire, paused, last_fire, last_task_id, updated_at = reply
+    return ScheduleState(
+        name=raw_name.decode(errors="replace") if name is None else name,
+        next_fire=_us(next_fire),
+        paused=paused == b"1",
+        last_fire=_us(last_fire) if last_fire else None,
+        last_task_id=UUID(last_task_id.decode()) if last_task_id else None,
+        updated_at=_us(updated_at),
+    )

@@ -51,6 +51,19 @@ class Keys:
         """The hash of one duty's turn: its ``holder`` and the end of its turn, ``until`` (µs)."""
         return f"{self.tag}:turn:{duty}"
 
+    def schedule(self, name: str) -> str:
+        """The hash of one schedule's state (``next_fire``, ``paused``, ``last_fire``, ...)."""
+        return f"{self.tag}:schedule:{name}"
+
+    @property
+    def schedules(self) -> str:
+        """The set of the names of the stored schedule states."""
+        return f"{self.tag}:schedules"
+
+    def dead_schedule(self, name: str) -> str:
+        """Where a malformed schedule state is moved."""
+        return f"{self.tag}:dead:schedule:{name}"
+
     @property
     def records_pattern(self) -> str:
         """A ``SCAN`` pattern matching every record key of this prefix (glob characters escaped)."""

@@ -1,7 +1,11 @@
 """The Lua scripts (package data under ``lua/``), each prefixed with ``lua/common.lua``.
 
-``query`` and ``delete`` are prefixed with ``lua/select.lua`` too: both choose their records with
-the same selection, so ``delete`` removes exactly what ``query`` lists.
+Some share more code, placed between ``common.lua`` and the script (``_PRELUDES``): ``query`` and
+``delete`` share ``lua/select.lua``, so ``delete`` removes exactly what ``query`` lists;
+``enqueue`` and ``schedule`` share ``lua/store.lua``, so a schedule's fire is stored by the one
+implementation of the enqueue rules; the schedule scripts share ``lua/schedules.lua``; ``claim``
+and ``claim_task`` share ``lua/take.lua`` (each function in ``common.lua`` is created on every
+call of every script, so code only some scripts use is kept out of it).
 """
 
 from __future__ import annotations
@@ -29,9 +33,25 @@ SCRIPT_NAMES = (
     "query",
     "reclaim",
     "requeue",
+    "schedule",
+    "schedule_delete",
+    "schedule_note",
+    "schedule_pause",
+    "schedule_states",
     "turn",
 )
-_PRELUDES = {"query": ("select",), "delete": ("select",)}
+_PRELUDES = {
+    "claim": ("take",),
+    "claim_task": ("take",),
+    "query": ("select",),
+    "delete": ("select",),
+    "enqueue": ("store",),
+    "schedule": ("store", "schedules"),
+    "schedule_delete": ("schedules",),
+    "schedule_note": ("schedules",),
+    "schedule_pause": ("schedules",),
+    "schedule_states": ("schedules",),
+}
 """Shared code a script needs besides ``common.lua``, placed between it and the script."""
 
 
@@ -68,6 +88,11 @@ class Scripts:
     query: AsyncScript
     reclaim: AsyncScript
     requeue: AsyncScript
+    schedule: AsyncScript
+    schedule_delete: AsyncScript
+    schedule_note: AsyncScript
+    schedule_pause: AsyncScript
+    schedule_states: AsyncScript
     turn: AsyncScript
 
     def __init__(self, client: Redis | RedisCluster) -> None:

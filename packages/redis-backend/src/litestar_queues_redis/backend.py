@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
+import msgspec
 from redis.asyncio.cluster import RedisCluster
 
 from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
@@ -16,6 +17,7 @@ from litestar_queues.ports import BackendReach
 from litestar_queues.serialization import decode_record
 from litestar_queues_redis._codec import (
     decode_reply,
+    decode_schedule,
     is_buried,
     listing_position,
     outcome_args,
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 
     import redis.asyncio as aioredis
 
-    from litestar_queues.models import Outcome, RecordQuery, TaskRecord
+    from litestar_queues.models import Outcome, RecordQuery, ScheduleState, TaskRecord
 
 __all__ = ("RedisQueueBackend",)
 
@@ -64,10 +66,10 @@ class RedisQueueBackend:
     """Stores task records in Redis or Valkey (6.2 or newer).
 
     Every change (enqueue with dedup, claim, lease extension, finish, reclaim, cancel, requeue,
-    delete, pause, duty turns) is one Lua script, so it is atomic on the server and costs one
-    round trip however many records it touches (a large delete or listing: a few). Idle workers
-    block on a wake-up list and wake as soon as work is enqueued; waiting for a result subscribes
-    to the record's completion channel.
+    delete, pause, duty turns, schedule states) is one Lua script, so it is atomic on the server
+    and costs one round trip however many records it touches (a large delete or listing: a few).
+    Idle workers block on a wake-up list and wake as soon as work is enqueued; waiting for a
+    result subscribes to the record's completion channel.
 
     Args:
         url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` (TLS) or
@@ -411,7 +413,86 @@ class RedisQueueBackend:
         args = [duty, holder, to_us(now, "now"), to_us(until, "until")]
         return bool(await self._run(self._s.turn, args))
 
+    # -- schedules ------------------------------------------------------------------------------
+
+    def _log_schedule_notices(self, notices: Sequence[Any]) -> None:
+        """Log the malformed schedule states a script moved aside (``{'!', name, reason}``)."""
+        for notice in notices:
+            name = _text(notice[1])
+            message = "the stored state of schedule %s is malformed and was moved to %s: %s"
+            logger.error(message, name, self._keys.dead_schedule(name), _text(notice[2]))
+
+    async def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected: datetime | None,
+        next_fire: datetime,
+        record: TaskRecord | None,
+        now: datetime,
+    ) -> ScheduleState | None:
+        """Move the schedule ``name`` on to ``next_fire`` if it still fires at ``expected``: one script.
+
+        ``lua/schedule.lua`` compares the stored ``next_fire`` (integer microseconds) with
+        ``expected`` and, when they are equal (or, with ``expected=None``, no state is stored),
+        writes the state and stores a fire's ``record`` with the enqueue script's own code
+        (``lua/store.lua``: dedup key, listing index, wake-up tokens), all in one atomic step. The
+        record is checked first, as :meth:`enqueue` checks it: a bad record changes nothing.
+
+        When the record holding the fire's key turns out malformed in a way only the client can
+        see (its JSON), it is moved to the dead letters, the fire's record is enqueued after all,
+        and the state names it.
+
+        Raises:
+            QueueConfigurationError: A time lies outside the range the backend stores, the name
+                is not a string, or a field of ``record`` is outside what the backend can hold.
+            SerializationError: The record's content cannot be stored as JSON.
+        """
+        args: list[str | bytes] = [
+            _schedule_name(name),
+            "" if expected is None else to_us(expected, "expected"),
+            to_us(next_fire, "next_fire"),
+            to_us(now, "now"),
+        ]
+        if record is not None:
+            check_record(record)
+            args += record_args(record)
+        notices, reply, holder = await self._run(self._s.schedule, args)
+        self._log_schedule_notices(notices)
+        if not reply:
+            return None
+        state = decode_schedule(reply, name)
+        if holder and record is not None and await self._decode(holder) is None:
+            # the holder is in the dead letters now, and the key free: the fire is enqueued anyway
+            (result,) = await self.enqueue([record])
+            stored = result.record.id
+            notices, _ = await self._run(self._s.schedule_note, [name, _text(holder[0]), str(stored)])
+            self._log_schedule_notices(notices)
+            state = msgspec.structs.replace(state, last_task_id=stored)
+        return state
+
+    async def set_schedule_paused(self, name: str, *, paused: bool, now: datetime) -> ScheduleState | None:
+        """Pause or resume the schedule ``name`` (``None``: no state is stored), in one script."""
+        args = [_schedule_name(name), "1" if paused else "0", to_us(now, "now")]
+        notices, reply = await self._run(self._s.schedule_pause, args)
+        self._log_schedule_notices(notices)
+        return decode_schedule(reply, name) if reply else None
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Delete the state of the schedule ``name`` and its name; the records it enqueued stay."""
+        return bool(await self._run(self._s.schedule_delete, [_schedule_name(name)]))
+
     # -- reads ----------------------------------------------------------------------------------
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        """Every stored schedule state, sorted by name (one script call).
+
+        A state damaged behind the backend's back is moved aside (and logged), and left out: the
+        next scheduler creates it afresh.
+        """
+        notices, replies = await self._run(self._s.schedule_states, [])
+        self._log_schedule_notices(notices)
+        return sorted((decode_schedule(reply) for reply in replies), key=_state_name)
 
     async def get(self, task_id: UUID) -> TaskRecord | None:
         """Load one record.
@@ -605,6 +686,16 @@ class RedisQueueBackend:
 
         with mapped_errors(self._where):
             await self._finish_waiter.wait(self._keys.done_channel(task_id), is_done, timeout)
+
+
+def _schedule_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise QueueConfigurationError("a schedule's name must be a string")
+    return name
+
+
+def _state_name(state: ScheduleState) -> str:
+    return state.name
 
 
 def _address(url: str) -> str | None:

@@ -265,12 +265,3 @@ end
 
 -- optional strings travel as '' (None) or 's' .. text; stored as '' (None) or the text
 local function opt(value) return string.sub(value, 2) end
-
-local function take(id, s, now, lease_until, worker, lease_id)
-  local changed = {status = 'running', lease_id = lease_id, lease_exp = lease_until, worker_id = worker,
-    started_at = now, attempts = count(s.attempts + 1), runs = count(s.runs + 1)}
-  write(id, changed)
-  redis.call('ZADD', qkey(s.queue, 'leases'), lease_until, id)
-  index(s, s.status, 'running')
-  return reply(id, s, changed)
-end
