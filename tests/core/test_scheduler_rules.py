@@ -266,5 +266,11 @@ async def test_a_fire_is_built_like_an_enqueue_and_logged(caplog: pytest.LogCapt
     assert (record.queue, record.priority, record.max_retries, record.timeout) == ("feeds", 7, 4, 30)
     assert (record.key, record.status) == (due_key("feeds.poll", at("2026-03-01T00:05")), "pending")
     assert (record.created_at, record.run_at) == (at("2026-03-01T00:05:00.3"), at("2026-03-01T00:05"))
-    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    # only the scheduler's own lines: another test may have left INFO on for other loggers
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.INFO and r.name == "litestar_queues.schedules"
+    ]
+    (line,) = lines
     assert line == f"schedule feeds.poll fired for 2026-03-01T00:05:00+00:00: task rules.feed {record.id}"
