@@ -32,6 +32,7 @@ from litestar_queues.exceptions import (
     non_retryable,
 )
 from litestar_queues.models import AttemptRecord, Outcome, RecordQuery, ScheduleState, TaskRecord, TaskStatus
+from litestar_queues.observability import QueueObserver
 from litestar_queues.ports import Clock, EventSink, ExecutionBackend, QueueBackend, SystemClock
 from litestar_queues.registry import TaskRegistry, default_registry
 from litestar_queues.retention import Retention
@@ -69,6 +70,7 @@ __all__ = (
     "QueueConfig",
     "QueueConfigurationError",
     "QueueError",
+    "QueueObserver",
     "QueuePlugin",
     "QueueService",
     "QueueStats",

@@ -22,7 +22,7 @@ def require_members(candidate: object, port: type[Any], what: str) -> None:
     if missing:
         raise QueueConfigurationError(
             f"{what} ({type(candidate).__name__}) lacks {', '.join(missing)} of the {port.__name__} port: "
-            f"subclass litestar_queues.ports.{port.__name__} to inherit the defaults, or declare them"
+            f"subclass {port.__module__}.{port.__name__} to inherit the defaults, or declare them"
         )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ from litestar_queues.models import (
     Outcome,
     OutcomeKind,
 )
+from litestar_queues.observability._fanout import fanout, lag_of
 from litestar_queues.serialization import to_json_value
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from litestar_queues.config import QueueConfig
     from litestar_queues.events.publisher import QueueEventPublisher
     from litestar_queues.models import TaskRecord
+    from litestar_queues.observability._fanout import ObserverFanout
     from litestar_queues.ports import ExecutionBackend, QueueBackend
     from litestar_queues.task import Task
 
@@ -159,7 +162,7 @@ class AttemptDriver:
         sync_threads: Threads that run sync task functions at once.
     """
 
-    __slots__ = ("_backend", "_config", "_execution_backends", "_limiter", "publisher")
+    __slots__ = ("_backend", "_config", "_execution_backends", "_limiter", "observers", "publisher")
 
     def __init__(
         self,
@@ -175,6 +178,8 @@ class AttemptDriver:
         self._execution_backends = execution_backends
         self.publisher = publisher
         self._limiter = anyio.CapacityLimiter(sync_threads)
+        self.observers: ObserverFanout | None = fanout(config.observers)
+        """The configured observers (``None``: none, and nothing is called)."""
 
     # -- leases ---------------------------------------------------------------------------------
 
@@ -256,6 +261,8 @@ class AttemptDriver:
                 record.task_name,
                 "failed" if record.status == "failed" else "returned to the queue",
             )
+            if self.observers is not None:
+                self.observers.reclaimed(record)
         return reclaimed
 
     # -- placement --------------------------------------------------------------------------------
@@ -351,16 +358,33 @@ class AttemptDriver:
             task = self._config.registry.get(record.task_name)
         except UnknownTaskError as exc:
             logger.error("failing task %s: %s", record.id, exc)
-            return self._outcome(record, "fail", error=f"{exc}; the worker does not run it")
+            failed = self._outcome(record, "fail", error=f"{exc}; the worker does not run it")
+            return self._observe_decided(record, worker_id, failed, exc, 0.0)
         if context is None:
             context = self.context_for(record, worker_id)
         backend = _HERE if here else self.placement(record)
         if backend is None:
             name = record.execution_backend or self._config.execution_backend
-            return self._outcome(record, "fail", error=f"unknown execution backend {name!r}")
+            failed = self._outcome(record, "fail", error=f"unknown execution backend {name!r}")
+            return self._observe_decided(record, worker_id, failed, None, 0.0)
         run_here = functools.partial(self._call, task, record, context)
         if backend.writes_outcomes:
             return await self._run_remote(record, task, context, backend, run_here)
+        if self.observers is None:
+            outcome, _ = await self._attempt(record, task, context, backend, run_here)
+            return outcome
+        attempt = functools.partial(self._attempt, record, task, context, backend, run_here)
+        return await self._observed(self.observers, record, worker_id, attempt)
+
+    async def _attempt(
+        self,
+        record: TaskRecord,
+        task: Task[..., Any],
+        context: TaskExecutionContext,
+        backend: ExecutionBackend,
+        run_here: Callable[[], Awaitable[Any]],
+    ) -> tuple[Outcome, BaseException | None]:
+        """Run one attempt here: the outcome, and the error it judged (``None``: completed)."""
         timed_out = False
         try:
             await self.emit(context, "task.started")
@@ -377,9 +401,41 @@ class AttemptDriver:
             if value is not None:
                 result = to_json_value(value, what=f"result of task {record.task_name!r}")
         except BaseException as exc:
-            return await self._judge(record, task, context, exc, log=not timed_out)
+            return await self._judge(record, task, context, exc, log=not timed_out), exc
         await self.emit_quietly(context, "task.completed")
-        return self._outcome(record, "complete", result=result)
+        return self._outcome(record, "complete", result=result), None
+
+    async def _observed(
+        self,
+        observers: ObserverFanout,
+        record: TaskRecord,
+        worker_id: str | None,
+        attempt: Callable[[], Awaitable[tuple[Outcome, BaseException | None]]],
+    ) -> Outcome:
+        """Run ``attempt`` between the observers' ``started`` and ``finished`` (always called)."""
+        observers.started(record, worker_id=worker_id, lag=lag_of(record))
+        began = time.perf_counter()
+        outcome: Outcome | None = None
+        error: BaseException | None = None
+        try:
+            outcome, error = await attempt()
+        finally:
+            observers.finished(record, outcome=outcome, error=error, duration=time.perf_counter() - began)
+        return outcome
+
+    def _observe_decided(
+        self,
+        record: TaskRecord,
+        worker_id: str | None,
+        outcome: Outcome,
+        error: BaseException | None,
+        duration: float,
+    ) -> Outcome:
+        """Tell the observers of an attempt decided here without running here (no task, remote)."""
+        if self.observers is not None:
+            self.observers.started(record, worker_id=worker_id, lag=lag_of(record))
+            self.observers.finished(record, outcome=outcome, error=error, duration=duration)
+        return outcome
 
     async def drive(self, record: TaskRecord, worker_id: str | None, *, here: bool = False) -> DrivenAttempt:
         """Run one attempt of a claimed record to its reported outcome, keeping its lease alive.
@@ -436,10 +492,13 @@ class AttemptDriver:
         # did (or had nothing to write); it raises when the run ended without an outcome (the
         # process was killed, the container failed), and then this side decides as for a local
         # failure.
+        began = time.perf_counter()
         try:
             await backend.execute(record, run_here)
         except BaseException as exc:
-            return await self._judge(record, task, context, exc, log=True)
+            outcome = await self._judge(record, task, context, exc, log=True)
+            # the run ended without writing its outcome: observed here, where it is decided
+            return self._observe_decided(record, context.worker_id, outcome, exc, time.perf_counter() - began)
         return None
 
     async def _call(self, task: Task[..., Any], record: TaskRecord, context: TaskExecutionContext) -> Any:

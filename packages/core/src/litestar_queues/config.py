@@ -6,8 +6,10 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from litestar_queues._conformance import require_members
 from litestar_queues._loading import unknown_execution_backend
 from litestar_queues.exceptions import QueueConfigurationError, ScheduleError
+from litestar_queues.observability.observer import QueueObserver
 from litestar_queues.ports import SystemClock
 from litestar_queues.registry import TaskRegistry, default_registry
 from litestar_queues.retention import Retention
@@ -145,6 +147,9 @@ class QueueConfig:
         schedules: Periodic enqueues (:class:`~litestar_queues.Schedule`), beside those declared
             with ``@task(cron=...)``; names must be unique. Each names a registered task,
             which is checked when the service opens and when a worker is built.
+        observers: Told what happens to tasks (:class:`~litestar_queues.QueueObserver`):
+            Prometheus metrics, OpenTelemetry traces, your own hooks (``docs/observability.md``).
+            None by default, and then the core makes no call at all.
     """
 
     queue_backend: QueueBackend | str = "memory://"
@@ -160,6 +165,7 @@ class QueueConfig:
     app: str | None = None
     retention: Retention = field(default_factory=Retention)
     schedules: Sequence[Schedule] = ()
+    observers: Sequence[QueueObserver] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.queue_backend, str) and not hasattr(self.queue_backend, "claim"):
@@ -194,6 +200,12 @@ class QueueConfig:
                 f"got {type(self.retention).__name__}"
             )
         self._check_schedules()
+        observers: object = self.observers
+        if isinstance(observers, str | bytes) or not hasattr(observers, "__iter__"):
+            raise QueueConfigurationError(f"observers must be a list of observers, got {self.observers!r}")
+        self.observers = tuple(self.observers)
+        for observer in self.observers:
+            require_members(observer, QueueObserver, "an observer")
 
     def _check_schedules(self) -> None:
         if not isinstance(self.schedules, list | tuple) or not all(

@@ -317,7 +317,11 @@ class QueueService:
         return await self._store(records) if records else []
 
     async def _store(self, records: list[TaskRecord]) -> list[TaskResult[Any]]:
-        stored = await self.backend.enqueue(records)
+        observers = self.attempts.observers
+        if observers is None:
+            stored = await self.backend.enqueue(records)
+        else:
+            stored = await observers.store(records, self.backend.enqueue)
         handles: list[TaskResult[Any]] = [
             TaskResult(self.backend, s.record, created=s.created) for s in stored
         ]
@@ -361,13 +365,18 @@ class QueueService:
             TaskNotFoundError: No record has that id.
         """
         key = _as_uuid(task_id)
+        observers = self.attempts.observers
         # a running task's task.cancelled comes from its worker; a waiting one's from here
-        before = await self.backend.get(key) if self.publisher is not None else None
+        looks = self.publisher is not None or observers is not None
+        before = await self.backend.get(key) if looks else None
         record = await self.backend.cancel(key, now=self.config.clock.now())
         if record is None:
             raise TaskNotFoundError(task_id)
-        if before is not None and before.status in WAITING_STATUSES and record.status == "cancelled":
-            await self.attempts.announce_cancelled(record)
+        if before is not None and before.status in ACTIVE_STATUSES and record.status == "cancelled":
+            if observers is not None:
+                observers.cancelled(record)
+            if self.publisher is not None and before.status in WAITING_STATUSES:
+                await self.attempts.announce_cancelled(record)
         return TaskResult(self.backend, record)
 
     async def retry(self, task_id: uuid.UUID | str) -> TaskResult[Any]:

@@ -242,6 +242,8 @@ class Worker:
                 service_tg.start_soon(self._retention_loop)
                 if self.scheduler is not None:
                     service_tg.start_soon(self.scheduler.run)
+                if self.attempts.observers is not None:
+                    service_tg.start_soon(self.attempts.observers.watch, self.service)
                 async with anyio.create_task_group() as tasks_tg:
                     await self._claim_loop(tasks_tg)
                     await self._drain()

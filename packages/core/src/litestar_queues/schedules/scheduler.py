@@ -9,6 +9,7 @@ enqueues, the others are refused and find the schedule no longer due.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -152,9 +153,23 @@ class Scheduler:
         now: datetime,
         record: TaskRecord | None = None,
     ) -> ScheduleState | None:
-        return await self.service.backend.advance_schedule(
-            name, expected=expected, next_fire=to, record=record, now=now
+        backend = self.service.backend
+        advance = functools.partial(
+            backend.advance_schedule, name, expected=expected, next_fire=to, record=record, now=now
         )
+        observers = self.service.attempts.observers if record is not None else None
+        if observers is None or record is None:
+            return await advance()
+        # a fire is an enqueue: observed like the service's
+        observers.enqueuing(record)
+        try:
+            state = await advance()
+        except BaseException as exc:
+            observers.enqueued(record, created=False, error=exc)
+            raise
+        created = state is not None and state.last_task_id == record.id
+        observers.enqueued(record, created=created, error=None)
+        return state
 
     async def _apply(
         self, schedule: Schedule, state: ScheduleState | None, now: datetime
