@@ -1,8 +1,8 @@
 """``pip install litestar-queues`` alone (from the built wheels): every missing piece says how to add it.
 
 One wheel build and one fresh venv for the module. With the core alone: a Redis, SQLite or
-PostgreSQL URL, the Litestar plugin, the ``cloudrun`` execution backend and a cron schedule each
-fail with a typed error naming the ``pip install`` line. Then the SQL adapter is added without
+PostgreSQL URL, the Litestar plugin, the ``cloudrun`` execution backend, a cron schedule and the
+metrics and traces observers each fail with a typed error naming the ``pip install`` line. Then the SQL adapter is added without
 its drivers (``--no-deps``, SQLAlchemy by hand): each URL names the line that brings its driver.
 """
 
@@ -66,6 +66,14 @@ PROBE = textwrap.dedent(
         Schedule(name="probe.nightly", task="probe.job", cron="0 3 * * *")
     except CronNotInstalledError as exc:
         found["cron"] = str(exc)
+
+    from litestar_queues import ExtraNotInstalledError
+    from litestar_queues.observability import PrometheusObserver
+
+    try:
+        PrometheusObserver()
+    except ExtraNotInstalledError as exc:
+        found["prometheus"] = str(exc)
     print(json.dumps(found))
     """
 )
@@ -107,6 +115,7 @@ def test_the_core_alone_names_each_missing_adapter(venv: Venv) -> None:
     assert "litestar-queues[litestar]" in found["QueuePlugin"]
     assert 'pip install "litestar-queues[cloudrun]"' in found["cloudrun"]
     assert found["cron"].endswith('pip install "litestar-queues[cron]"')
+    assert found["prometheus"].endswith('pip install "litestar-queues[prometheus]"')
 
 
 def test_the_sql_adapter_without_drivers_names_each_driver(venv: Venv, wheels: Path) -> None:

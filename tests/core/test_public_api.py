@@ -22,6 +22,8 @@ FORBIDDEN = (
     "litestar_queues_litestar",
     "litestar_queues_redis",
     "litestar_queues_sql",
+    "prometheus_client",
+    "opentelemetry",
 )
 
 

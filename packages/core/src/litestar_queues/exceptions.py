@@ -12,6 +12,7 @@ __all__ = (
     "CronExpressionError",
     "CronNotInstalledError",
     "EventPublishError",
+    "ExtraNotInstalledError",
     "LeaseLostError",
     "MalformedRecordError",
     "NoActiveServiceError",
@@ -45,6 +46,13 @@ class ScheduleError(QueueConfigurationError):
 
 class CronExpressionError(ScheduleError):
     """A schedule's cron expression cannot be parsed, or never matches a date."""
+
+
+class ExtraNotInstalledError(QueueConfigurationError, ImportError):
+    """An optional feature needs a library its extra installs; the message names the install line.
+
+    An ``ImportError`` too, as the missing import it stands for.
+    """
 
 
 class CronNotInstalledError(ScheduleError):

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from litestar_queues.observability.prometheus import forget_process
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
@@ -74,6 +76,8 @@ def supervise(command: list[str], processes: int, cwd: Path) -> int:
                     forward(signal.SIGTERM, None)
             time.sleep(0.1)
         codes = [child.returncode for child in children]
+        for child in children:
+            forget_process(child.pid)  # its live gauges, in prometheus multiprocess mode
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
