@@ -68,12 +68,16 @@ PROBE = textwrap.dedent(
         found["cron"] = str(exc)
 
     from litestar_queues import ExtraNotInstalledError
-    from litestar_queues.observability import PrometheusObserver
+    from litestar_queues.observability import OpenTelemetryObserver, PrometheusObserver
 
     try:
         PrometheusObserver()
     except ExtraNotInstalledError as exc:
         found["prometheus"] = str(exc)
+    try:
+        OpenTelemetryObserver()
+    except ExtraNotInstalledError as exc:
+        found["otel"] = str(exc)
     print(json.dumps(found))
     """
 )
@@ -116,6 +120,7 @@ def test_the_core_alone_names_each_missing_adapter(venv: Venv) -> None:
     assert 'pip install "litestar-queues[cloudrun]"' in found["cloudrun"]
     assert found["cron"].endswith('pip install "litestar-queues[cron]"')
     assert found["prometheus"].endswith('pip install "litestar-queues[prometheus]"')
+    assert found["otel"].endswith('pip install "litestar-queues[otel]"')
 
 
 def test_the_sql_adapter_without_drivers_names_each_driver(venv: Venv, wheels: Path) -> None:

@@ -14,6 +14,7 @@ from litestar_queues import QueueConfig, QueueService, Task, TaskResult, Worker
 from litestar_queues.exceptions import NoActiveServiceError, QueueConfigurationError
 from litestar_queues.ports import BackendReach
 from litestar_queues_litestar import _streams
+from litestar_queues_litestar._observability import follow_opentelemetry
 from litestar_queues_litestar._placement import runs_in_app
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class QueuePlugin(InitPlugin, CLIPlugin):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Wire the plugin into the app: lifespan, dependency and signature namespace."""
         _check_channels_order(self, app_config)
+        follow_opentelemetry(self.config, app_config)
         app_config.lifespan.append(self._lifespan)
         app_config.dependencies[self.dependency_key] = Provide(self._provide_service, sync_to_thread=False)
         # NamedDependency too: handler modules that import it only for type checking (ruff's TC

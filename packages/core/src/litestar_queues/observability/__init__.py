@@ -8,7 +8,8 @@ library only when it is built (see ``docs/observability.md``).
 from __future__ import annotations
 
 from litestar_queues.observability.observer import QueueObserver
+from litestar_queues.observability.otel import OpenTelemetryObserver
 from litestar_queues.observability.prometheus import PrometheusObserver
 from litestar_queues.observability.recording import Observation, RecordingObserver
 
-__all__ = ("Observation", "PrometheusObserver", "QueueObserver", "RecordingObserver")
+__all__ = ("Observation", "OpenTelemetryObserver", "PrometheusObserver", "QueueObserver", "RecordingObserver")
