@@ -7,6 +7,13 @@ compare commits::
 
     python benchmarks/drain_cpu.py memory:// 20000
     python benchmarks/drain_cpu.py redis://127.0.0.1:6379/0 10000
+
+A third argument ``observed`` adds both observers (``PrometheusObserver`` on its own registry,
+``OpenTelemetryObserver`` on an SDK tracer provider that records every span and hands it to an
+exporter that drops it, synchronously: no export thread shares the CPU), the cost of metrics and
+traces::
+
+    python benchmarks/drain_cpu.py memory:// 20000 observed
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from typing import Any
 
 import anyio
 
@@ -32,11 +40,31 @@ async def noop(i: int) -> None:
     return None
 
 
-async def main(url: str, count: int) -> None:
+def observers() -> list[Any]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+    from prometheus_client import CollectorRegistry
+
+    from litestar_queues.observability import OpenTelemetryObserver, PrometheusObserver
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(Discard()))
+    return [
+        PrometheusObserver(registry=CollectorRegistry(), depth_interval=None),
+        OpenTelemetryObserver(tracer_provider=provider),
+    ]
+
+
+async def main(url: str, count: int, observed: bool) -> None:
     if url.startswith("redis"):
         url = f"{url}{'&' if '?' in url else '?'}key_prefix=cpu{uuid.uuid4().hex[:8]}"
+    extra: dict[str, Any] = {"observers": observers()} if observed else {}
     config = QueueConfig(
-        queue_backend=url, registry=registry, worker=WorkerConfig(concurrency=10, poll_interval=0.01)
+        queue_backend=url, registry=registry, worker=WorkerConfig(concurrency=10, poll_interval=0.01), **extra
     )
     async with QueueService(config) as service:
         for start in range(0, count, 1000):
@@ -52,4 +80,5 @@ async def main(url: str, count: int) -> None:
 
 if __name__ == "__main__":
     target = sys.argv[1] if len(sys.argv) > 1 else "memory://"
-    anyio.run(main, target, int(sys.argv[2]) if len(sys.argv) > 2 else 20000)
+    observed = len(sys.argv) > 3 and sys.argv[3] == "observed"
+    anyio.run(main, target, int(sys.argv[2]) if len(sys.argv) > 2 else 20000, observed)

@@ -47,6 +47,9 @@ LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.
 OTHER_LABEL = "_other"
 """The label value of the queues (or task names) seen after ``max_label_values`` others."""
 
+_SERIES_CACHED = 10_000
+"""Distinct raw ``(queue, task)`` pairs whose metric children are kept resolved."""
+
 _MULTIPROC_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
 
 
@@ -143,6 +146,35 @@ class _Metrics:
         )
 
 
+class _Series:
+    """The children of every metric for one ``(queue, task)`` label pair."""
+
+    __slots__ = (
+        "cancelled",
+        "completed",
+        "duration",
+        "enqueued",
+        "failed",
+        "lag",
+        "reclaimed",
+        "retried",
+        "running",
+        "started",
+    )
+
+    def __init__(self, metrics: _Metrics, queue: str, task: str) -> None:
+        self.enqueued = metrics.enqueued.labels(queue, task)
+        self.started = metrics.started.labels(queue, task)
+        self.completed = metrics.completed.labels(queue, task)
+        self.failed = metrics.failed.labels(queue, task)
+        self.retried = metrics.retried.labels(queue, task)
+        self.cancelled = metrics.cancelled.labels(queue, task)
+        self.reclaimed = metrics.reclaimed.labels(queue, task)
+        self.duration = metrics.duration.labels(queue, task)
+        self.lag = metrics.lag.labels(queue, task)
+        self.running = metrics.running.labels(queue, task)
+
+
 _BUILT: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, _Metrics]] = weakref.WeakKeyDictionary()
 
 
@@ -213,50 +245,56 @@ class PrometheusObserver(QueueObserver):
         self._queue = _Bounded(max_label_values)
         self._task = _Bounded(max_label_values)
         self._depth_queues: set[str] = set()
+        self._by_key: dict[tuple[str, str], _Series] = {}
 
-    def _labels(self, record: TaskRecord) -> tuple[str, str]:
-        return self._queue(record.queue), self._task(record.task_name)
+    def _series(self, record: TaskRecord) -> _Series:
+        key = (record.queue, record.task_name)
+        series = self._by_key.get(key)
+        if series is None:
+            # labels() validates and locks on every call: each (queue, task) resolves it once
+            series = _Series(self.metrics, self._queue(key[0]), self._task(key[1]))
+            if len(self._by_key) < _SERIES_CACHED:
+                self._by_key[key] = series
+        return series
 
     def enqueued(self, record: TaskRecord, *, created: bool, error: BaseException | None) -> None:
         """Count a new record."""
         if created:
-            self.metrics.enqueued.labels(*self._labels(record)).inc()
+            self._series(record).enqueued.inc()
 
     def started(self, record: TaskRecord, *, worker_id: str | None, lag: float) -> None:
         """Count the attempt, observe its lag, and gauge it running."""
-        labels = self._labels(record)
-        metrics = self.metrics
-        metrics.started.labels(*labels).inc()
-        metrics.lag.labels(*labels).observe(lag)
-        metrics.running.labels(*labels).inc()
+        series = self._series(record)
+        series.started.inc()
+        series.lag.observe(lag)
+        series.running.inc()
 
     def finished(
         self, record: TaskRecord, *, outcome: Outcome | None, error: BaseException | None, duration: float
     ) -> None:
         """Count the outcome and observe the duration (a run stopped without one is only ungauged)."""
-        labels = self._labels(record)
-        metrics = self.metrics
-        metrics.running.labels(*labels).dec()
+        series = self._series(record)
+        series.running.dec()
         if outcome is None:
             return
-        metrics.duration.labels(*labels).observe(duration)
+        series.duration.observe(duration)
         if outcome.kind == "complete":
-            metrics.completed.labels(*labels).inc()
+            series.completed.inc()
         elif outcome.kind == "fail":
-            metrics.failed.labels(*labels).inc()
+            series.failed.inc()
         elif outcome.kind == "retry":
-            metrics.retried.labels(*labels).inc()
+            series.retried.inc()
 
     def reclaimed(self, record: TaskRecord) -> None:
         """Count the reclaim (and the failure, when it was one too many)."""
-        labels = self._labels(record)
-        self.metrics.reclaimed.labels(*labels).inc()
+        series = self._series(record)
+        series.reclaimed.inc()
         if record.status == "failed":
-            self.metrics.failed.labels(*labels).inc()
+            series.failed.inc()
 
     def cancelled(self, record: TaskRecord) -> None:
         """Count the cancellation."""
-        self.metrics.cancelled.labels(*self._labels(record)).inc()
+        self._series(record).cancelled.inc()
 
     async def refresh_depth(self, service: QueueService) -> None:
         """Set the queue depth gauges from ``await service.stats()`` (one count query)."""
