@@ -1,19 +1,24 @@
-"""The ``--app`` of ``run-task`` in the trace tests: its spans go to a file the test reads.
+"""The apps of the trace tests in other processes: their spans go to a file the test reads.
 
-``config`` reads the queue URL from ``LQ_TRACE_TEST_URL`` and the file its finished spans are
-written to (one JSON object a line) from ``LQ_TRACE_TEST_SPANS``.
+``config`` (the ``--app`` of ``run-task``) and ``create_app`` (a Litestar app factory, for
+``litestar queues worker``) read the queue URL from ``LQ_TRACE_TEST_URL`` and the file finished
+spans are appended to (one JSON object a line) from ``LQ_TRACE_TEST_SPANS``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from litestar import Litestar, get, post
+from litestar.di import NamedDependency  # noqa: TC002 - Litestar reads handler annotations at run time
+from litestar.params import FromPath  # noqa: TC002
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from litestar_queues import QueueConfig, WorkerConfig, task
+from litestar_queues import QueueConfig, QueuePlugin, QueueService, WorkerConfig, task
 from litestar_queues.observability import OpenTelemetryObserver
 
 if TYPE_CHECKING:
@@ -48,15 +53,40 @@ class JsonLinesExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def config() -> QueueConfig:
+def _provider() -> TracerProvider:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(os.environ[SPANS_VARIABLE])))
+    return provider
+
+
+def config() -> QueueConfig:
     return QueueConfig(
         queue_backend=os.environ[URL_VARIABLE],
         app=APP,
         worker=WorkerConfig(lease_seconds=5),
-        observers=[OpenTelemetryObserver(tracer_provider=provider)],
+        observers=[OpenTelemetryObserver(tracer_provider=_provider())],
     )
+
+
+@post("/reports")
+async def enqueue_report(queue_service: NamedDependency[QueueService]) -> dict[str, str]:
+    return {"task_id": str((await queue_service.enqueue(where)).id)}
+
+
+@get("/tasks/{task_id:str}")
+async def task_status(task_id: FromPath[str], queue_service: NamedDependency[QueueService]) -> dict[str, Any]:
+    return {"status": (await queue_service.get_task(task_id)).status}
+
+
+def create_app() -> Litestar:
+    """The web app and its worker processes: traced by the app's OpenTelemetryPlugin provider."""
+    queues = QueueConfig(
+        queue_backend=os.environ[URL_VARIABLE],
+        worker=WorkerConfig(poll_interval=0.1),
+        observers=[OpenTelemetryObserver()],  # follows the plugin's provider
+    )
+    telemetry = OpenTelemetryPlugin(OpenTelemetryConfig(tracer_provider=_provider()))
+    return Litestar([enqueue_report, task_status], plugins=[telemetry, QueuePlugin(queues)])
 
 
 @task("trace_tests.where")
