@@ -25,6 +25,7 @@ from litestar_queues import (
 )
 from litestar_queues.observability import PrometheusObserver
 from litestar_queues.observability.prometheus import OTHER_LABEL, forget_process
+from litestar_queues_litestar import _supervisor
 from tests.core._support import fast_worker, wait_until
 
 if TYPE_CHECKING:
@@ -253,3 +254,12 @@ def test_forget_process_is_a_no_op_outside_multiprocess_mode(monkeypatch: pytest
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setitem(sys.modules, "prometheus_client.multiprocess", None)  # would fail if imported
     forget_process(12345)
+
+
+def test_the_worker_supervisor_forgets_each_exited_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forgotten: list[int] = []
+    monkeypatch.setattr(_supervisor, "forget_process", forgotten.append)
+    _supervisor.supervise([sys.executable, "-c", "pass"], 2, tmp_path)
+    assert len(forgotten) == 2 and all(pid > 0 for pid in forgotten)
