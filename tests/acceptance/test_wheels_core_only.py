@@ -2,8 +2,9 @@
 
 One wheel build and one fresh venv for the module. With the core alone: a Redis, SQLite or
 PostgreSQL URL, the Litestar plugin, the ``cloudrun`` execution backend, a cron schedule and the
-metrics and traces observers each fail with a typed error naming the ``pip install`` line. Then the SQL adapter is added without
-its drivers (``--no-deps``, SQLAlchemy by hand): each URL names the line that brings its driver.
+metrics and traces observers each fail with a typed error naming the ``pip install`` line. Then
+the SQL adapter is added without its drivers (``--no-deps``, SQLAlchemy by hand): each URL names
+the line that brings its driver.
 """
 
 from __future__ import annotations
