@@ -34,6 +34,7 @@ from litestar_queues_redis import RedisQueueBackend
 from litestar_queues_redis._codec import listing_position
 from tests.redis._listing import (
     QUERIES,
+    ScriptCalls,
     build_mix,
     check_indexes,
     claim,
@@ -46,25 +47,12 @@ from tests.redis._listing import (
 from tests.redis._support import T0, at
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     import redis.asyncio as aioredis
 
     from litestar_queues_redis._keys import Keys
     from tests.servers import RedisServer
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def short_lived(redis_url: str) -> AsyncIterator[RedisQueueBackend]:
-    """A backend whose finished records are kept 50 ms."""
-    backend = RedisQueueBackend(url=redis_url, result_ttl=0.05)
-    await backend.open()
-    try:
-        yield backend
-    finally:
-        await backend.close()
 
 
 # -- ordering ----------------------------------------------------------------------------------------
@@ -133,22 +121,14 @@ async def test_a_selective_filter_takes_several_calls(
     monkeypatch.setattr(backend_module, "QUERY_BUDGET", 5)
     records = [make(i, task_name="t.rare" if i % 11 == 0 else "t.one") for i in range(60)]
     await backend.enqueue(records)
-    calls = 0
-    script = backend._s.query
-
-    async def counted(**kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        return await script(**kwargs)
-
-    backend._s.query = counted  # type: ignore[assignment]
+    script = ScriptCalls(backend, "query")
     query = RecordQuery(task_names=("t.rare",), limit=10)  # 6 of the 60 match
     assert [r.id for r in await backend.query(query)] == reference(records, query)
-    assert calls == 12  # at most QUERY_BUDGET = 5 entries per call
-    calls = 0
+    assert script.calls == 12  # at most QUERY_BUDGET = 5 entries per call
+    script.calls = 0
     query = RecordQuery(task_names=("t.rare",), limit=2, newest_first=False)
     assert [r.id for r in await backend.query(query)] == reference(records, query)[:2]
-    assert calls == 3  # 5 + 5 + 2 entries: it stops as soon as the page is full
+    assert script.calls == 3  # 5 + 5 + 2 entries: it stops as soon as the page is full
 
 
 # -- requeue -----------------------------------------------------------------------------------------
