@@ -136,17 +136,3 @@ QUERIES = [
     RecordQuery(created_after=datetime(9999, 1, 1, tzinfo=UTC)),
     RecordQuery(queues=()),
 ]
-
-
-class ScriptCalls:
-    """Counts the calls of the backend's script ``name`` (``backend._s.<name>``), which it wraps."""
-
-    def __init__(self, backend: RedisQueueBackend, name: str) -> None:
-        self.calls = 0
-        script = getattr(backend._s, name)
-
-        async def counted(**kwargs: Any) -> Any:
-            self.calls += 1
-            return await script(**kwargs)
-
-        setattr(backend._s, name, counted)

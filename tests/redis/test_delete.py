@@ -18,18 +18,8 @@ import pytest
 import litestar_queues_redis.backend as backend_module
 from litestar_queues.models import ALL_STATUSES, QueryPosition, RecordQuery, TaskRecord
 from litestar_queues_redis import RedisQueueBackend
-from tests.redis._listing import (
-    QUERIES,
-    ScriptCalls,
-    build_mix,
-    check_indexes,
-    claim,
-    finish,
-    make,
-    reference,
-    stored,
-)
-from tests.redis._support import at
+from tests.redis._listing import QUERIES, build_mix, check_indexes, claim, finish, make, reference, stored
+from tests.redis._support import ScriptCalls, at
 
 if TYPE_CHECKING:
     import uuid

@@ -34,7 +34,6 @@ from litestar_queues_redis import RedisQueueBackend
 from litestar_queues_redis._codec import listing_position
 from tests.redis._listing import (
     QUERIES,
-    ScriptCalls,
     build_mix,
     check_indexes,
     claim,
@@ -44,7 +43,7 @@ from tests.redis._listing import (
     reference,
     stored,
 )
-from tests.redis._support import T0, at
+from tests.redis._support import T0, ScriptCalls, at
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -15,14 +16,20 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Awaitable, Callable
 
 
 def run_on_throwaway_redis(
-    parser: argparse.ArgumentParser, measure: Callable[[str, argparse.Namespace], Awaitable[Any]]
+    doc: str | None, measure: Callable[[str, argparse.Namespace], Awaitable[Any]], **options: int
 ) -> None:
-    """Parse the command line, start a redis-server without persistence and run ``measure(url, args)``."""
+    """Parse the command line, start a redis-server without persistence and run ``measure(url, args)``.
+
+    ``doc`` is the tool's description (``--help``); each keyword is an integer option
+    (``records=1_000_000`` is ``--records``) and its default.
+    """
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, default in options.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
     from tests.servers import RedisServer

@@ -25,7 +25,6 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import time
@@ -47,6 +46,7 @@ from litestar_queues.models import (
 from litestar_queues_redis import RedisQueueBackend
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Awaitable, Callable
 
 QUEUES = ("default", "emails", "reports", "webhooks")
@@ -231,12 +231,7 @@ async def measure(url: str, args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Parse the command line, start a redis-server without persistence, fill it and measure."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=50)
-    run_on_throwaway_redis(parser, measure)
+    run_on_throwaway_redis(__doc__, measure, records=1_000_000, runs=50)
 
 
 if __name__ == "__main__":

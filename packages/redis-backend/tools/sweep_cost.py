@@ -21,17 +21,20 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from _tool import load_average, quantile, run_on_throwaway_redis  # next to this tool
 
 from litestar_queues.models import Outcome, RecordQuery, TaskRecord
 from litestar_queues_redis import RedisQueueBackend
+
+if TYPE_CHECKING:
+    import argparse
 
 QUEUES = ("default", "emails", "reports", "webhooks")
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -114,13 +117,7 @@ async def measure(url: str, args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Parse the command line, start a redis-server without persistence, fill it and measure."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--calls", type=int, default=30)
-    parser.add_argument("--limit", type=int, default=1000)
-    run_on_throwaway_redis(parser, measure)
+    run_on_throwaway_redis(__doc__, measure, records=1_000_000, calls=30, limit=1000)
 
 
 if __name__ == "__main__":
