@@ -169,7 +169,8 @@ class RedisQueueBackend:
 
         The first ``open`` on a prefix whose records were written before the indexes existed (no
         ``{prefix}:index_version`` key, or an older version than :data:`INDEX_VERSION`, but a
-        queue) indexes them first: :meth:`backfill_index`. On a new prefix it writes nothing: the first enqueue sets the key.
+        queue) indexes them first: :meth:`backfill_index`. On a new prefix it writes nothing: the
+        first enqueue sets the key.
 
         Raises:
             BackendUnavailableError: The server cannot be reached.
@@ -184,7 +185,9 @@ class RedisQueueBackend:
         with mapped_errors(self._where):
             await self._client.ping()
             version = await self._client.get(self._keys.index_version)
-            if _text(version or b"") == INDEX_VERSION or not await self._client.exists(self._keys.tag + ":queues"):
+            if _text(version or b"") == INDEX_VERSION or not await self._client.exists(
+                self._keys.tag + ":queues"
+            ):
                 return
             await self.backfill_index()
             await self._client.set(self._keys.index_version, INDEX_VERSION)
@@ -513,10 +516,10 @@ class RedisQueueBackend:
         ``created_*`` bounds are the ends of that range. With ``key`` it reads the key's own index
         (``{prefix}:keyix:<key>``, the records holding that key) instead of the listing indexes,
         so it costs the key's records, not the store's. Task names, ``finished_*`` bounds (and
-        with a key, queues and statuses) are checked on the records met. Each script call reads at most ``QUERY_BUDGET`` index
-        entries and returns at most as many records; the client calls again from where it
-        stopped until the page is full or the range ends. A malformed record met is moved to the
-        dead letters and left out.
+        with a key, queues and statuses) are checked on the records met. Each script call reads
+        at most ``QUERY_BUDGET`` index entries and returns at most as many records; the client
+        calls again from where it stopped until the page is full or the range ends. A malformed
+        record met is moved to the dead letters and left out.
         """
         found: list[TaskRecord] = []
 
