@@ -32,6 +32,7 @@ from litestar_queues.models import (
 )
 from litestar_queues_redis import RedisQueueBackend
 from litestar_queues_redis._codec import listing_position
+from litestar_queues_redis.backend import INDEX_VERSION
 from tests.redis._listing import (
     QUERIES,
     build_mix,
@@ -290,10 +291,12 @@ async def make_legacy(raw: aioredis.Redis, keys: Keys, rec: TaskRecord) -> None:
 
     That version stored the same hash without ``ix``, ``task`` and ``history``, its JSON had no
     ``history`` key, its finished records were kept in the retention sets under their bare id,
-    and there were no index sets and no ``index_version`` key.
+    and there were no index sets (listing or key) and no ``index_version`` key.
     """
     name = keys.record(rec.id)
     status, queue, ix = (v.decode() for v in await raw.hmget(name, "status", "queue", "ix"))
+    if rec.key is not None:
+        await raw.zrem(keys.key_index(rec.key), ix)
     doc = json.loads(await raw.hget(name, "rec") or b"")
     del doc["history"]
     await raw.hset(name, "rec", json.dumps(doc))
@@ -329,7 +332,7 @@ async def test_open_lists_records_written_before_the_indexes(redis_url: str, raw
     upgraded = RedisQueueBackend(url=redis_url, result_ttl=3600)
     await upgraded.open()  # runs the backfill
     try:
-        assert await raw.get(upgraded.keys.index_version) == b"1"
+        assert await raw.get(upgraded.keys.index_version) == INDEX_VERSION.encode()
         listed = await upgraded.query(RecordQuery(limit=50))
         assert {r.id: r for r in listed} == before  # every field, history [] (not in the old JSON)
         assert all(r.history == [] for r in listed)
@@ -362,7 +365,7 @@ async def test_records_an_old_version_writes_later_are_listed_by_backfill_index(
     listed, late = make(0), make(1)
     await backend.enqueue([listed, late])
     await make_legacy(raw, backend.keys, late)
-    await raw.set(backend.keys.index_version, "1")
+    await raw.set(backend.keys.index_version, INDEX_VERSION)
     assert [r.id for r in await backend.query(RecordQuery())] == [listed.id]
     held = await claim(backend, 2, limit=2)
     assert {r.id for r in held} == {listed.id, late.id}
@@ -427,7 +430,7 @@ async def test_a_new_prefix_is_marked_by_its_first_enqueue(
     """open() writes nothing on an empty prefix (a read-only replica opens too); enqueue marks it."""
     assert await raw.exists(backend.keys.index_version) == 0
     await backend.enqueue([make(0)])
-    assert await raw.get(backend.keys.index_version) == b"1"
+    assert await raw.get(backend.keys.index_version) == INDEX_VERSION.encode()
 
 
 # -- retention and stale entries ------------------------------------------------------------------------
