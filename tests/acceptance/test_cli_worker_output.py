@@ -9,11 +9,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +19,7 @@ import anyio
 import pytest
 
 from litestar_queues import QueueConfig, QueueService, TaskRegistry, task
+from tests.output_process import OutputProcess
 from tests.servers import RedisServer
 
 if TYPE_CHECKING:
@@ -59,50 +57,10 @@ async def square(n: int) -> int:
     return n * n
 
 
-class Script:
+def console_script(app_dir: Path, url: str, *args: str) -> OutputProcess:
     """The console script in a subprocess, its merged output collected line by line."""
-
-    def __init__(self, app_dir: Path, url: str, *args: str) -> None:
-        env = {**os.environ, "OUT_DB_URL": url, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [str(CONSOLE_SCRIPT), *args],
-            cwd=app_dir,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-
-    def wait_for(self, predicate: Callable[[list[str]], bool], what: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(list(self.lines)):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}: {self.lines}")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=30)
-        self._reader.join(timeout=10)
-        return code
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+    env = {**os.environ, "OUT_DB_URL": url, "PYTHONUNBUFFERED": "1"}
+    return OutputProcess([str(CONSOLE_SCRIPT), *args], cwd=app_dir, env=env, timeout=30)
 
 
 @pytest.fixture
@@ -127,7 +85,7 @@ def _with(text: str) -> Callable[[list[str]], bool]:
 def test_the_worker_logs_start_each_outcome_and_stop(app_dir: Path) -> None:
     url = f"sqlite:///{app_dir / 'queue.db'}"
     _enqueue(url, 3, -1)
-    script = Script(app_dir, url, "worker", "output_app:config")
+    script = console_script(app_dir, url, "worker", "output_app:config")
     try:
         script.wait_for(lambda lines: sum("outcome=" in line for line in lines) == 2, "two outcome lines")
         assert script.stop() == 0
@@ -143,7 +101,7 @@ def test_the_worker_logs_start_each_outcome_and_stop(app_dir: Path) -> None:
     assert "Traceback" not in out
 
     _enqueue(url, 4)
-    quiet = Script(app_dir, url, "-q", "worker", "output_app:config")
+    quiet = console_script(app_dir, url, "-q", "worker", "output_app:config")
     try:
 
         async def until_done() -> int:
@@ -162,7 +120,7 @@ def test_the_worker_logs_start_each_outcome_and_stop(app_dir: Path) -> None:
 
 def test_a_worker_started_while_redis_is_down_waits_for_it(app_dir: Path) -> None:
     server = RedisServer(aof=False, unix_socket=False)  # its port is chosen, the server not started
-    script = Script(app_dir, server.url, "worker", "output_app:config")
+    script = console_script(app_dir, server.url, "worker", "output_app:config")
     try:
         script.wait_for(lambda lines: sum("WARNING" in line for line in lines) >= 2, "two retries")
         errors = [line for line in script.lines if line.startswith("litestar-queues: ")]
@@ -188,7 +146,7 @@ def test_a_worker_started_while_redis_is_down_waits_for_it(app_dir: Path) -> Non
 
 def test_sigterm_while_the_backend_is_down_stops_the_worker(app_dir: Path) -> None:
     url = f"sqlite:///{app_dir / 'missing-directory' / 'queue.db'}"  # cannot be opened
-    script = Script(app_dir, url, "worker", "output_app:config")
+    script = console_script(app_dir, url, "worker", "output_app:config")
     try:
         script.wait_for(_with("cannot be reached"), "the error line")
         started = time.monotonic()

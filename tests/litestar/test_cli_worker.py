@@ -1,10 +1,5 @@
 """``litestar queues worker`` as a real subprocess: SIGTERM drains running tasks and loses nothing."""
 
-import os
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,62 +11,9 @@ from litestar_queues import QueueConfig, QueueService, QueueStats
 from tests.litestar._cli_tasks import record
 from tests.litestar.conftest import wait_until
 from tests.litestar.test_cli import write_app
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.output_process import litestar_worker
 
 pytestmark = pytest.mark.slow
-
-
-class WorkerProcess:
-    """The Litestar CLI worker in a subprocess, with its output collected by a thread."""
-
-    def __init__(self, app_path: str, app_dir: Path, *args: str) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "LITESTAR_QUIET_CONSOLE": "1"}
-        env.pop("LITESTAR_APP", None)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "litestar",
-                "--app",
-                app_path,
-                "--app-dir",
-                str(app_dir),
-                "queues",
-                "worker",
-                *args,
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-
-    def count(self, text: str) -> int:
-        return sum(text in line for line in list(self.lines))
-
-    def terminate_and_wait(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=60)
-        self._reader.join(timeout=10)
-        return code
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self._reader.join(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def run(url: str, action: Any) -> Any:
@@ -113,7 +55,7 @@ def test_sigterm_drains_running_tasks_and_loses_nothing(shared_queue_url: str, t
     ids = run(shared_queue_url, enqueue)
     app_path = write_app(tmp_path, shared_queue_url)
 
-    worker = WorkerProcess(app_path, tmp_path, "--concurrency", "3")
+    worker = litestar_worker(app_path, tmp_path, "--concurrency", "3")
     try:
         wait_for_stats(shared_queue_url, lambda st: st.count("running") > 0, "tasks running")
 
@@ -121,7 +63,7 @@ def test_sigterm_drains_running_tasks_and_loses_nothing(shared_queue_url: str, t
             return [i for i in ids if (await service.get_task(i)).status == "running"]
 
         running_at_stop = run(shared_queue_url, running_ids)
-        assert worker.terminate_and_wait() == 0, worker.lines
+        assert worker.stop() == 0, worker.lines
     finally:
         worker.kill()
     assert worker.count("ready: serving all queues, concurrency 3") == 1
@@ -163,11 +105,13 @@ def test_processes_each_load_the_app_and_stop_on_sigterm(shared_queue_url: str, 
 
     run(shared_queue_url, enqueue)
     app_path = write_app(tmp_path, shared_queue_url)
-    worker = WorkerProcess(app_path, tmp_path, "--processes", "2", "--concurrency", "2", "--queues", "emails")
+    worker = litestar_worker(
+        app_path, tmp_path, "--processes", "2", "--concurrency", "2", "--queues", "emails"
+    )
     try:
         wait_until(lambda: worker.count("ready: serving emails") == 2, timeout=90, what="two workers")
         wait_for_stats(shared_queue_url, lambda st: st.count("completed") == total, "all done")
-        assert worker.terminate_and_wait() == 0, worker.lines
+        assert worker.stop() == 0, worker.lines
     finally:
         worker.kill()
     assert worker.count("started 2 worker processes") == 1
@@ -184,7 +128,7 @@ def test_worker_processes_that_fail_stop_the_group(tmp_path: Path) -> None:
     ``test_cli_worker_start.py``.)
     """
     app_path = write_app(tmp_path, "nosuchscheme://127.0.0.1:1/0")
-    worker = WorkerProcess(app_path, tmp_path, "--processes", "2")
+    worker = litestar_worker(app_path, tmp_path, "--processes", "2")
     try:
         code = worker.proc.wait(timeout=90)
     finally:

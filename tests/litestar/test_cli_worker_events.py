@@ -18,7 +18,7 @@ from litestar.testing import TestClient
 
 from litestar_queues import QueuePlugin
 from tests.litestar._cli_tasks import announce
-from tests.litestar.test_cli_worker import WorkerProcess
+from tests.output_process import litestar_worker
 
 pytestmark = pytest.mark.slow
 
@@ -81,12 +81,12 @@ def test_cli_worker_events_reach_the_apps_websocket(app_module: ModuleType, tmp_
         with client.portal() as portal:
             handle = portal.call(plugin.service.enqueue, announce, "ada")
         with client.websocket_connect(f"/tasks/{handle.id}/events") as ws:
-            worker = WorkerProcess(f"{app_module.__name__}:app", tmp_path, "--concurrency", "2")
+            worker = litestar_worker(f"{app_module.__name__}:app", tmp_path, "--concurrency", "2")
             try:
                 events = []
                 while not events or events[-1]["type"] != "task.completed":
                     events.append(ws.receive_json(timeout=60))
-                assert worker.terminate_and_wait() == 0, worker.lines
+                assert worker.stop() == 0, worker.lines
             finally:
                 worker.kill()
         assert [e["type"] for e in events] == ["task.started", "task.log", "task.completed"]

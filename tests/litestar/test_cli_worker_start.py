@@ -8,11 +8,6 @@
 """
 
 import logging
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,8 +20,8 @@ from litestar.testing import TestClient
 from litestar_queues import QueueConfig, QueuePlugin, QueueService, WorkerConfig
 from tests.litestar._cli_tasks import record
 from tests.litestar.test_cli import Cli, write_app
+from tests.output_process import litestar_worker
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_LOGGER = "litestar_queues.litestar"
 
 
@@ -84,53 +79,6 @@ def test_status_on_the_memory_backend_says_it_cannot_see_the_apps_tasks(tmp_path
         assert "keeps its tasks in the memory" in " ".join(result.output.split())
 
 
-class Worker:
-    """``litestar queues [options] worker`` in a subprocess, its merged output collected."""
-
-    def __init__(self, app_path: str, app_dir: Path, *group_options: str) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "LITESTAR_QUIET_CONSOLE": "1"}
-        env.pop("LITESTAR_APP", None)
-        command = [sys.executable, "-m", "litestar", "--app", app_path, "--app-dir", str(app_dir)]
-        self.proc = subprocess.Popen(
-            [*command, "queues", *group_options, "worker"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-
-    def wait_for(self, predicate: Callable[[list[str]], bool], what: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            if predicate(list(self.lines)):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}: {self.lines}")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=60)
-        self._reader.join(timeout=10)
-        return code
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self._reader.join(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
 def _enqueue(url: str, log: Path, number: int) -> None:
     async def main() -> None:
         async with QueueService(QueueConfig(queue_backend=url)) as service:
@@ -148,7 +96,7 @@ def test_the_worker_waits_for_its_database_then_logs_each_task(tmp_path: Path) -
     database = tmp_path / "not-yet" / "queue.db"
     url = f"sqlite:///{database}"
     app_path = write_app(tmp_path, url)
-    worker = Worker(app_path, tmp_path)
+    worker = litestar_worker(app_path, tmp_path)
     try:
         worker.wait_for(_has("queue backend unreachable (attempt 1)"), "the first retry")
         errors = [line for line in worker.lines if line.startswith("error: ")]
@@ -164,7 +112,7 @@ def test_the_worker_waits_for_its_database_then_logs_each_task(tmp_path: Path) -
     assert "task lt.cli.record id=" in line and "queue=default attempt=1 duration=" in line
     assert "Traceback" not in "\n".join(worker.lines)
 
-    quiet = Worker(app_path, tmp_path, "-q")
+    quiet = litestar_worker(app_path, tmp_path, group_options=["-q"])
     try:
         quiet.wait_for(_has("ready: serving all queues"), "the quiet worker to start")
         _enqueue(url, tmp_path / "log.txt", 2)

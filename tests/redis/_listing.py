@@ -56,12 +56,20 @@ async def page_through(backend: RedisQueueBackend, query: RecordQuery) -> list[u
 
 
 async def check_indexes(raw: aioredis.Redis, keys: Keys) -> None:
-    """Every record is in the index of its queue and status, and no index holds anything else."""
+    """Every record is in the index of its queue and status, every keyed record in the index of its
+    key, and no index holds anything else."""
     placed: dict[bytes, tuple[bytes, bytes]] = {}
+    keyed: dict[bytes, set[bytes]] = {}
     async for name in raw.scan_iter(match=keys.records_pattern):
-        status, queue, ix = await raw.hmget(name, "status", "queue", "ix")
+        status, queue, ix, key = await raw.hmget(name, "status", "queue", "ix", "key")
         assert ix is not None, f"{name!r} has no listing position"
         placed[ix] = (queue, status)
+        if key is not None:
+            keyed.setdefault(key, set()).add(ix)
+    key_indexes: dict[bytes, set[bytes]] = {}
+    async for name in raw.scan_iter(match=keys.records_pattern.removesuffix(":t:*") + ":keyix:*"):
+        key_indexes[name.split(b":keyix:", 1)[1]] = set(await raw.zrange(name, 0, -1))
+    assert key_indexes == keyed
     listed: dict[bytes, tuple[bytes, bytes]] = {}
     for queue in await raw.smembers(f"{keys.tag}:queues"):
         for status in ALL_STATUSES:
@@ -125,6 +133,11 @@ QUERIES = [
     RecordQuery(task_names=("t.one", "t.none"), statuses=("pending", "running")),
     RecordQuery(key="k0"),
     RecordQuery(key="k4", statuses=("pending",)),
+    RecordQuery(key="k0", queues=("a", "b")),
+    RecordQuery(key="k2", task_names=("t.one",), created_after=at(3), created_before=at(11)),
+    RecordQuery(key="k1", statuses=("completed", "failed", "cancelled"), finished_after=at(101)),
+    RecordQuery(key="k3", finished_before=at(120), queues=("c",)),
+    RecordQuery(key="nothing"),
     RecordQuery(created_after=at(4)),
     RecordQuery(created_before=at(4)),
     RecordQuery(created_after=at(2), created_before=at(9), queues=("b",)),

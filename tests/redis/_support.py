@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar_queues.models import TaskRecord
+
+if TYPE_CHECKING:
+    from litestar_queues_redis import RedisQueueBackend
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -30,3 +33,17 @@ def record(
         run_at=due,
         **extra,
     )
+
+
+class ScriptCalls:
+    """Counts the calls of the backend's script ``name`` (``backend._s.<name>``), which it wraps."""
+
+    def __init__(self, backend: RedisQueueBackend, name: str) -> None:
+        self.calls = 0
+        script = getattr(backend._s, name)
+
+        async def counted(**kwargs: Any) -> Any:
+            self.calls += 1
+            return await script(**kwargs)
+
+        setattr(backend._s, name, counted)

@@ -30,3 +30,14 @@ async def raw(redis_url: str) -> AsyncIterator[aioredis.Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+async def short_lived(redis_url: str) -> AsyncIterator[RedisQueueBackend]:
+    """A backend whose finished records Redis expires after 50 ms."""
+    backend = RedisQueueBackend(url=redis_url, result_ttl=0.05)
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        await backend.close()

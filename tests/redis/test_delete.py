@@ -19,11 +19,10 @@ import litestar_queues_redis.backend as backend_module
 from litestar_queues.models import ALL_STATUSES, QueryPosition, RecordQuery, TaskRecord
 from litestar_queues_redis import RedisQueueBackend
 from tests.redis._listing import QUERIES, build_mix, check_indexes, claim, finish, make, reference, stored
-from tests.redis._support import at
+from tests.redis._support import ScriptCalls, at
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import AsyncIterator
 
     import redis.asyncio as aioredis
 
@@ -58,17 +57,6 @@ async def traces(raw: aioredis.Redis, prefix_tag: str, task_id: uuid.UUID) -> li
         if needle in name or any(needle in item for item in content):
             found.append(name.decode())
     return found
-
-
-@pytest.fixture
-async def short_lived(redis_url: str) -> AsyncIterator[RedisQueueBackend]:
-    """A backend whose finished records Redis expires after 50 ms."""
-    backend = RedisQueueBackend(url=redis_url, result_ttl=0.05)
-    await backend.open()
-    try:
-        yield backend
-    finally:
-        await backend.close()
 
 
 # -- what is deleted ------------------------------------------------------------------------------
@@ -334,20 +322,12 @@ async def test_a_delete_that_takes_several_calls_counts_running_records_towards_
     rare = [r for r in records if r.task_name == "t.rare"]  # created at 0, 4, 8, ...
     held = await backend.claim_task(rare[1].id, worker_id="w", now=at(1), lease_until=at(100))
     assert held is not None
-    calls = 0
-    script = backend._s.delete
-
-    async def counted(**kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        return await script(**kwargs)
-
-    backend._s.delete = counted  # type: ignore[assignment]
+    script = ScriptCalls(backend, "delete")
     query = RecordQuery(task_names=("t.rare",), limit=4, newest_first=False)
     # query lists rare[0..3], the running rare[1] among them: delete takes the other three
     assert [r.id for r in await backend.query(query)] == [r.id for r in rare[:4]]
     assert await backend.delete(query) == [rare[0].id, rare[2].id, rare[3].id]
-    assert calls == 5  # 3 entries per call: 13 entries up to rare[3]
+    assert script.calls == 5  # 3 entries per call: 13 entries up to rare[3]
     assert await backend.delete(query) == [r.id for r in rare[4:7]]
     await check_indexes(raw, backend.keys)
 

@@ -32,6 +32,7 @@ from litestar_queues.models import (
 )
 from litestar_queues_redis import RedisQueueBackend
 from litestar_queues_redis._codec import listing_position
+from litestar_queues_redis.backend import INDEX_VERSION
 from tests.redis._listing import (
     QUERIES,
     build_mix,
@@ -43,28 +44,15 @@ from tests.redis._listing import (
     reference,
     stored,
 )
-from tests.redis._support import T0, at
+from tests.redis._support import T0, ScriptCalls, at
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     import redis.asyncio as aioredis
 
     from litestar_queues_redis._keys import Keys
     from tests.servers import RedisServer
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def short_lived(redis_url: str) -> AsyncIterator[RedisQueueBackend]:
-    """A backend whose finished records are kept 50 ms."""
-    backend = RedisQueueBackend(url=redis_url, result_ttl=0.05)
-    await backend.open()
-    try:
-        yield backend
-    finally:
-        await backend.close()
 
 
 # -- ordering ----------------------------------------------------------------------------------------
@@ -133,22 +121,14 @@ async def test_a_selective_filter_takes_several_calls(
     monkeypatch.setattr(backend_module, "QUERY_BUDGET", 5)
     records = [make(i, task_name="t.rare" if i % 11 == 0 else "t.one") for i in range(60)]
     await backend.enqueue(records)
-    calls = 0
-    script = backend._s.query
-
-    async def counted(**kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        return await script(**kwargs)
-
-    backend._s.query = counted  # type: ignore[assignment]
+    script = ScriptCalls(backend, "query")
     query = RecordQuery(task_names=("t.rare",), limit=10)  # 6 of the 60 match
     assert [r.id for r in await backend.query(query)] == reference(records, query)
-    assert calls == 12  # at most QUERY_BUDGET = 5 entries per call
-    calls = 0
+    assert script.calls == 12  # at most QUERY_BUDGET = 5 entries per call
+    script.calls = 0
     query = RecordQuery(task_names=("t.rare",), limit=2, newest_first=False)
     assert [r.id for r in await backend.query(query)] == reference(records, query)[:2]
-    assert calls == 3  # 5 + 5 + 2 entries: it stops as soon as the page is full
+    assert script.calls == 3  # 5 + 5 + 2 entries: it stops as soon as the page is full
 
 
 # -- requeue -----------------------------------------------------------------------------------------
@@ -311,10 +291,12 @@ async def make_legacy(raw: aioredis.Redis, keys: Keys, rec: TaskRecord) -> None:
 
     That version stored the same hash without ``ix``, ``task`` and ``history``, its JSON had no
     ``history`` key, its finished records were kept in the retention sets under their bare id,
-    and there were no index sets and no ``index_version`` key.
+    and there were no index sets (listing or key) and no ``index_version`` key.
     """
     name = keys.record(rec.id)
     status, queue, ix = (v.decode() for v in await raw.hmget(name, "status", "queue", "ix"))
+    if rec.key is not None:
+        await raw.zrem(keys.key_index(rec.key), ix)
     doc = json.loads(await raw.hget(name, "rec") or b"")
     del doc["history"]
     await raw.hset(name, "rec", json.dumps(doc))
@@ -350,7 +332,7 @@ async def test_open_lists_records_written_before_the_indexes(redis_url: str, raw
     upgraded = RedisQueueBackend(url=redis_url, result_ttl=3600)
     await upgraded.open()  # runs the backfill
     try:
-        assert await raw.get(upgraded.keys.index_version) == b"1"
+        assert await raw.get(upgraded.keys.index_version) == INDEX_VERSION.encode()
         listed = await upgraded.query(RecordQuery(limit=50))
         assert {r.id: r for r in listed} == before  # every field, history [] (not in the old JSON)
         assert all(r.history == [] for r in listed)
@@ -383,7 +365,7 @@ async def test_records_an_old_version_writes_later_are_listed_by_backfill_index(
     listed, late = make(0), make(1)
     await backend.enqueue([listed, late])
     await make_legacy(raw, backend.keys, late)
-    await raw.set(backend.keys.index_version, "1")
+    await raw.set(backend.keys.index_version, INDEX_VERSION)
     assert [r.id for r in await backend.query(RecordQuery())] == [listed.id]
     held = await claim(backend, 2, limit=2)
     assert {r.id for r in held} == {listed.id, late.id}
@@ -448,7 +430,7 @@ async def test_a_new_prefix_is_marked_by_its_first_enqueue(
     """open() writes nothing on an empty prefix (a read-only replica opens too); enqueue marks it."""
     assert await raw.exists(backend.keys.index_version) == 0
     await backend.enqueue([make(0)])
-    assert await raw.get(backend.keys.index_version) == b"1"
+    assert await raw.get(backend.keys.index_version) == INDEX_VERSION.encode()
 
 
 # -- retention and stale entries ------------------------------------------------------------------------

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
-from sqlalchemy import inspect, select, text, update
+from sqlalchemy import inspect, select, update
 
 from litestar_queues.models import QueryPosition, RecordQuery, TaskRecord
 from litestar_queues_sql import SQLQueueBackend, queue_tables
 from litestar_queues_sql._explain import explain_delete
 
+from ._listing import fill_tasks, open_at_once
 from .conftest import LEASE, T0
 from .test_query import expected, finish, mixed_records, rec, stored
 
@@ -271,13 +272,9 @@ async def test_the_retention_delete_reads_the_finished_index(db_url: str) -> Non
     await backend.open()
     try:
         tasks = backend.tables.tasks.name
-        postgres = backend.dialect == "postgresql"
-        async with backend.engine.begin() as conn:
-            if postgres:
-                await conn.execute(text(_FILL_POSTGRES.format(table=tasks)), {"base": T0})
-                await conn.execute(text(f"ANALYZE {tasks}"))
-            else:
-                await conn.execute(text(_FILL_SQLITE.format(table=tasks)), {"base": T0.timestamp()})
+        postgres = await fill_tasks(
+            backend, _FILL_POSTGRES, _FILL_SQLITE, {"base": T0}, {"base": T0.timestamp()}
+        )
         cutoff = T0 + timedelta(seconds=5000)  # about 15,000 records were created and finished before
         retention = RecordQuery(
             statuses=("completed",),
@@ -511,10 +508,7 @@ async def test_a_database_from_before_pauses_and_turns_gains_their_tables(db_url
     finally:
         await plain.close()
     # two processes of the new release open it at once: each creates what is missing, once
-    backends = [SQLQueueBackend(url), SQLQueueBackend(url)]
-    async with anyio.create_task_group() as tg:
-        for backend in backends:
-            tg.start_soon(backend.open)
+    backends = await open_at_once(url)
     backend = backends[0]
     try:
         assert await table_names(backend) >= {f"{prefix}paused_queues", f"{prefix}duties"}

@@ -30,6 +30,7 @@ from litestar_queues_sql import SQLQueueBackend
 from litestar_queues_sql._explain import explain_query
 from litestar_queues_sql._query import MAX_RANGES
 
+from ._listing import fill_tasks, open_at_once
 from .conftest import LEASE, T0
 
 if TYPE_CHECKING:
@@ -242,11 +243,7 @@ async def test_listing_failed_records_is_an_index_scan(db_url: str) -> None:
     await backend.open()
     try:
         tasks = backend.tables.tasks.name
-        postgres = backend.dialect == "postgresql"
-        async with backend.engine.begin() as conn:
-            await conn.execute(text((_FILL_POSTGRES if postgres else _FILL_SQLITE).format(table=tasks)))
-            if postgres:
-                await conn.execute(text(f"ANALYZE {tasks}"))
+        postgres = await fill_tasks(backend, _FILL_POSTGRES, _FILL_SQLITE)
         failed = await backend.query(RecordQuery(statuses=("failed",), limit=50))
         assert len(failed) == 50 and all(r.status == "failed" for r in failed)
         deep = RecordQuery(statuses=("failed",), limit=50, after=QueryPosition.of(failed[-1]))
@@ -553,10 +550,7 @@ async def test_a_table_from_before_the_history_column_is_upgraded_on_open(db_url
         await plain.close()
 
     # two processes opening the new release at once: each adds what is missing, once
-    backends = [SQLQueueBackend(url), SQLQueueBackend(url)]
-    async with anyio.create_task_group() as tg:
-        for backend in backends:
-            tg.start_soon(backend.open)
+    backends = await open_at_once(url)
     backend = backends[0]
     try:
         async with backend.engine.connect() as conn:

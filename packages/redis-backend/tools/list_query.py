@@ -25,19 +25,15 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
 import statistics
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import anyio
 import redis.asyncio as aioredis
+from _tool import load_average, quantile, run_on_throwaway_redis  # next to this tool
 
 from litestar_queues.models import (
     ALL_STATUSES,
@@ -50,6 +46,7 @@ from litestar_queues.models import (
 from litestar_queues_redis import RedisQueueBackend
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Awaitable, Callable
 
 QUEUES = ("default", "emails", "reports", "webhooks")
@@ -167,12 +164,6 @@ async def timed(
     return timings, float(evalsha.get("usec", 0)) / runs, size
 
 
-def quantile(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) of ``values`` (the nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
 async def measure(url: str, args: argparse.Namespace) -> None:
     """Fill the store, then time each query."""
     backend = RedisQueueBackend(url=url, key_prefix="bench", result_ttl=None)
@@ -232,7 +223,7 @@ async def measure(url: str, args: argparse.Namespace) -> None:
             timings, server, rows = await timed(admin, runs, call)
             p50, p99 = statistics.median(timings), quantile(timings, 0.99)
             print(f"{name:<46} {p50:8.2f} {p99:8.2f} {server:15.0f} {rows:5d} {runs:5d}", flush=True)
-        print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        print(f"load average: {load_average()}")
     finally:
         await backend.close()
         await admin.aclose()
@@ -240,17 +231,7 @@ async def measure(url: str, args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Parse the command line, start a redis-server without persistence, fill it and measure."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=50)
-    args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from tests.servers import RedisServer
-
-    with RedisServer(aof=False, unix_socket=False) as server:
-        anyio.run(measure, server.url, args)
+    run_on_throwaway_redis(__doc__, measure, records=1_000_000, runs=50)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ server's statistics (``CONFIG RESETSTAT``); after it, the ``usec`` of ``EVALSHA`
 number of records is the server time per record. The lowest of the rounds is reported: other
 load on the machine only ever adds time. With ``--paused``, another queue is paused (a member of
 ``{prefix}:paused``, which a backend without pausing ignores) during the claims, so the claim
-script's pause check reads the set instead of finding it empty.
+script's pause check reads the set instead of finding it empty. With ``--keyed``, every record
+has a dedup key of its own (a keyed enqueue: the dedup check and the key's index).
 
 Run from the repository root::
 
     uv run python packages/redis-backend/tools/script_cost.py --baseline dac03d8 [--rounds 10] [--paused]
-        [--claim-limit 10] [--enqueue-batch 500]
+        [--claim-limit 10] [--enqueue-batch 500] [--keyed]
 """
 
 from __future__ import annotations
@@ -46,7 +47,14 @@ async def _evalsha_usec(admin: object) -> int:
 
 
 async def measure(
-    src: str, url: str, prefix: str, tasks: int, paused: bool, claim_limit: int, enqueue_batch: int = 500
+    src: str,
+    url: str,
+    prefix: str,
+    tasks: int,
+    paused: bool,
+    claim_limit: int,
+    enqueue_batch: int = 500,
+    keyed: bool = False,
 ) -> dict[str, float]:
     """One variant, one round: server microseconds per record of each phase."""
     sys.path.insert(0, src)
@@ -65,7 +73,13 @@ async def measure(
         # one enqueue_many shares one created_at (as QueueService stamps it); later batches later
         created = now + timedelta(milliseconds=batch)
         return [
-            TaskRecord(id=uuid.uuid4(), task_name="cost.noop", created_at=created, run_at=now)
+            TaskRecord(
+                id=uuid.uuid4(),
+                task_name="cost.noop",
+                created_at=created,
+                run_at=now,
+                key=f"k-{uuid.uuid4().hex}" if keyed else None,
+            )
             for _ in range(n)
         ]
 
@@ -134,7 +148,13 @@ def export(ref: str, into: Path) -> str:
 
 def run_child(src: str, url: str, prefix: str, args: argparse.Namespace) -> dict[str, float]:
     """Measure one variant in a fresh interpreter (so each imports its own backend)."""
-    options = [str(args.tasks), "1" if args.paused else "0", str(args.claim_limit), str(args.enqueue_batch)]
+    options = [
+        str(args.tasks),
+        "1" if args.paused else "0",
+        str(args.claim_limit),
+        str(args.enqueue_batch),
+        "1" if args.keyed else "0",
+    ]
     out = subprocess.run(
         [sys.executable, __file__, "--child", src, url, prefix, *options],
         capture_output=True,
@@ -155,11 +175,14 @@ def main() -> None:
     parser.add_argument("--paused", action="store_true", help="pause another queue during the claims")
     parser.add_argument("--claim-limit", type=int, default=10, help="records per claim call")
     parser.add_argument("--enqueue-batch", type=int, default=500, help="records per enqueue call")
-    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
+    parser.add_argument("--keyed", action="store_true", help="every record has a dedup key of its own")
+    parser.add_argument("--child", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        src, url, prefix, tasks, paused, limit, batch = args.child
-        result = anyio.run(measure, src, url, prefix, int(tasks), paused == "1", int(limit), int(batch))
+        src, url, prefix, tasks, paused, limit, batch, keyed = args.child
+        result = anyio.run(
+            measure, src, url, prefix, int(tasks), paused == "1", int(limit), int(batch), keyed == "1"
+        )
         print(json.dumps(result))
         return
     sys.path.insert(0, str(ROOT))

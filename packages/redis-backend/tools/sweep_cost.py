@@ -21,20 +21,20 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import anyio
 import redis.asyncio as aioredis
+from _tool import load_average, quantile, run_on_throwaway_redis  # next to this tool
 
 from litestar_queues.models import Outcome, RecordQuery, TaskRecord
 from litestar_queues_redis import RedisQueueBackend
+
+if TYPE_CHECKING:
+    import argparse
 
 QUEUES = ("default", "emails", "reports", "webhooks")
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -67,12 +67,6 @@ async def fill(backend: RedisQueueBackend, total: int) -> None:
         assert all(done is not None for done in await backend.finish(outcomes, now=now))
         if (start // BATCH) % 25 == 0:
             print(f"  {start + size:>9,} records stored", flush=True)
-
-
-def quantile(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) of ``values`` (the nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
 async def measure(url: str, args: argparse.Namespace) -> None:
@@ -115,7 +109,7 @@ async def measure(url: str, args: argparse.Namespace) -> None:
             f"{statistics.median(u / max(1, c) for u, c in servers) / 1000:.1f} ms (p50); "
             f"{statistics.median(usec) / max(1, statistics.median(sizes)):.1f} us per record deleted"
         )
-        print(f"records left: {left:,}; load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        print(f"records left: {left:,}; load average: {load_average()}")
     finally:
         await backend.close()
         await admin.aclose()
@@ -123,18 +117,7 @@ async def measure(url: str, args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Parse the command line, start a redis-server without persistence, fill it and measure."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--calls", type=int, default=30)
-    parser.add_argument("--limit", type=int, default=1000)
-    args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from tests.servers import RedisServer
-
-    with RedisServer(aof=False, unix_socket=False) as server:
-        anyio.run(measure, server.url, args)
+    run_on_throwaway_redis(__doc__, measure, records=1_000_000, calls=30, limit=1000)
 
 
 if __name__ == "__main__":

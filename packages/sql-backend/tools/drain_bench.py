@@ -11,13 +11,10 @@ one the test fixtures use: installed binaries, ``postgres`` user when run as roo
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import anyio
+from _tool import database_parser, run_on_database  # next to this tool
 
 from litestar_queues import QueueConfig, QueueService, TaskCall, TaskRegistry, WorkerConfig, task
 
@@ -57,26 +54,11 @@ async def bench(url: str, tasks: int, concurrency: int) -> None:
 
 def main() -> None:
     """Parse the command line and run the benchmark."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url", nargs="?")
+    parser = database_parser()
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=10)
-    parser.add_argument(
-        "--local-postgres",
-        action="store_true",
-        help="run on a throwaway server (tests.servers.PostgresServer)",
-    )
     args = parser.parse_args()
-    if args.local_postgres:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-        from tests.servers import PostgresServer
-
-        with PostgresServer() as server:
-            anyio.run(
-                bench, f"{server.url}?table_prefix=b{uuid.uuid4().hex[:8]}_", args.tasks, args.concurrency
-            )
-    else:
-        anyio.run(bench, args.url, args.tasks, args.concurrency)
+    run_on_database(parser, args, bench, args.tasks, args.concurrency, prefix="b")
 
 
 if __name__ == "__main__":

@@ -11,13 +11,9 @@ then explains the claim with and without a queue filter (the claim is rolled bac
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-import uuid
-from pathlib import Path
 
-import anyio
+from _tool import database_parser, run_on_database  # next to this tool
 from sqlalchemy import text
 
 from litestar_queues_sql import SQLQueueBackend
@@ -62,25 +58,11 @@ async def run(url: str, rows: int, waiting: int) -> None:
 
 def main() -> None:
     """Parse the command line and run."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url", nargs="?")
+    parser = database_parser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--waiting", type=int, default=10_000)
-    parser.add_argument(
-        "--local-postgres",
-        action="store_true",
-        help="run on a throwaway server (tests.servers.PostgresServer)",
-    )
     args = parser.parse_args()
-    prefix = f"?table_prefix=x{uuid.uuid4().hex[:8]}_"
-    if args.local_postgres:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-        from tests.servers import PostgresServer
-
-        with PostgresServer() as server:
-            anyio.run(run, server.url + prefix, args.rows, args.waiting)
-    else:
-        anyio.run(run, args.url, args.rows, args.waiting)
+    run_on_database(parser, args, run, args.rows, args.waiting)
 
 
 if __name__ == "__main__":

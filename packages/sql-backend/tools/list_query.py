@@ -17,16 +17,12 @@ on SQLite).
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
 import time
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import anyio
+from _tool import database_parser, nearest_rank, run_on_database, time_calls  # next to this tool
 from sqlalchemy import text
 
 from litestar_queues.models import QueryPosition, RecordQuery
@@ -110,14 +106,12 @@ async def deep_position(backend: SQLQueueBackend, status: str, skip: int) -> Que
 async def timed(backend: SQLQueueBackend, query: RecordQuery, runs: int) -> tuple[float, float, int]:
     """p50 and p99 in milliseconds of ``runs`` calls of ``query`` (after one warm-up call)."""
     found = len(await backend.query(query))
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
+
+    async def call(n: int) -> None:
         await backend.query(query)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
-    return statistics.median(times), p99, found
+
+    times = await time_calls(runs, call)
+    return statistics.median(times), nearest_rank(times, 0.99), found
 
 
 async def plan(conn: AsyncConnection, backend: SQLQueueBackend, query: RecordQuery) -> list[str]:
@@ -164,28 +158,12 @@ async def run(url: str, rows: int, runs: int, show_plans: bool) -> None:
 
 def main() -> None:
     """Parse the command line and run."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url", nargs="?")
+    parser = database_parser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--no-plans", action="store_true", help="print the timings only")
-    parser.add_argument(
-        "--local-postgres",
-        action="store_true",
-        help="run on a throwaway server (tests.servers.PostgresServer)",
-    )
     args = parser.parse_args()
-    if args.local_postgres:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-        from tests.servers import PostgresServer
-
-        with PostgresServer() as server:
-            url = f"{server.url}?table_prefix=x{uuid.uuid4().hex[:8]}_"
-            anyio.run(run, url, args.rows, args.runs, not args.no_plans)
-    elif args.url:
-        anyio.run(run, args.url, args.rows, args.runs, not args.no_plans)
-    else:
-        parser.error("give a database URL or --local-postgres")
+    run_on_database(parser, args, run, args.rows, args.runs, not args.no_plans)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,10 @@ reads that queue's own range.
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import anyio
+from _tool import database_parser, run_on_database, time_calls  # next to this tool
 from sqlalchemy import text
 
 from litestar_queues_sql import SQLQueueBackend
@@ -63,14 +58,14 @@ async def fill(backend: SQLQueueBackend, backlog: int) -> None:
 
 async def timed_claims(backend: SQLQueueBackend, queues: list[str] | None) -> tuple[float, float]:
     """p50 and slowest of 20 claims of 10, in milliseconds."""
-    times = []
-    for _ in range(20):
-        started = time.perf_counter()
+
+    async def claim(n: int) -> None:
         claimed = await backend.claim(
             queues=queues, worker_id="w", limit=10, now=NOW, lease_until=NOW + timedelta(hours=1)
         )
-        times.append((time.perf_counter() - started) * 1000)
         assert len(claimed) == 10
+
+    times = await time_calls(20, claim)
     return statistics.median(times), max(times)
 
 
@@ -95,25 +90,10 @@ async def run(url: str, backlog: int) -> None:
 
 def main() -> None:
     """Parse the command line and run."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url", nargs="?")
+    parser = database_parser()
     parser.add_argument("--backlog", type=int, default=100_000)
-    parser.add_argument(
-        "--local-postgres",
-        action="store_true",
-        help="run on a throwaway server (tests.servers.PostgresServer)",
-    )
     args = parser.parse_args()
-    if args.local_postgres:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-        from tests.servers import PostgresServer
-
-        with PostgresServer() as server:
-            anyio.run(run, f"{server.url}?table_prefix=x{uuid.uuid4().hex[:8]}_", args.backlog)
-    elif args.url:
-        anyio.run(run, args.url, args.backlog)
-    else:
-        parser.error("give a database URL or --local-postgres")
+    run_on_database(parser, args, run, args.backlog)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,15 @@ waiting, 0.5 % running, the rest completed, each finished one second after its c
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import anyio
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _tool import database_parser, nearest_rank, run_on_database  # next to this tool
 from list_query import BASE, fill  # the tool next to this one
 
 from litestar_queues.models import RecordQuery
@@ -58,10 +55,8 @@ async def timed_batches(
 
 def summary(name: str, times: list[float], deleted: int) -> str:
     """One line: p50, p99 and the slowest batch, and how many records went."""
-    ordered = sorted(times)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return (
-        f"{name:<44} {statistics.median(ordered):>8.2f} {p99:>8.2f} {ordered[-1]:>8.2f}"
+        f"{name:<44} {statistics.median(times):>8.2f} {nearest_rank(times, 0.99):>8.2f} {max(times):>8.2f}"
         f" {len(times):>8} {deleted:>9,}"
     )
 
@@ -106,27 +101,11 @@ async def run(url: str, rows: int, batches: int) -> None:
 
 def main() -> None:
     """Parse the command line and run."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url", nargs="?")
+    parser = database_parser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batches", type=int, default=50)
-    parser.add_argument(
-        "--local-postgres",
-        action="store_true",
-        help="run on a throwaway server (tests.servers.PostgresServer)",
-    )
     args = parser.parse_args()
-    if args.local_postgres:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-        from tests.servers import PostgresServer
-
-        with PostgresServer() as server:
-            url = f"{server.url}?table_prefix=x{uuid.uuid4().hex[:8]}_"
-            anyio.run(run, url, args.rows, args.batches)
-    elif args.url:
-        anyio.run(run, args.url, args.rows, args.batches)
-    else:
-        parser.error("give a database URL or --local-postgres")
+    run_on_database(parser, args, run, args.rows, args.batches)
 
 
 if __name__ == "__main__":

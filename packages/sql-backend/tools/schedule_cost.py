@@ -16,16 +16,14 @@ show what it would save.
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from _tool import database_parser, run_on_database, time_calls  # next to this tool
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -55,12 +53,7 @@ def fire(name: str, due: datetime, *, key: str | None = None) -> TaskRecord:
 
 async def timed(calls: int, call: Callable[[int], Awaitable[Any]]) -> tuple[float, float]:
     """p50 and p95 of ``calls`` calls, in milliseconds."""
-    times = []
-    for n in range(calls):
-        started = time.perf_counter()
-        await call(n)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
+    times = sorted(await time_calls(calls, call))
     return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
@@ -211,25 +204,10 @@ async def run(url: str, calls: int) -> None:
 
 def main() -> None:
     """Parse the command line and run."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url", nargs="?")
+    parser = database_parser()
     parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument(
-        "--local-postgres",
-        action="store_true",
-        help="run on a throwaway server (tests.servers.PostgresServer)",
-    )
     args = parser.parse_args()
-    if args.local_postgres:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-        from tests.servers import PostgresServer
-
-        with PostgresServer() as server:
-            anyio.run(run, f"{server.url}?table_prefix=x{uuid.uuid4().hex[:8]}_", args.calls)
-    elif args.url:
-        anyio.run(run, args.url, args.calls)
-    else:
-        parser.error("give a database URL or --local-postgres")
+    run_on_database(parser, args, run, args.calls)
 
 
 if __name__ == "__main__":

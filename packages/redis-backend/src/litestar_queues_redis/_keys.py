@@ -37,6 +37,10 @@ class Keys:
         """The listing index of one queue and status (members: ``listing_position`` of each record)."""
         return f"{self.tag}:q:{queue}:index_{status}"
 
+    def key_index(self, key: str) -> str:
+        """The index of one dedup key: the ``listing_position`` of each record holding that key."""
+        return f"{self.tag}:keyix:{key}"
+
     @property
     def index_version(self) -> str:
         """Set once every record written before the listing indexes is in them (the backfill ran)."""

@@ -24,7 +24,7 @@ QUERY_BUDGET = 1000
 """Index entries one ``query.lua`` call reads at most: the client calls again from where it stopped.
 
 This bounds how long one call holds the server (a few milliseconds), whatever the filters; a query
-whose filters the indexes do not serve (key, task names, finished bounds) takes as many calls as
+whose filters the indexes do not serve (task names, finished bounds) takes as many calls as
 it needs to fill its page or reach the end of the range.
 """
 

@@ -54,8 +54,12 @@ status); ``result_ttl`` is a server-side expiry on top of it, for those who want
 
 _ENQUEUE_CHUNK = 500
 _BACKFILL_CHUNK = 200
-INDEX_VERSION = "1"
-"""The value of ``{prefix}:index_version`` once the listing indexes hold every record."""
+INDEX_VERSION = "2"
+"""The value of ``{prefix}:index_version`` once the indexes hold every record.
+
+``1``: the listing indexes; ``2``: also the key indexes (``{prefix}:keyix:<key>``). ``lua/store.lua``
+writes it on a new prefix: keep both equal.
+"""
 
 
 def _text(value: bytes | str) -> str:
@@ -163,9 +167,10 @@ class RedisQueueBackend:
     async def open(self) -> None:
         """Connect (checking the server answers), register the scripts, and backfill once.
 
-        The first ``open`` on a prefix whose records were written before the listing indexes
-        existed (no ``{prefix}:index_version`` key, but a queue) lists them first:
-        :meth:`backfill_index`. On a new prefix it writes nothing: the first enqueue sets the key.
+        The first ``open`` on a prefix whose records were written before the indexes existed (no
+        ``{prefix}:index_version`` key, or an older version than :data:`INDEX_VERSION`, but a
+        queue) indexes them first: :meth:`backfill_index`. On a new prefix it writes nothing: the
+        first enqueue sets the key.
 
         Raises:
             BackendUnavailableError: The server cannot be reached.
@@ -179,7 +184,8 @@ class RedisQueueBackend:
         self._finish_waiter = FinishWaiter(self._blocking)
         with mapped_errors(self._where):
             await self._client.ping()
-            if await self._client.exists(self._keys.index_version) or not await self._client.exists(
+            version = await self._client.get(self._keys.index_version)
+            if _text(version or b"") == INDEX_VERSION or not await self._client.exists(
                 self._keys.tag + ":queues"
             ):
                 return
@@ -507,11 +513,13 @@ class RedisQueueBackend:
 
         Reads the listing indexes of the queues and statuses asked for (every one when not
         filtered), merged in order and from the keyset position on, with ``ZRANGEBYLEX``; the
-        ``created_*`` bounds are the ends of that range. Key, task names and ``finished_*`` bounds
-        are checked on the records met. Each script call reads at most ``QUERY_BUDGET`` index
-        entries and returns at most as many records; the client calls again from where it
-        stopped until the page is full or the range ends. A malformed record met is moved to the
-        dead letters and left out.
+        ``created_*`` bounds are the ends of that range. With ``key`` it reads the key's own index
+        (``{prefix}:keyix:<key>``, the records holding that key) instead of the listing indexes,
+        so it costs the key's records, not the store's. Task names, ``finished_*`` bounds (and
+        with a key, queues and statuses) are checked on the records met. Each script call reads
+        at most ``QUERY_BUDGET`` index entries and returns at most as many records; the client
+        calls again from where it stopped until the page is full or the range ends. A malformed
+        record met is moved to the dead letters and left out.
         """
         found: list[TaskRecord] = []
 
@@ -580,8 +588,9 @@ class RedisQueueBackend:
     async def backfill_index(self) -> int:
         """Put every record in the listing index of its status; return how many were listed or moved.
 
-        :meth:`open` runs it once per prefix (while ``{prefix}:index_version`` is missing), so
-        records written before the listing indexes existed are listed. Run it again after a
+        :meth:`open` runs it once per prefix (while ``{prefix}:index_version`` is missing or older),
+        so records written before the listing indexes existed are listed, and keyed records
+        written before the key indexes existed are put in the index of their key. Run it again after a
         rolling upgrade, when processes of an older version wrote or changed records meanwhile:
         it lists the records they wrote and moves the entries they left in the index of a
         former status (a listing that meets such an entry moves it too). It walks the record keys

@@ -3,7 +3,9 @@
 -- ix and task name, and when finished its retention entry is renamed from its id to the ix. A
 -- record with an ix (the given one is then '') that is missing from the index of its status is
 -- put there and taken out of the other statuses' indexes of its queue: this repairs what an older
--- version of the backend left behind. Running it twice changes nothing more. Returns {number of
+-- version of the backend left behind. A keyed record missing from the index of its key
+-- (P:keyix:<key>, added after the listing indexes) is put there. Running it twice changes nothing
+-- more. Returns {number of
 -- records listed or moved, {'!', id, reason} of each malformed record met (buried)}.
 local n = tonumber(ARGV[2])
 local out, listed = {}, 0
@@ -23,6 +25,7 @@ for i = 0, n - 1 do
   local b = 3 + i * 3
   local id, ix = ARGV[b], ARGV[b + 1]
   local s, why = state(id)
+  local before = listed
   if s == false then
     out[#out + 1] = bury(id, why)
   elseif s and not s.ix and ix ~= '' then  -- written before the indexes: list it
@@ -38,6 +41,9 @@ for i = 0, n - 1 do
     redis.call('ZADD', xkey(s.queue, s.status), 0, s.ix)
     listed = listed + 1
     rekey_retention(id, s)
+  end
+  if s and s.key and s.ix and redis.call('ZADD', P .. ':keyix:' .. s.key, 'NX', 0, s.ix) == 1 and listed == before then
+    listed = listed + 1
   end
 end
 flush_index()

@@ -162,8 +162,8 @@ local function flush_index()
 end
 
 -- Moves a malformed record aside: the raw key is renamed to P:dead:<id> and P:dead maps the
--- id to a JSON description. Its index entries are dropped (the ready entry and the dedup key
--- only where the fields still name this record) so it never blocks a queue nor is counted.
+-- id to a JSON description. Its index entries are dropped (the ready entry, the dedup key and
+-- the key index entry only where the fields still name this record) so it never blocks a queue nor is counted.
 local function bury(id, reason)
   local k = rkey(id)
   local dk = P .. ':dead:' .. id
@@ -179,6 +179,7 @@ local function bury(id, reason)
       if f[4] and #f[4] == 14 + #id and string.sub(f[4], 15) == id then
         ix = f[4]
         moves[ix] = nil  -- a move this script collected for it is dropped
+        if key then redis.call('ZREM', P .. ':keyix:' .. key, ix) end
       end
     end
     redis.call('RENAME', k, dk)

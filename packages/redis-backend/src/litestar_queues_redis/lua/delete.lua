@@ -2,7 +2,7 @@
 -- arguments (select.lua's selection), except running ones: the status is the one read here, in
 -- the same atomic step. Everything stored for a deleted record goes: its hash, its listing entry,
 -- its ready or delayed entry (so no claim hands it out), its retention entry (what counts()
--- counts), and its dedup key when it holds it; a waiter on its done channel is told.
+-- counts), its key index entry, and its dedup key when it holds it; a waiter on its done channel is told.
 -- Returns {ids deleted in order, number of records selected (running ones included: they count
 -- towards the limit as query lists them), {'!', id, reason} of the buried ones, the last entry
 -- read (false: none), 1 when the indexes ended, else 0}.
@@ -31,7 +31,10 @@ local function forget(id, r)
     drop(qkey(q, 'delayed'), id)
     redis.call('PUBLISH', P .. ':done:' .. id, 'deleted')
   end
-  if r.key and redis.call('HGET', P .. ':keys', r.key) == id then redis.call('HDEL', P .. ':keys', r.key) end
+  if r.key then
+    if redis.call('HGET', P .. ':keys', r.key) == id then redis.call('HDEL', P .. ':keys', r.key) end
+    if r.ix then drop(P .. ':keyix:' .. r.key, r.ix) end
+  end
   ids[#ids + 1] = id
 end
 

@@ -6,6 +6,9 @@
 -- queues (0 = every queue), ns, then ns statuses (0 = every status).
 -- select_records() merges the listing indexes of those queues and statuses in the order
 -- (created_at, id), reads them from `from` on, and checks each record met against the filters.
+-- With a key it reads the key's own index instead, P:keyix:<key> (the same members, the records
+-- holding that key): it costs the key's records, not the store's, and the queue and status
+-- filters are checked on the records met like the others.
 -- An entry whose record is gone (its retention ended, or it was deleted) or does not name it is
 -- dropped (with its retention entry); an entry left in the index of another status or queue is
 -- moved where it belongs; a malformed record is buried (its notice in `buried`).
@@ -30,11 +33,14 @@ end
 local _, tasks = names()
 local queues, wanted_queue = names()
 local statuses, wanted_status = names()
-local unindexed = key or tasks or finished_after or finished_before
+local kix = key and (P .. ':keyix:' .. key)
+-- filters checked on the records met (the key is the index read when given)
+local unindexed = tasks or finished_after or finished_before
 local buried = {}
 
 -- the sources: one index per queue and status, each read in growing chunks
 local function sources_of()
+  if kix then return {{key = kix}} end
   local sources = {}
   for _, q in ipairs(queues or redis.call('SMEMBERS', P .. ':queues')) do
     for _, status in ipairs(statuses or STATUSES) do
@@ -111,9 +117,8 @@ local function task_of(id, v)
   return ok and type(doc) == 'table' and doc.task_name or nil
 end
 
--- Whether the fields the filters outside the index read (key, finished_at, task) pass them.
-local function passes(record_key, finished, task)
-  if key and record_key ~= key then return false end
+-- Whether the fields the filters outside the indexes read (finished_at, task) pass them.
+local function passes(finished, task)
   if finished_after or finished_before then
     local f = finished and tonumber(finished)
     if not f or (finished_after and f < finished_after) or (finished_before and f >= finished_before) then
@@ -131,11 +136,13 @@ local function drop_stale(s, m)
 end
 
 -- The id and state of the record of entry `m` of source `s` when it matches, else nil.
+local consider_keyed
 local function consider(s, m)
+  if kix then return consider_keyed(s, m) end
   local id = string.sub(m, 15)
   if unindexed then  -- a cheap look first: most entries fail a selective filter
-    local f = redis.pcall('HMGET', rkey(id), 'key', 'finished_at', 'task')
-    if not f.err and f[3] and not passes(f[1], f[2], f[3]) then return nil end
+    local f = redis.pcall('HMGET', rkey(id), 'finished_at', 'task')
+    if not f.err and f[2] and not passes(f[1], f[2]) then return nil end
   end
   local r, why = state(id)
   if r == false then
@@ -158,7 +165,33 @@ local function consider(s, m)
   if (wanted_status and not wanted_status[r.status]) or (wanted_queue and not wanted_queue[r.queue]) then
     return nil
   end
-  if unindexed and not passes(r.key, r.v[12], tasks and task_of(id, r.v)) then return nil end
+  if unindexed and not passes(r.v[12], tasks and task_of(id, r.v)) then return nil end
+  return id, r
+end
+
+-- consider() for an entry of the key index: an entry whose record is gone, malformed, or
+-- does not hold the key at that position any more is dropped from the key index (the listing
+-- indexes are left to the listings that meet their entries).
+consider_keyed = function(s, m)
+  local id = string.sub(m, 15)
+  if unindexed then
+    local f = redis.pcall('HMGET', rkey(id), 'finished_at', 'task')
+    if not f.err and f[2] and not passes(f[1], f[2]) then return nil end
+  end
+  local r, why = state(id)
+  if r == false then
+    redis.call('ZREM', s.key, m)
+    buried[#buried + 1] = bury(id, why)
+    return nil
+  end
+  if not r or r.ix ~= m or r.key ~= key then
+    redis.call('ZREM', s.key, m)
+    return nil
+  end
+  if (wanted_status and not wanted_status[r.status]) or (wanted_queue and not wanted_queue[r.queue]) then
+    return nil
+  end
+  if unindexed and not passes(r.v[12], tasks and task_of(id, r.v)) then return nil end
   return id, r
 end
 

@@ -2,7 +2,8 @@
 -- and each script), so a schedule's fire is stored by exactly the rules of an enqueue.
 -- store(b) stores the record whose 13 arguments start at ARGV[b]: id, queue, status, score,
 -- run_at, key ('' = none), attempts, runs, reclaims, max_reclaims, rec (msgspec JSON), ix
--- (listing position), task name. Returns {1} (stored) or {0, reply} (the active record holding
+-- (listing position), task name. A keyed record is also put in the index of its key,
+-- P:keyix:<key> (its ix, scored 0 like the listing indexes); an unkeyed one costs nothing more. Returns {1} (stored) or {0, reply} (the active record holding
 -- the key, or the record already stored under the id). A malformed record met under the id or
 -- the key is moved aside first (it holds neither any more). The caller runs flush_index() last.
 local woken = {}  -- the queues woken by this script: one wake-up token each
@@ -36,10 +37,18 @@ local function store(b)
   if key ~= '' then
     redis.call('HSET', k, 'key', key)
     redis.call('HSET', P .. ':keys', key, id)
+    -- the key index (select.lua reads it for a key filter): the oldest two entries are dropped
+    -- when their record is gone (its retention ended), so a key reused forever keeps no more
+    -- entries than it has records
+    local kix = P .. ':keyix:' .. key
+    for _, old in ipairs(redis.call('ZRANGE', kix, 0, 1)) do
+      if redis.call('EXISTS', rkey(string.sub(old, 15))) == 0 then redis.call('ZREM', kix, old) end
+    end
+    redis.call('ZADD', kix, 0, ix)
   end
   if redis.call('SADD', P .. ':queues', q) == 1 then
     -- a new queue: on a new prefix this marks every record as listed (see backend.open)
-    redis.call('SET', P .. ':index_version', '1', 'NX')
+    redis.call('SET', P .. ':index_version', '2', 'NX')
   end
   if status == 'scheduled' then
     redis.call('ZADD', qkey(q, 'delayed'), run_at, id)
