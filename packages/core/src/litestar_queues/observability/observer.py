@@ -5,10 +5,10 @@ service's one store path and the scheduler's fires), around each attempt (the on
 driver, whatever runs it: a worker, ``immediate`` execution, ``litestar-queues run-task``), when
 a sweep reclaims an expired lease, and when a waiting or running task is cancelled.
 
-Every hook but :meth:`QueueObserver.watch` is synchronous and must be quick: it runs on the event
-loop, in the middle of the queue's work. An exception an observer raises is logged on ``litestar_queues.observers`` and
-never changes what happens to the task. With no observer configured the core makes no call
-at all.
+Every hook but :meth:`QueueObserver.watch` is synchronous and must be quick: it runs on the
+event loop, in the middle of the queue's work. An exception an observer raises is logged on
+``litestar_queues.observers`` and never changes what happens to the task. With no observer
+configured the core makes no call at all.
 """
 
 from __future__ import annotations
