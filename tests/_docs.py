@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,3 +35,22 @@ def assert_blocks_come_from(page: Path, sources: Iterable[Path]) -> None:
         assert any(_normalise(block) in source for source in normalised), (
             f"{page.name}: block not in examples:\n{block}"
         )
+
+
+def run_example(path: Path, workdir: Path) -> str:
+    """Run an example file in ``workdir`` (``QUEUE_URL``: a SQLite file there); return its output.
+
+    Fails with the output when the example exits non-zero.
+    """
+    env = {**os.environ, "QUEUE_URL": f"sqlite+aiosqlite:///{workdir / 'queue.db'}"}
+    proc = subprocess.run(
+        [sys.executable, str(path)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests._docs import assert_blocks_come_from
+from tests._docs import assert_blocks_come_from, run_example
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
@@ -34,18 +31,7 @@ def test_every_example_is_checked() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_example_runs(path: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "QUEUE_URL": f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"}
-    proc = subprocess.run(
-        [sys.executable, str(path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert EXPECTED_OUTPUT[path.name] in proc.stdout
+    assert EXPECTED_OUTPUT[path.name] in run_example(path, tmp_path)
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests._docs import assert_blocks_come_from
+from tests._docs import assert_blocks_come_from, run_example
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted((ROOT / "docs" / "examples").glob("schedules_*.py"))
@@ -58,13 +56,10 @@ def test_every_example_is_checked() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_example_runs(path: Path, tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(path)], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = proc.stdout.splitlines()
+    output = run_example(path, tmp_path)
+    lines = output.splitlines()
     for expected in EXPECTED_OUTPUT[path.name]:
-        assert any(line.startswith(expected) for line in lines), f"{expected!r} not in:\n{proc.stdout}"
+        assert any(line.startswith(expected) for line in lines), f"{expected!r} not in:\n{output}"
 
 
 def test_the_page_shows_the_example_code() -> None:

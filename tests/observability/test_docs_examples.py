@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests._docs import assert_blocks_come_from
+from tests._docs import assert_blocks_come_from, run_example
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted((ROOT / "docs" / "examples").glob("observability_*.py"))
@@ -44,19 +41,9 @@ def test_every_example_is_checked() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_example_runs(path: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "QUEUE_URL": f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"}
-    proc = subprocess.run(
-        [sys.executable, str(path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    output = run_example(path, tmp_path)
     for expected in EXPECTED_OUTPUT[path.name]:
-        assert expected in proc.stdout, proc.stdout
+        assert expected in output, output
 
 
 def test_the_page_shows_the_examples_and_is_in_the_nav() -> None:
