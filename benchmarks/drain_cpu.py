@@ -8,12 +8,11 @@ compare commits::
     python benchmarks/drain_cpu.py memory:// 20000
     python benchmarks/drain_cpu.py redis://127.0.0.1:6379/0 10000
 
-A third argument ``observed`` adds both observers (``PrometheusObserver`` on its own registry,
-``OpenTelemetryObserver`` on an SDK tracer provider that records every span and hands it to an
-exporter that drops it, synchronously: no export thread shares the CPU), the cost of metrics and
-traces::
+A third argument, ``all`` or ``sampled``, adds both observers (``_observers.py``: Prometheus,
+and OpenTelemetry with an SDK that records every trace, or one in ten; other modes there time one
+observer alone), the cost of metrics and traces::
 
-    python benchmarks/drain_cpu.py memory:// 20000 observed
+    python benchmarks/drain_cpu.py memory:// 20000 all
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import uuid
 from typing import Any
 
 import anyio
+from _observers import bench_observers
 
 from litestar_queues import QueueConfig, QueueService, TaskRegistry, WorkerConfig, task
 
@@ -37,32 +37,21 @@ registry = TaskRegistry()
 
 @task("bench.noop", registry=registry)
 async def noop(i: int) -> None:
-    return None
+    global done
+    done += 1
+    if done == goal:
+        finished.set()
 
 
-def observers() -> list[Any]:
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-    from prometheus_client import CollectorRegistry
-
-    from litestar_queues.observability import OpenTelemetryObserver, PrometheusObserver
-
-    class Discard(SpanExporter):
-        def export(self, spans: Any) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(Discard()))
-    return [
-        PrometheusObserver(registry=CollectorRegistry(), depth_interval=None),
-        OpenTelemetryObserver(tracer_provider=provider),
-    ]
+done = 0
+goal = 0
+finished: anyio.Event
 
 
-async def main(url: str, count: int, observed: bool) -> None:
+async def main(url: str, count: int, observed: str) -> None:
     if url.startswith("redis"):
         url = f"{url}{'&' if '?' in url else '?'}key_prefix=cpu{uuid.uuid4().hex[:8]}"
-    extra: dict[str, Any] = {"observers": observers()} if observed else {}
+    extra: dict[str, Any] = {"observers": bench_observers(observed)} if observed else {}
     config = QueueConfig(
         queue_backend=url, registry=registry, worker=WorkerConfig(concurrency=10, poll_interval=0.01), **extra
     )
@@ -70,15 +59,16 @@ async def main(url: str, count: int, observed: bool) -> None:
         for start in range(0, count, 1000):
             calls = [TaskCall(noop, (i,)) for i in range(start, min(count, start + 1000))]
             await service.enqueue_many(calls)
+        global goal, finished
+        goal, finished = count, anyio.Event()
         wall, cpu = time.perf_counter(), time.process_time()
         async with service.worker():
-            while (await service.stats()).count("completed") < count:  # noqa: ASYNC110 - polls the store
-                await anyio.sleep(0.01)
+            await finished.wait()  # the last task ran (its outcome is written as the worker stops)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"{count / wall:,.0f} tasks/s, {cpu / count * 1e6:.1f} us CPU per task")
 
 
 if __name__ == "__main__":
     target = sys.argv[1] if len(sys.argv) > 1 else "memory://"
-    observed = len(sys.argv) > 3 and sys.argv[3] == "observed"
+    observed = sys.argv[3] if len(sys.argv) > 3 else ""
     anyio.run(main, target, int(sys.argv[2]) if len(sys.argv) > 2 else 20000, observed)

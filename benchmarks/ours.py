@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import bench_signal
+from _observers import bench_observers
 
 from litestar_queues import QueueConfig, QueueService, TaskCall, WorkerConfig, task
 
@@ -42,7 +43,9 @@ def versions() -> dict[str, str]:
 
 
 def make_config(url: str, concurrency: int = 10) -> QueueConfig:
-    return QueueConfig(queue_backend=url, worker=WorkerConfig(concurrency=concurrency))
+    observed = os.environ.get("BENCH_OBSERVED", "")  # run.py --observed: _observers.py's modes
+    observers = bench_observers(observed) if observed else []
+    return QueueConfig(queue_backend=url, worker=WorkerConfig(concurrency=concurrency), observers=observers)
 
 
 async def setup(url: str) -> None:

@@ -15,6 +15,9 @@ the workspace environment). Each driver measures:
    ``--concurrency``, from the worker's start to the moment the system reports no task left;
 3. idle enqueue-to-run latency over ``--latency`` sequential tasks, the worker idle in between.
 
+``--observed`` runs only ours, each backend with and without both observers on (metrics and
+traces, ``_observers.py``), ``--rounds`` times in turn: the cost of observability in one run.
+
 Prints a Markdown table (and writes the raw JSON to ``.bench/results-<time>.json``).
 """
 
@@ -48,6 +51,7 @@ class System:
     server: str  # "redis", "postgres" or "sqlite"
     database: str = ""
     checkout: Path | None = None  # ours at another commit: a checkout with its own uv venv
+    observed: str = ""  # ours with both observers on (BENCH_OBSERVED: "all" or "sampled")
 
     @property
     def python(self) -> str:
@@ -98,7 +102,9 @@ def run_system(
         str(args.latency),
     ]
     print(f"-- {system.label}: {url}", file=sys.stderr, flush=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "BENCH_OBSERVED")}
+    if system.observed:
+        env["BENCH_OBSERVED"] = system.observed
     if pg_bin is not None:
         env["BENCH_PG_BIN"] = str(pg_bin)  # the driver's psql (reset between scenarios) matches the server
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
@@ -176,7 +182,15 @@ def main() -> None:
         help="a checkout of ours at an earlier commit (with a venv: uv sync there); each 'ours' system "
         "then also runs from it, alternating with the current tree, for a before/after in one run",
     )
-    parser.add_argument("--rounds", type=int, default=1, help="with --baseline: alternations per system")
+    parser.add_argument(
+        "--observed",
+        action="store_true",
+        help="run each 'ours' system also with PrometheusObserver and OpenTelemetryObserver on "
+        "(the SDK sampling every trace, then one in ten: benchmarks/_observers.py), alternating",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="with --baseline or --observed: alternations per system"
+    )
     args = parser.parse_args()
     if not (args.redis or args.postgres):
         args.redis = args.postgres = True
@@ -213,6 +227,27 @@ def main() -> None:
                         f"{system.label} before ({at})", "ours", system.server, system.database, args.baseline
                     ),
                     system,
+                )
+            ]
+        if args.observed:
+            systems = [s for s in systems if s.peer == "ours" and s.server != "sqlite"]
+            systems = [
+                variant
+                for system in systems
+                for _ in range(args.rounds)
+                for variant in (
+                    system,
+                    *(
+                        System(
+                            f"{system.label} + observers ({label})",
+                            "ours",
+                            system.server,
+                            system.database,
+                            system.checkout,
+                            observed=mode,
+                        )
+                        for mode, label in (("all", "every trace"), ("sampled", "1 trace in 10"))
+                    ),
                 )
             ]
         for system in systems:

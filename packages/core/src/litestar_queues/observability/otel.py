@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from opentelemetry.context import Context
-    from opentelemetry.trace import Span, Tracer, TracerProvider
+    from opentelemetry.trace import Span, SpanContext, Tracer, TracerProvider
 
     from litestar_queues.models import Outcome, TaskRecord
 
@@ -83,6 +83,9 @@ class OpenTelemetryObserver(QueueObserver):
         self._tracer: Tracer = self._trace.get_tracer(_INSTRUMENTATION, tracer_provider=tracer_provider)
         self._publishing: dict[UUID, Span] = {}
         self._running: dict[tuple[UUID, str | None], tuple[Span, object]] = {}
+        self._textmap: object = None
+        self._starts: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        self._textmap_reads_w3c = False
 
     def follow(self, tracer_provider: TracerProvider | None) -> None:
         """Use ``tracer_provider`` unless one was given at construction (the Litestar plugin's)."""
@@ -92,27 +95,47 @@ class OpenTelemetryObserver(QueueObserver):
 
     def _attributes(self, record: TaskRecord, operation: str) -> dict[str, Any]:
         return {
-            "messaging.system": MESSAGING_SYSTEM,
-            "messaging.operation.name": operation,
-            "messaging.operation.type": operation,
-            "messaging.destination.name": record.queue,
+            **self._start(record.queue, operation)[1],
             "messaging.message.id": str(record.id),
             "litestar_queues.task.name": record.task_name,
         }
 
-    def _creation(self, record: TaskRecord) -> Context | None:
+    def _start(self, queue: str, operation: str) -> tuple[str, dict[str, Any]]:
+        """The span name and the attributes a sampler sees, for one queue and operation (cached)."""
+        known = self._starts.get((queue, operation))
+        if known is None:
+            known = (
+                f"{operation} {queue}",
+                {
+                    "messaging.system": MESSAGING_SYSTEM,
+                    "messaging.operation.name": operation,
+                    "messaging.operation.type": operation,
+                    "messaging.destination.name": queue,
+                },
+            )
+            if len(self._starts) < _STARTS_CACHED:
+                self._starts[(queue, operation)] = known
+        return known
+
+    def _creation(self, record: TaskRecord) -> SpanContext | None:
+        """The creation context stored with ``record`` (``None``: none, or not a valid one)."""
         carrier = record.metadata.get(TRACE_CONTEXT_KEY)
         if not isinstance(carrier, dict):
             return None
+        if carrier.keys() <= _W3C_FIELDS and self._reads_w3c():
+            # what the W3C propagator would extract, without its regex and context churn
+            return _w3c_span_context(carrier, self._trace)
         creation: Context = self._propagate.extract({str(k): str(v) for k, v in carrier.items()})
-        if not self._trace.get_current_span(creation).get_span_context().is_valid:
-            return None
-        return creation
+        span_context: SpanContext = self._trace.get_current_span(creation).get_span_context()
+        return span_context if span_context.is_valid else None
 
-    def _links(self, creation: Context | None) -> list[Any]:
-        if creation is None:
-            return []
-        return [self._trace.Link(self._trace.get_current_span(creation).get_span_context())]
+    def _reads_w3c(self) -> bool:
+        """The global propagators read W3C ``traceparent`` (the default; checked when they change)."""
+        textmap = self._propagate.get_global_textmap()
+        if textmap is not self._textmap:
+            self._textmap = textmap
+            self._textmap_reads_w3c = "traceparent" in textmap.fields
+        return self._textmap_reads_w3c
 
     def enqueuing(self, record: TaskRecord) -> None:
         """Start the PRODUCER span and inject its context into the record's metadata."""
@@ -121,7 +144,7 @@ class OpenTelemetryObserver(QueueObserver):
             f"publish {record.queue}",
             kind=self._trace.SpanKind.PRODUCER,
             attributes=self._attributes(record, "publish"),
-            links=self._links(given),
+            links=None if given is None else [self._trace.Link(given)],
         )
         if given is None:
             carrier: dict[str, str] = {}
@@ -144,20 +167,29 @@ class OpenTelemetryObserver(QueueObserver):
     def started(self, record: TaskRecord, *, worker_id: str | None, lag: float) -> None:
         """Start the CONSUMER span of the attempt and make it current for the task's own spans."""
         creation = self._creation(record)
-        attributes = self._attributes(record, "process")
-        attributes["litestar_queues.attempt"] = record.attempts
-        attributes["litestar_queues.run"] = record.runs
-        attributes["litestar_queues.lag_seconds"] = lag
-        if worker_id is not None:
-            attributes["litestar_queues.worker.id"] = worker_id
-        parent = creation if self.continue_trace else None
+        name, sampled_on = self._start(record.queue, "process")
+        parent: Context | None = None
+        links: list[Any] | None = None
+        if creation is not None:
+            # the messaging conventions: link to the creation context (even when it is the parent)
+            links = [self._trace.Link(creation)]
+            if self.continue_trace:
+                parent = self._trace.set_span_in_context(self._trace.NonRecordingSpan(creation))
         span = self._tracer.start_span(
-            f"process {record.queue}",
-            context=parent,
-            kind=self._trace.SpanKind.CONSUMER,
-            attributes=attributes,
-            links=self._links(creation),
+            name, context=parent, kind=self._trace.SpanKind.CONSUMER, attributes=sampled_on, links=links
         )
+        # a sampler sees the messaging attributes; the rest is built only for a span it records
+        if span.is_recording():
+            attributes: dict[str, Any] = {
+                "messaging.message.id": str(record.id),
+                "litestar_queues.task.name": record.task_name,
+                "litestar_queues.attempt": record.attempts,
+                "litestar_queues.run": record.runs,
+                "litestar_queues.lag_seconds": lag,
+            }
+            if worker_id is not None:
+                attributes["litestar_queues.worker.id"] = worker_id
+            span.set_attributes(attributes)
         lost = _lost_runs(record)
         if lost:
             span.add_event(
@@ -196,6 +228,48 @@ class OpenTelemetryObserver(QueueObserver):
         else:
             span.set_attribute("error.type", "_OTHER")
         span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, text))
+
+
+_STARTS_CACHED = 1000  # (queue, operation) pairs whose span name and attributes are kept
+
+_W3C_FIELDS = frozenset(("traceparent", "tracestate"))
+_HEX = frozenset("0123456789abcdef")
+
+
+def _w3c_span_context(carrier: dict[Any, Any], trace: Any) -> SpanContext | None:
+    """The span context of a W3C ``traceparent`` (and ``tracestate``), ``None`` if it is invalid.
+
+    Accepts what the W3C trace context propagator accepts: a version other than ``ff``, a
+    non-zero 32-hex trace id and 16-hex span id, 2-hex flags (a future version may append more).
+    """
+    header = carrier.get("traceparent")
+    if not isinstance(header, str):
+        return None
+    parts = header.strip().split("-")
+    if len(parts) < 4 or (parts[0] == "00" and len(parts) != 4):
+        return None
+    version, trace_id, span_id, flags = parts[0], parts[1], parts[2], parts[3]
+    if (
+        len(version) != 2
+        or version == "ff"
+        or len(trace_id) != 32
+        or len(span_id) != 16
+        or len(flags) != 2
+        or not _HEX.issuperset(version + trace_id + span_id + flags)
+    ):
+        return None
+    trace_int, span_int = int(trace_id, 16), int(span_id, 16)
+    if not trace_int or not span_int:
+        return None
+    state = carrier.get("tracestate")
+    span_context: SpanContext = trace.SpanContext(
+        trace_id=trace_int,
+        span_id=span_int,
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(flags, 16)),
+        trace_state=trace.TraceState.from_header([state]) if isinstance(state, str) else None,
+    )
+    return span_context
 
 
 def _lost_runs(record: TaskRecord) -> int:
