@@ -13,15 +13,17 @@ from litestar_queues.backends.signals import Latch
 from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES
 from litestar_queues.ports import BackendReach
+from litestar_queues_sql._claim import PENDING, unpaused
 from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, parse_url
 from litestar_queues_sql._errors import unavailable_as_backend_error
 from litestar_queues_sql._limits import safe_text
 from litestar_queues_sql._notify import WORK, FinishWaiters, PgListener, finish_payloads
 from litestar_queues_sql._records import describe_id, describe_row, row_to_record
+from litestar_queues_sql._sqlite_watch import DataVersionWatch, watched_file
 from litestar_queues_sql.schema import ensure_tables, queue_tables
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
     from uuid import UUID
 
     from sqlalchemy.engine import URL
@@ -86,6 +88,8 @@ class SQLBackendBase:
         self._work = Latch()
         self._finished = FinishWaiters()
         self._listener: PgListener | None = None
+        self._watch: DataVersionWatch | None = None
+        self._work_waiters = 0
 
     def __repr__(self) -> str:
         return f"<SQLQueueBackend {self._url.render_as_string()} prefix={self.tables.table_prefix!r}>"
@@ -123,6 +127,9 @@ class SQLBackendBase:
                     on_reset=self._reset,
                 )
                 await self._listener.ensure()
+            elif (path := watched_file(self._url.database, dict(self._url.query))) is not None:
+                self._watch = DataVersionWatch(path, self._commits_seen)
+                self._watch.start()
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.close()
@@ -132,6 +139,9 @@ class SQLBackendBase:
         """Stop listening, wake every waiter and dispose of the engine if the backend made it."""
         if self._listener is not None:
             await self._listener.close()
+        if self._watch is not None:
+            await self._watch.stop()
+            self._watch = None
         self._reset()
         if self._owns_engine and self._engine is not None:
             await self._engine.dispose()
@@ -297,3 +307,44 @@ class SQLBackendBase:
 
     async def _listening(self) -> bool:
         return self._listener is not None and await self._listener.ensure()
+
+    def _waiting(self) -> contextlib.AbstractContextManager[None]:
+        """While entered, commits by other processes to a SQLite file wake the waits."""
+        return self._watch.waiting() if self._watch is not None else contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def _waiting_for_work(self) -> Iterator[None]:
+        self._work_waiters += 1
+        try:
+            with self._waiting():
+                yield
+        finally:
+            self._work_waiters -= 1
+
+    async def _commits_seen(self) -> None:
+        """Another connection committed to the SQLite file: wake the waits it may concern.
+
+        Waiting workers wake when a claimable record is there; the waits of the tasks it
+        finished are found with one query for every waited-on task, not one read per waiter.
+        """
+        tasks = self.tables.tasks
+        if self._work_waiters:
+            # a worker woken for nothing would claim in a write transaction: look first (a read)
+            pending = select(tasks.c.id).where(
+                tasks.c.status == PENDING, unpaused(tasks, self.tables.paused_queues)
+            )
+            async with self._statement("pending work") as conn:
+                if (await conn.execute(pending.limit(1))).first() is not None:
+                    self._work.fire()
+        waited = self._finished.waited()
+        if not waited:
+            return
+        finished: list[UUID] = []
+        for start in range(0, len(waited), 500):
+            chunk = waited[start : start + 500]
+            stmt = select(tasks.c.id).where(
+                tasks.c.id.in_(chunk), tasks.c.status.in_(sorted(TERMINAL_STATUSES))
+            )
+            async with self._statement("finished of waited tasks") as conn:
+                finished += [row[0] for row in (await conn.execute(stmt)).all()]
+        self._finished.fire(finished)

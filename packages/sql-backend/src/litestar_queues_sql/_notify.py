@@ -51,6 +51,10 @@ class FinishWaiters:
             for event in self._waiters.get(task_id, ()):
                 event.set()
 
+    def waited(self) -> list[UUID]:
+        """The tasks someone waits for now."""
+        return list(self._waiters)
+
     def fire_all(self) -> None:
         """Wake every waiter (a notification may have been missed)."""
         for waiting in self._waiters.values():

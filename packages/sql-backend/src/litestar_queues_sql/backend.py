@@ -608,13 +608,14 @@ class SQLQueueBackend(SQLBackendBase):
         """
         if not await self._listening():
             timeout = min(timeout, self.poll_interval)
-        await self._work.wait(timeout)
+        with self._waiting_for_work():
+            await self._work.wait(timeout)
 
     async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
         """Return when ``task_id`` may have become terminal, or after ``timeout``."""
         if not await self._listening():
             timeout = min(timeout, self.poll_interval)
-        with self._finished.subscribe(task_id) as event:
+        with self._finished.subscribe(task_id) as event, self._waiting():
             record = await self.get(task_id)
             if record is None or record.is_terminal:
                 return
