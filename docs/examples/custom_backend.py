@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
+from litestar_queues.backends.signals import CancelSignals
 from litestar_queues.models import EnqueueResult, ScheduleState, TaskRecord
 from litestar_queues.ports import BackendReach
 
@@ -42,6 +43,7 @@ class ListQueueBackend:
         self._order: list[UUID] = []  # enqueue order; a requeued record keeps its place
         self._work = anyio.Event()  # latched: set by new work, reset by the waiter it wakes
         self._finished = anyio.Event()  # broadcast: replaced by a fresh event when set
+        self._cancels = CancelSignals()  # running records' cancels, per worker
         self._paused: set[str] = set()
         self._turns: dict[str, tuple[str, datetime]] = {}  # duty: (holder, end of its turn)
         self._schedules: dict[str, ScheduleState] = {}  # schedule name: its state
@@ -164,6 +166,8 @@ class ListQueueBackend:
         record = self._records.get(task_id)
         if record is None or record.status in TERMINAL:
             return record
+        if record.status == "running":
+            self._cancels.fire(record.worker_id, (task_id,))  # tell its worker at once
         return self._stop(record, "cancelled", finished_at=now)
 
     async def requeue(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
@@ -279,6 +283,10 @@ class ListQueueBackend:
             return
         with anyio.move_on_after(timeout):
             await event.wait()
+
+    async def wait_for_cancel(self, worker_id: str, timeout: float) -> set[UUID]:
+        """The ids of ``worker_id``'s running records cancelled since its last call."""
+        return await self._cancels.wait(worker_id, timeout)
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -321,3 +321,23 @@ class AdvancesInTwoSteps(MemoryQueueBackend):
             state = msgspec.structs.replace(state, last_fire=expected, last_task_id=stored.id)
         self._schedules[name] = state
         return state
+
+
+class ReportsCancelsToEveryone(MemoryQueueBackend):
+    """wait_for_cancel reports every running record's cancel to whichever worker asks."""
+
+    async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
+        before = self._records.get(task_id)
+        result = await super().cancel(task_id, now=now)
+        if before is not None and before.status == "running":
+            for worker in ("w1", "w2", "w3", "a", "b", "c"):
+                self._cancel_signals.fire(worker, (task_id,))
+        return result
+
+
+class ForgetsCancels(MemoryQueueBackend):
+    """wait_for_cancel never reports anything: it only waits out its timeout."""
+
+    async def wait_for_cancel(self, worker_id: str, timeout: float) -> set[UUID]:
+        await anyio.sleep(timeout)
+        return set()

@@ -101,6 +101,11 @@ CASES = [
         "test_racing_schedulers_fire_a_due_time_once",
     ),
     (
+        broken.ReportsCancelsToEveryone,
+        "wait_for_cancel",
+        "test_a_running_record_s_cancel_reaches_its_worker_at_once",
+    ),
+    (
         broken.ForgetsPausedOnAdvance,
         "advance_schedule keeps the paused flag",
         "test_advance_keeps_the_paused_flag",
@@ -120,6 +125,21 @@ def test_state_machine_catches(backend_class: type[QueueBackend], rule: str, exa
 async def test_example_test_catches(backend_class: type[QueueBackend], rule: str, example: str) -> None:
     contract = _contract_for(backend_class)
     with pytest.raises(ContractViolation, match=rule):
+        await getattr(contract, example)()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "example",
+    [
+        "test_a_running_record_s_cancel_reaches_its_worker_at_once",
+        "test_a_cancel_between_two_waits_is_reported_by_the_next",
+    ],
+)
+async def test_example_tests_catch_a_backend_that_never_reports_cancels(example: str) -> None:
+    """Not a safety rule the state machine can see: a silent backend is caught by the examples."""
+    contract = _contract_for(broken.ForgetsCancels)
+    with pytest.raises(ContractViolation, match="wait_for_cancel"):
         await getattr(contract, example)()
 
 

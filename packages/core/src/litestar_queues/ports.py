@@ -339,6 +339,17 @@ class QueueBackend(Protocol):
         """
         ...
 
+    async def wait_for_cancel(self, worker_id: str, timeout: float) -> set[UUID]:
+        """The ids of ``worker_id``'s running records cancelled since its last call, or ``set()``.
+
+        Returns as soon as one is known, else after ``timeout`` seconds. A hint that lets a
+        worker stop a cancelled task at once rather than at its next heartbeat (which finds the
+        lease gone in any case, so a missed hint only costs time). Cancels made through this
+        backend object must be reported, and must not be lost between two calls; cancels made
+        by other processes are reported where the store can notify them (Redis, PostgreSQL).
+        """
+        ...
+
 
 @runtime_checkable
 class ExecutionBackend(Protocol):

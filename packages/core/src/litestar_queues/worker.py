@@ -14,6 +14,7 @@ import anyio
 import anyio.to_thread
 
 from litestar_queues._watchdog import LeaseWatchdog
+from litestar_queues.backends.signals import Latch
 from litestar_queues.exceptions import QueueError
 from litestar_queues.retention import RETENTION_DUTY
 from litestar_queues.schedules.scheduler import Scheduler
@@ -90,6 +91,9 @@ class Worker:
         # has in flight instead of finding the list empty and cancelling that call
         self._ack_lock = anyio.Lock()
         self._ack_wake = anyio.Event()
+        # a cancel of a task this worker runs: beat now, whose lost lease stops the task
+        self._beat_now = Latch()
+        self._told_cancelled: set[UUID] = set()  # running tasks the backend reported cancelled
         self._slot_freed = anyio.Event()
         self._stopping = anyio.Event()
         self._stopped = anyio.Event()
@@ -236,6 +240,7 @@ class Worker:
         try:
             async with anyio.create_task_group() as service_tg:
                 service_tg.start_soon(self._heartbeat_loop)
+                service_tg.start_soon(self._cancel_loop)
                 service_tg.start_soon(self._reclaim_loop)
                 service_tg.start_soon(self._ack_loop)
                 service_tg.start_soon(self._summary_loop)
@@ -443,7 +448,7 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         interval = self.config.effective_heartbeat_interval
         while True:
-            await anyio.sleep(interval)
+            await self._beat_now.wait(interval)
             if self._watchdog is not None:
                 self._watchdog.beat()
             # one lease per task id: extend_leases reports lost leases by task id only
@@ -468,11 +473,36 @@ class Worker:
                     if not entry.spared and self.attempts.writes_outcomes(entry.record):
                         entry.spared = True
                         continue
-                    logger.warning(
-                        "task %s lost its lease (cancelled or reclaimed): cancelling it", entry.record.id
-                    )
+                    if entry.record.id in self._told_cancelled:
+                        logger.info("task %s was cancelled: stopping it", entry.record.id)
+                    else:
+                        logger.warning(
+                            "task %s lost its lease (cancelled or reclaimed): cancelling it", entry.record.id
+                        )
                     entry.lost = True
                     entry.scope.cancel()
+
+    async def _cancel_loop(self) -> None:
+        """Beat at once when the backend reports a cancel of a task this worker runs.
+
+        The heartbeat then finds the task's lease gone and stops the task: within a round trip
+        or two of the cancel on Redis and PostgreSQL, instead of at the next regular beat.
+        """
+        interval = self.config.effective_heartbeat_interval
+        backend = self.service.backend
+        while True:
+            try:
+                cancelled = await backend.wait_for_cancel(self.worker_id, interval)
+            except Exception as exc:
+                logger.debug("worker %s could not wait for cancels (retrying): %r", self.worker_id, exc)
+                await anyio.sleep(interval)
+                continue
+            mine = {entry.record.id for entry in list(self._running.values())} & cancelled
+            if mine:
+                self._told_cancelled = (self._told_cancelled | mine) & {
+                    entry.record.id for entry in self._running.values()
+                }
+                self._beat_now.fire()
 
     async def _retention_loop(self) -> None:
         """Sweep old finished records when this worker gets the retention duty's turn."""

@@ -80,6 +80,10 @@ class Keys:
             return [f"{self.tag}:wake"]
         return [self.queue(q, "wake") for q in queues]
 
+    def cancels(self, worker_id: str) -> str:
+        """The list of a worker's running records cancelled since it last looked (``wait_for_cancel``)."""
+        return f"{self.tag}:cancels:{worker_id}"
+
     def done_channel(self, task_id: UUID | str) -> str:
         """The pub/sub channel announcing that a record became terminal."""
         return f"{self.tag}:done:{task_id}"

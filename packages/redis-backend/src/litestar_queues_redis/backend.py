@@ -683,6 +683,20 @@ class RedisQueueBackend:
         with mapped_errors(self._where):
             await self._blocking.blpop(keys, timeout=timeout)
 
+    async def wait_for_cancel(self, worker_id: str, timeout: float) -> set[UUID]:
+        """Block on the worker's cancels list (pushed by ``cancel`` of a record it runs), then drain it."""
+        key = self._keys.cancels(worker_id)
+        assert self._client is not None and self._blocking is not None
+        found: list[Any] = []
+        with mapped_errors(self._where):
+            if timeout > 0:
+                first = await self._blocking.blpop([key], timeout=timeout)
+                if first is None:
+                    return set()
+                found.append(first[1])
+            found += await self._client.lpop(key, _CANCELS_DRAINED) or []
+        return {task_id for raw in found if (task_id := _uuid_or_none(raw)) is not None}
+
     async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
         """Subscribe to the record's completion channel, then check the record, then wait."""
         if timeout <= 0:
@@ -695,6 +709,16 @@ class RedisQueueBackend:
 
         with mapped_errors(self._where):
             await self._finish_waiter.wait(self._keys.done_channel(task_id), is_done, timeout)
+
+
+_CANCELS_DRAINED = 1000  # ids taken from a worker's cancels list at once
+
+
+def _uuid_or_none(raw: bytes | str) -> UUID | None:
+    try:
+        return uuid.UUID(raw.decode() if isinstance(raw, bytes) else raw)
+    except (ValueError, UnicodeDecodeError):
+        return None  # not written by cancel.lua: nothing to tell the worker
 
 
 def _schedule_name(name: str) -> str:

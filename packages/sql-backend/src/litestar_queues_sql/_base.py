@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from sqlalchemy import BigInteger, Text, column, delete, func, insert, select, values
 
-from litestar_queues.backends.signals import Latch
+from litestar_queues.backends.signals import CancelSignals, Latch
 from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES
 from litestar_queues.ports import BackendReach
@@ -17,7 +17,7 @@ from litestar_queues_sql._claim import PENDING, unpaused
 from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, parse_url
 from litestar_queues_sql._errors import unavailable_as_backend_error
 from litestar_queues_sql._limits import safe_text
-from litestar_queues_sql._notify import WORK, FinishWaiters, PgListener, finish_payloads
+from litestar_queues_sql._notify import WORK, FinishWaiters, PgListener, cancel_payload, finish_payloads
 from litestar_queues_sql._records import describe_id, describe_row, row_to_record
 from litestar_queues_sql._sqlite_watch import DataVersionWatch, watched_file
 from litestar_queues_sql.schema import ensure_tables, queue_tables
@@ -87,6 +87,7 @@ class SQLBackendBase:
         self.poll_interval = poll_interval if poll_interval is not None else (0.25 if sqlite else 1.0)
         self._work = Latch()
         self._finished = FinishWaiters()
+        self._cancels = CancelSignals()
         self._listener: PgListener | None = None
         self._watch: DataVersionWatch | None = None
         self._work_waiters = 0
@@ -124,6 +125,7 @@ class SQLBackendBase:
                     self.tables.channel,
                     on_work=self._work.fire,
                     on_finish=self._finished.fire,
+                    on_cancel=self._cancels.fire,
                     on_reset=self._reset,
                 )
                 await self._listener.ensure()
@@ -180,10 +182,19 @@ class SQLBackendBase:
                 yield conn
 
     async def _notify(
-        self, conn: AsyncConnection, *, work: bool = False, finished: Sequence[UUID] = ()
+        self,
+        conn: AsyncConnection,
+        *,
+        work: bool = False,
+        finished: Sequence[UUID] = (),
+        cancelled: Sequence[tuple[str, UUID]] = (),
     ) -> None:
-        """Wake local waiters, and other processes through NOTIFY on PostgreSQL."""
+        """Wake local waiters, and other processes through NOTIFY on PostgreSQL.
+
+        ``cancelled``: (worker id, task id) of running records cancelled, for their workers.
+        """
         payloads = ([WORK] if work else []) + finish_payloads(finished)
+        payloads += [cancel_payload(worker_id, task_id) for worker_id, task_id in cancelled]
         if not payloads:
             return
         if self.dialect == "postgresql":
@@ -192,6 +203,9 @@ class SQLBackendBase:
         if work:
             self._work.fire()
         self._finished.fire(finished)
+        for worker_id, task_id in cancelled:
+            # on PostgreSQL the notification comes back too: a second report of an id is harmless
+            self._cancels.fire(worker_id, (task_id,))
 
     def _wake_locally(self, records: Sequence[TaskRecord]) -> None:
         if any(r.status in WAITING_STATUSES for r in records):

@@ -18,6 +18,8 @@ WORK = "w"
 """Payload of a work notification: new or requeued records may be due."""
 FINISH = "f:"
 """Payload prefix of a finish notification, followed by comma-separated task ids (hex)."""
+CANCEL = "c:"
+"""Payload prefix of a cancel notification: ``c:<task id hex>:<worker id>``."""
 MAX_PAYLOAD = 7900
 """PostgreSQL limits a notification payload to 8000 bytes."""
 _RETRY_AFTER = 1.0
@@ -79,6 +81,11 @@ def finish_payloads(task_ids: Iterable[UUID]) -> list[str]:
     return payloads
 
 
+def cancel_payload(worker_id: str, task_id: UUID) -> str:
+    """The notification telling ``worker_id`` that its running ``task_id`` was cancelled."""
+    return f"{CANCEL}{task_id.hex}:{worker_id[: MAX_PAYLOAD - 40]}"
+
+
 class PgListener:
     """Listens on one channel with a dedicated asyncpg connection, reconnecting when it drops.
 
@@ -87,6 +94,7 @@ class PgListener:
         channel: The notification channel.
         on_work: Called for a work notification.
         on_finish: Called with task ids for a finish notification.
+        on_cancel: Called with a worker id and the task id for a cancel notification.
         on_reset: Called after (re)connecting and on disconnection: notifications may be missed.
     """
 
@@ -98,12 +106,14 @@ class PgListener:
         on_work: Callable[[], None],
         on_finish: Callable[[list[UUID]], None],
         on_reset: Callable[[], None],
+        on_cancel: Callable[[str, tuple[UUID]], None] | None = None,
     ) -> None:
         self._dsn = dsn
         self._channel = channel
         self._on_work = on_work
         self._on_finish = on_finish
         self._on_reset = on_reset
+        self._on_cancel = on_cancel
         self._conn: Any = None
         self._retry_at = 0.0
         self._lock = anyio.Lock()
@@ -156,6 +166,12 @@ class PgListener:
                 with contextlib.suppress(ValueError):
                     ids.append(UUID(hex=item))
             self._on_finish(ids)
+        elif payload.startswith(CANCEL):
+            task_hex, _, worker_id = payload[len(CANCEL) :].partition(":")
+            with contextlib.suppress(ValueError):
+                task_id = UUID(hex=task_hex)
+                if self._on_cancel is not None:
+                    self._on_cancel(worker_id, (task_id,))
         else:
             self._on_work()
 

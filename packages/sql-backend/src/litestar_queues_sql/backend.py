@@ -328,12 +328,19 @@ class SQLQueueBackend(SQLBackendBase):
         Raises:
             MalformedRecordError: The stored row cannot be decoded (it is moved aside).
         """
+        tasks = self.tables.tasks
         async with self._transaction("cancel") as conn:
-            stmt = _finish.cancel_statement(self.tables.tasks, self.dialect, task_id, now)
+            # who runs it, if anyone: its worker is told (wait_for_cancel), not only its heartbeat
+            holder = select(tasks.c.worker_id).where(tasks.c.id == task_id, tasks.c.status == "running")
+            if self.dialect == "postgresql":
+                holder = holder.with_for_update()
+            worker_id = (await conn.execute(holder)).scalar_one_or_none()
+            stmt = _finish.cancel_statement(tasks, self.dialect, task_id, now)
             rows = (await conn.execute(stmt)).mappings().all()
             records = await self._decode(conn, rows)
             if records:
-                await self._notify(conn, finished=[task_id])
+                cancelled = [(text_label(worker_id), task_id)] if worker_id is not None else []
+                await self._notify(conn, finished=[task_id], cancelled=cancelled)
         if records:
             return records[0]
         if rows:
@@ -610,6 +617,14 @@ class SQLQueueBackend(SQLBackendBase):
             timeout = min(timeout, self.poll_interval)
         with self._waiting_for_work():
             await self._work.wait(timeout)
+
+    async def wait_for_cancel(self, worker_id: str, timeout: float) -> set[UUID]:
+        """The ids of ``worker_id``'s running records cancelled since its last call.
+
+        Cancels through this backend object, and on PostgreSQL those of every process (a
+        notification); on SQLite another process's cancel reaches the worker at its heartbeat.
+        """
+        return await self._cancels.wait(worker_id, timeout)
 
     async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
         """Return when ``task_id`` may have become terminal, or after ``timeout``."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from litestar_queues.backends.signals import Broadcast, Latch
+from litestar_queues.backends.signals import Broadcast, CancelSignals, Latch
 from litestar_queues.models import (
     RETRYABLE_STATUSES,
     WAITING_STATUSES,
@@ -43,6 +43,7 @@ class MemoryQueueBackend:
 
     __slots__ = (
         "_active_keys",
+        "_cancel_signals",
         "_counter",
         "_delayed",
         "_finish_signal",
@@ -71,6 +72,7 @@ class MemoryQueueBackend:
         self._turns: dict[str, tuple[str, datetime]] = {}
         self._schedules: dict[str, ScheduleState] = {}
         self._work_signal = Latch()
+        self._cancel_signals = CancelSignals()
         self._finish_signal = Broadcast()
 
     async def open(self) -> None:
@@ -275,6 +277,8 @@ class MemoryQueueBackend:
             return record
         updated = self._end(record, status="cancelled", finished_at=now)
         self._finish_signal.fire()
+        if record.status == "running":
+            self._cancel_signals.fire(record.worker_id, (task_id,))
         return updated
 
     async def requeue(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
@@ -397,6 +401,10 @@ class MemoryQueueBackend:
     async def wait_for_work(self, queues: Sequence[str] | None, timeout: float) -> None:
         """Return on the next enqueue or requeue, or after ``timeout``."""
         await self._work_signal.wait(timeout)
+
+    async def wait_for_cancel(self, worker_id: str, timeout: float) -> set[UUID]:
+        """The ids of ``worker_id``'s running records cancelled since its last call."""
+        return await self._cancel_signals.wait(worker_id, timeout)
 
     async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
         """Return when the record may have become terminal, or after ``timeout``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar_queues.testing._machine import run_backend_machine
+from litestar_queues.testing._suite_cancels import CancelSignalSuite
 from litestar_queues.testing._suite_claim import ClaimSuite
 from litestar_queues.testing._suite_lifecycle import LifecycleSuite
 from litestar_queues.testing._suite_query import QuerySuite
@@ -13,7 +14,9 @@ from litestar_queues.testing._suite_upkeep import UpkeepSuite
 __all__ = ("QueueBackendContract",)
 
 
-class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite, UpkeepSuite, ScheduleSuite):
+class QueueBackendContract(
+    ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite, UpkeepSuite, ScheduleSuite, CancelSignalSuite
+):
     """The conformance suite of the :class:`~litestar_queues.ports.QueueBackend` port.
 
     Subclass it in a test module under a name pytest collects (``Test...``) and define

@@ -290,6 +290,9 @@ class _BackendMachine(ScheduleRules):
         )
         now = self.clock.now()
         before = self.terminal.get(task_id)
+        held = self.model.records.get(task_id)
+        if held is not None and held.status == "running" and held.worker_id in self.cancelled_running:
+            self.cancelled_running[held.worker_id].add(task_id)
         expected = self.model.cancel(task_id, now)
         result = self._step(lambda b: b.cancel(task_id, now=now))
         if expected is None:
@@ -303,6 +306,18 @@ class _BackendMachine(ScheduleRules):
                 )
             check_record(result, expected, now)
         self._verify()
+        self._check_cancel_reports()
+
+    def _check_cancel_reports(self) -> None:
+        """Ask each worker for its cancelled records (without waiting): only its own, cancelled running."""
+        for worker in WORKERS:
+            reported = self._step(lambda b, w=worker: b.wait_for_cancel(w, 0.0))  # type: ignore[misc]
+            wrong = set(reported) - self.cancelled_running[worker]
+            expect(
+                not wrong,
+                "wait_for_cancel",
+                f"reported {sorted(map(str, wrong))} to {worker}, which ran none of them when cancelled",
+            )
 
     @rule(data=st.data())
     def requeue(self, data: st.DataObject) -> None:

@@ -57,6 +57,8 @@ class MachineBase(RuleBasedStateMachine):
         self.clock = ManualClock()
         self.model = Model()
         self.held: dict[str, list[tuple[UUID, str]]] = {w: [] for w in WORKERS}
+        # records cancelled while running, per the worker that ran them: all wait_for_cancel may report
+        self.cancelled_running: dict[str, set[UUID]] = {w: set() for w in WORKERS}
         self.terminal: dict[UUID, TaskRecord] = {}
         self.deleted: dict[UUID, None] = {}  # an ordered set: draws must replay alike
         self._ids = itertools.count(1)
