@@ -7,7 +7,7 @@ wrong with it is the bug its name describes.
 from __future__ import annotations
 
 import heapq
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import anyio
@@ -331,6 +331,16 @@ class ListsExpiredWorkers(MemoryQueueBackend):
 
     async def live_workers(self, *, now: datetime) -> list[WorkerInfo]:
         return sorted(self._workers.values(), key=lambda info: (info.started_at, info.worker_id))
+
+
+class DropsWorkersBeforeTheyExpire(MemoryQueueBackend):
+    """record_worker drops the presences that expire within 10 s of the beat, live ones too."""
+
+    async def record_worker(self, info: WorkerInfo) -> None:
+        soon = info.seen_at + timedelta(seconds=10)
+        for worker_id in [w for w, known in self._workers.items() if known.expires_at <= soon]:
+            del self._workers[worker_id]
+        self._workers[info.worker_id] = info
 
 
 class KeepsTheFirstPresence(MemoryQueueBackend):

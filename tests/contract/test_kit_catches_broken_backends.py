@@ -87,6 +87,7 @@ CASES = [
     ),
     (broken.GivesLiveTurnsAway, "take_turn", "test_take_turn_gives_a_duty_to_one_holder_at_a_time"),
     (broken.ListsExpiredWorkers, "live_workers", "test_a_presence_is_live_until_it_expires"),
+    (broken.DropsWorkersBeforeTheyExpire, "live_workers", "test_a_presence_is_live_until_it_expires"),
     (
         broken.KeepsTheFirstPresence,
         "live_workers|record_worker",

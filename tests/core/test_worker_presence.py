@@ -212,3 +212,36 @@ async def test_finished_counts_refuse_a_naive_since_or_an_empty_window(registry:
         for window in (timedelta(0), timedelta(seconds=-1)):
             with pytest.raises(QueueConfigurationError, match="positive timedelta"):
                 await service.finished_counts(window=window)
+
+
+class _PresenceHangs(MemoryQueueBackend):
+    """A memory backend whose presence writes never return (a network partition, as it were)."""
+
+    async def record_worker(self, info: WorkerInfo) -> None:
+        await anyio.sleep_forever()
+
+
+async def test_entering_a_worker_waits_one_interval_at_most_and_can_be_cancelled(
+    registry: TaskRegistry,
+) -> None:
+    config = make_config(registry, queue_backend=_PresenceHangs(), worker=fast_worker(heartbeat_interval=0.2))
+    async with QueueService(config) as service:
+        started = anyio.current_time()
+        async with service.worker() as worker:  # the first beat gives up after one interval
+            assert 0.15 < anyio.current_time() - started < 5
+        assert worker.running_count == 0
+        with anyio.move_on_after(0.05) as scope:
+            async with service.worker(heartbeat_interval=1.0):
+                pytest.fail("entered before the first beat ended")
+        assert scope.cancelled_caught  # cancelled while starting: nothing is left running
+        handle = await service.enqueue(_noop(registry))
+        async with service.worker():
+            assert (await handle.wait(timeout=10)).status == "completed"
+
+
+def _noop(registry: TaskRegistry) -> Any:
+    @task("p.noop", registry=registry)
+    async def noop() -> None:
+        return None
+
+    return noop

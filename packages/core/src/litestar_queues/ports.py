@@ -100,7 +100,7 @@ class QueueBackend(Protocol):
       :class:`~litestar_queues.models.WorkerInfo` per ``worker_id``, listed while its
       ``expires_at`` is after ``now``; expired entries do not pile up.
     * **finished_counts**: how many records finished (completed, failed, cancelled) at or after
-      a time, per queue and status, read from an index rather than by scanning every record.
+      a time, per queue and status (stored ones: a requeued or deleted record is not counted).
     * **advance_schedule**: a compare-and-set of a schedule's ``next_fire`` that enqueues the
       fire's record in the same atomic step: of any number of callers passing the same
       ``expected``, exactly one gets the new state and at most one record is stored; a refused
@@ -283,8 +283,9 @@ class QueueBackend(Protocol):
 
         A record counts when its status is ``completed``, ``failed`` or ``cancelled`` and its
         ``finished_at >= since``. Queues and statuses without such records are left out (no
-        zeros). Operators' dashboards call it often: it reads an index by finish time (an index
-        range, a sorted set count), never every record.
+        zeros). Operators' dashboards call it often: a backend meant for many records reads an
+        index by finish time (an index range, a sorted set count), not every record (the memory
+        backend, holding one process's records, scans them).
 
         Returns:
             ``{queue: {status: n}}``.

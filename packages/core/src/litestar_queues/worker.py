@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from uuid import UUID
 
-    from anyio.abc import TaskGroup
+    from anyio.abc import TaskGroup, TaskStatus
 
     from litestar_queues.config import WorkerConfig
     from litestar_queues.models import Outcome, TaskRecord
@@ -57,7 +57,9 @@ class _Running:
 class Worker:
     """Claims tasks from the service's queue backend and runs them.
 
-    Use it as an async context manager to run in the background of the current event loop, or
+    Use it as an async context manager to run in the background of the current event loop
+    (entering returns once the worker serves and has recorded its presence, see
+    :meth:`QueueService.workers <litestar_queues.QueueService.workers>`), or
     ``await worker.run()`` to run in the foreground until SIGTERM or SIGINT. On shutdown the
     worker stops claiming, gives running tasks ``shutdown_grace`` seconds to finish, and
     releases the rest back to the queue.
@@ -133,7 +135,13 @@ class Worker:
     async def __aenter__(self) -> Worker:
         self._tg_cm = anyio.create_task_group()
         self._task_group = await self._tg_cm.__aenter__()
-        self._task_group.start_soon(self._serve)
+        try:
+            await self._task_group.start(self._serve)  # returns once the worker recorded its presence
+        except BaseException as exc:  # cancelled while starting: leave the task group as entered
+            self.stop()
+            await self._tg_cm.__aexit__(type(exc), exc, exc.__traceback__)
+            self._task_group = None
+            raise
         return self
 
     async def __aexit__(
@@ -235,7 +243,7 @@ class Worker:
                 )
             last_done, last_at = done, now
 
-    async def _serve(self) -> None:
+    async def _serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self._started_at = anyio.current_time()
         logger.info(
             "worker %s started: backend %s, queues %s, concurrency %d",
@@ -248,6 +256,7 @@ class Worker:
             self._watchdog.start()
         try:
             await self._presence.beat()
+            task_status.started()
             async with anyio.create_task_group() as service_tg:
                 service_tg.start_soon(self._heartbeat_loop)
                 service_tg.start_soon(self._reclaim_loop)

@@ -123,6 +123,9 @@ end
 -- Only each record's net move is applied (a scheduled record promoted, then claimed by the same
 -- script goes from the scheduled index straight to the running one).
 local moves, moved = {}, {}
+-- Finish-time entries to add, per set (score, member pairs), by settle(); added by flush_index()
+-- in one ZADD per set, as the listing moves are.
+local finishes = {}
 
 -- Moves a record's listing entry from the index of status `from` to that of `to` (either may be
 -- nil), when the script ends. A record written before the indexes existed has no `ix` until the
@@ -163,6 +166,10 @@ local function flush_index()
   for k, pairs_ in pairs(add) do
     for i = 1, #pairs_, 2000 do redis.call('ZADD', k, unpack(pairs_, i, math.min(i + 1999, #pairs_))) end
   end
+  for k, pairs_ in pairs(finishes) do
+    for i = 1, #pairs_, 2000 do redis.call('ZADD', k, unpack(pairs_, i, math.min(i + 1999, #pairs_))) end
+  end
+  finishes = {}
 end
 
 -- Moves a malformed record aside: the raw key is renamed to P:dead:<id> and P:dead maps the
@@ -250,9 +257,10 @@ local function clear_lease(id, s, changed)
   changed.lease_id, changed.lease_exp = '', ''
 end
 
--- Terminal bookkeeping: release the dedup key, note the finish time `now` (the finish-time set),
--- start the retention clock (once per script and retention set, forgetting up to 100 records
--- whose retention ended), notify waiters. The caller moves the listing entry.
+-- Terminal bookkeeping: release the dedup key, note the finish time `now` (for the finish-time
+-- set, added by flush_index(): the caller runs it last), start the retention clock (once per
+-- script and retention set, forgetting up to 100 records whose retention ended), notify waiters.
+-- The caller moves the listing entry.
 local trimmed = {}
 local function settle(id, s, status, ttl, now)
   local k = rkey(id)
@@ -271,7 +279,14 @@ local function settle(id, s, status, ttl, now)
   else
     redis.call('ZADD', qkey(s.queue, status), '+inf', s.ix or id)
   end
-  redis.call('ZADD', fkey(s.queue, status), now, s.ix or id)
+  local k = fkey(s.queue, status)  -- added by flush_index(), which the caller runs last
+  local noted = finishes[k]
+  if not noted then
+    noted = {}
+    finishes[k] = noted
+  end
+  noted[#noted + 1] = now
+  noted[#noted + 1] = s.ix or id
   redis.call('PUBLISH', P .. ':done:' .. id, status)
 end
 
