@@ -1,4 +1,7 @@
-"""Operating a queue from code: retention, purge, pause and resume (docs/operations.md)."""
+"""Operating a queue from code: pause and resume, live workers, recent finishes, retention, purge.
+
+See docs/operations.md.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +46,13 @@ async def main() -> None:
         # purge: delete by filter (statuses required; running tasks cannot be purged)
         deleted = await service.purge(statuses=["failed"], queues=["reports"])
         print("purged:", deleted, (await service.stats()).queues)
+
+        # who serves now, and what finished lately (the CLIs' `workers` and `status` print them)
+        async with service.worker(worker_id="reporter", queues=["reports"]):
+            for live in await service.workers():
+                print("live:", live.worker_id, live.queues, f"running {live.running}/{live.concurrency}")
+        print("after a clean stop:", await service.workers())
+        print("finished in the last hour:", await service.finished_counts())
 
 
 if __name__ == "__main__":

@@ -101,6 +101,11 @@ def test_status_retry_and_cancel(app: tuple[str, str], capsys: pytest.CaptureFix
         ["queue", "status", "count"],
         ["default", "pending", "1"],
         ["reports", "pending", "1"],
+        [],
+        ["finished", "in", "the", "last", "hour:"],
+        ["queue", "completed", "failed"],
+        ["default", "0", "0"],
+        ["reports", "0", "0"],
     ]
     assert main(["cancel", target, task_id]) == 0
     assert capsys.readouterr().out.strip() == f"task {task_id} is cancelled"

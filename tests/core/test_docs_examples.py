@@ -18,7 +18,10 @@ EXPECTED_OUTPUT = {
     "core_enqueueing.py": "'slow-reports'",
     "core_workers.py": "completed sent to last@example.com",
     "core_ports.py": "'hello later' ran at 2030-01-01 00:01:00+00:00",
-    "core_operations.py": "purged: 1 {'reports': {'completed': 2}}",
+    "core_operations.py": (
+        "pruned: {}\npurged: 1 {'reports': {'completed': 2}}\nlive: reporter ('reports',) running 0/10\n"
+        "after a clean stop: []\nfinished in the last hour: {'reports': {'completed': 2}}"
+    ),
     "events_enable.py": "global channel: ['task.started', 'task.completed']",
     "events_publishing.py": '"occurredAt":"',
     "events_testing.py": "['task.started', 'task.completed']",

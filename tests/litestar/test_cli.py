@@ -1,7 +1,10 @@
 """``litestar queues status|retry|cancel`` with click's CliRunner on a SQLite file shared with the test."""
 
 import json
+import os
+import threading
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 from litestar.cli.main import litestar_group
 
-from litestar_queues import QueueConfig, QueueService
+from litestar_queues import QueueConfig, QueueService, WorkerInfo
+from tests.core.test_cli_workers import serve_in_a_thread
 from tests.litestar._cli_tasks import boom, record
 
 APP_TEMPLATE = """
@@ -90,6 +94,67 @@ def test_status_counts_per_queue_and_status(cli: Cli, shared_queue_url: str, tmp
         ["default", "pending", "1"],
         ["reports", "pending", "1"],
         ["reports", "scheduled", "1"],
+        [],
+        ["finished", "in", "the", "last", "hour:"],
+        ["queue", "completed", "failed"],
+        ["default", "0", "0"],
+        ["reports", "0", "0"],
+    ]
+
+
+def test_workers_lists_live_workers_and_status_the_last_hour(cli: Cli, shared_queue_url: str) -> None:
+    assert cli("workers").output.strip() == "no live workers"
+
+    async def work(service: QueueService) -> None:
+        handle = await service.enqueue(boom)
+        async with service.worker(poll_interval=0.05):
+            await handle.wait(timeout=30)
+        # a worker of another host, draining, seen now
+        now = service.config.clock.now()
+        await service.backend.record_worker(
+            WorkerInfo(
+                worker_id="w-other",
+                hostname="batch-2",
+                pid=7,
+                queues=None,
+                concurrency=2,
+                started_at=now - timedelta(seconds=42),
+                seen_at=now,
+                expires_at=now + timedelta(minutes=5),
+                running=1,
+                stopping=True,
+            )
+        )
+
+    run(shared_queue_url, work)
+    ready, stop = threading.Event(), threading.Event()
+    overrides = {"worker_id": "w-litestar", "queues": ["default", "mail"]}
+    config = QueueConfig(queue_backend=shared_queue_url)
+    worker = threading.Thread(
+        target=serve_in_a_thread, args=(config, ready, stop), kwargs=overrides, daemon=True
+    )
+    worker.start()
+    try:
+        assert ready.wait(30)
+        shown = cli("workers").output.splitlines()
+        listed = json.loads(cli("workers", "--json").output)
+    finally:
+        stop.set()
+        worker.join(30)
+    header = ["id", "host", "pid", "queues", "concurrency", "running", "age", "stopping"]
+    assert shown[0].split() == header
+    rows = {line.split()[0]: line.split() for line in shown[1:-1]}
+    assert rows["w-other"][1:] == ["batch-2", "7", "(all)", "2", "1", rows["w-other"][6], "yes"]
+    assert rows["w-other"][6] in ("42s", "43s", "44s", "45s")
+    assert rows["w-litestar"][2:6] == [str(os.getpid()), "default,mail", "10", "0"]
+    assert shown[-1] == "2 live worker(s), running 1 of 12 task slots"
+    assert sorted(w["worker_id"] for w in listed) == ["w-litestar", "w-other"]
+    # the worker stopped cleanly: only the other one is left
+    assert [line.split()[0] for line in cli("workers").output.splitlines()[1:-1]] == ["w-other"]
+    assert cli("status").output.splitlines()[-3:] == [
+        "finished in the last hour:",
+        "queue    completed  failed",
+        "default  0          1",
     ]
 
 

@@ -1,4 +1,4 @@
-"""What the operator commands of both CLIs print (list, show, retry, cancel, purge, pause, schedules...).
+"""What the operator commands of both CLIs print (status, workers, list, show, retry, purge, schedules...).
 
 ``litestar-queues`` (argparse) and ``litestar queues`` (click) parse their own arguments and
 call these, so the two print the same lines and apply the same rules.
@@ -17,9 +17,10 @@ import msgspec
 from litestar_queues.exceptions import QueueConfigurationError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
     from datetime import datetime
 
-    from litestar_queues.models import TaskRecord
+    from litestar_queues.models import TaskRecord, WorkerInfo
     from litestar_queues.schedules.operations import ScheduleInfo
     from litestar_queues.service import QueueService
 
@@ -36,6 +37,9 @@ __all__ = (
     "schedule_action_lines",
     "schedules_lines",
     "show_lines",
+    "status_lines",
+    "status_output",
+    "workers_lines",
 )
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -72,6 +76,97 @@ def split(value: str | None) -> list[str] | None:
 
 def _when(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value is not None else "-"
+
+
+def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> list[str]:
+    """Columns padded to their widest cell."""
+    rows = list(rows)
+    widths = [max(len(row[column]) for row in (header, *rows)) for column in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
+
+
+def status_lines(
+    counts: Mapping[str, Mapping[str, int]],
+    paused: Iterable[str] = (),
+    finished: Mapping[str, Mapping[str, int]] | None = None,
+) -> list[str]:
+    """The ``status`` table: one line per queue and status, or ``no tasks``; paused queues named.
+
+    With ``finished`` (:meth:`QueueService.finished_counts <litestar_queues.QueueService.finished_counts>`
+    over the last hour), a second table gives each queue's completed and failed tasks of that hour.
+    """
+    paused = sorted(paused)
+    lines = ["no tasks"]
+    if counts:
+        width = max(len("queue"), *(len(q) for q in counts))
+        lines = [f"{'queue':<{width}}  {'status':<10}  count"]
+        for queue in sorted(counts):
+            mark = "  (paused)" if queue in paused else ""
+            for status, count in sorted(counts[queue].items()):
+                lines.append(f"{queue:<{width}}  {status:<10}  {count}{mark}")
+    if paused:
+        lines.append(f"paused queues: {', '.join(paused)}")
+    if finished is not None and (counts or finished):
+        hour = {queue: finished.get(queue, {}) for queue in sorted({*counts, *finished})}
+        rows = [(q, str(per.get("completed", 0)), str(per.get("failed", 0))) for q, per in hour.items()]
+        lines += ["", "finished in the last hour:", *_table(("queue", "completed", "failed"), rows)]
+    return lines
+
+
+async def status_output(service: QueueService, *, as_json: bool) -> list[str]:
+    """``status``: the counts per queue and status (``--json``: only those), then the last hour's finishes."""
+    stats = await service.stats()
+    if as_json:
+        return [json.dumps(stats.queues, sort_keys=True)]
+    return status_lines(stats.queues, stats.paused, await service.finished_counts())
+
+
+def _age(seconds: float) -> str:
+    """A duration in its two largest units: ``45s``, ``12m05s``, ``3h07m``, ``2d04h``."""
+    whole = max(0, int(seconds))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02}h"
+    if hours:
+        return f"{hours}h{minutes:02}m"
+    return f"{minutes}m{secs:02}s" if minutes else f"{secs}s"
+
+
+def _worker_json(info: WorkerInfo) -> dict[str, Any]:
+    described: dict[str, Any] = msgspec.to_builtins(info)
+    return described
+
+
+async def workers_lines(service: QueueService, *, as_json: bool) -> list[str]:
+    """One row per live worker: id, host, pid, queues, concurrency, running, age, stopping."""
+    workers = await service.workers()
+    if as_json:
+        return [json.dumps([_worker_json(info) for info in workers], sort_keys=True)]
+    if not workers:
+        return ["no live workers"]
+    now = service.config.clock.now()
+    header = ("id", "host", "pid", "queues", "concurrency", "running", "age", "stopping")
+    rows = [
+        (
+            info.worker_id,
+            info.hostname,
+            str(info.pid),
+            ",".join(info.queues) if info.queues is not None else "(all)",
+            str(info.concurrency),
+            str(info.running),
+            _age((now - info.started_at).total_seconds()),
+            "yes" if info.stopping else "no",
+        )
+        for info in workers
+    ]
+    busy = sum(info.running for info in workers)
+    capacity = sum(info.concurrency for info in workers)
+    return [*_table(header, rows), f"{len(workers)} live worker(s), running {busy} of {capacity} task slots"]
 
 
 def _row(record: TaskRecord) -> str:
@@ -320,11 +415,7 @@ async def schedules_lines(service: QueueService, *, as_json: bool) -> list[str]:
         )
         for info in infos
     ]
-    widths = [max(len(row[column]) for row in (header, *rows)) for column in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in (header, *rows)
-    ]
+    lines = _table(header, rows)
     removed = [info.name for info in infos if info.status == "removed"]
     if removed:
         lines.append(

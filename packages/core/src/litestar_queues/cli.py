@@ -1,6 +1,6 @@
 """The ``litestar-queues`` console script, for deployments without Litestar.
 
-Commands: ``worker``, ``status``, ``list``, ``show``, ``retry``, ``cancel``, ``purge``,
+Commands: ``worker``, ``status``, ``workers``, ``list``, ``show``, ``retry``, ``cancel``, ``purge``,
 ``prune``, ``pause``, ``resume``, ``schedules`` (the same as ``litestar queues``) and
 ``run-task`` (the remote-execution protocol). ``-v`` / ``-q`` before the command make the logs
 more or less detailed.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
-import json
 import logging
 import os
 import resource
@@ -35,15 +34,18 @@ from litestar_queues._admin import (
     schedules_lines,
     show_lines,
     split,
+    status_lines,
+    status_output,
+    workers_lines,
 )
 from litestar_queues.config import QueueConfig
 from litestar_queues.exceptions import BackendUnavailableError, QueueConfigurationError, QueueError
 from litestar_queues.execution.protocol import ExitCode, run_task
 from litestar_queues.ports import BackendReach
-from litestar_queues.service import QueueService, QueueStats
+from litestar_queues.service import QueueService
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Mapping
+    from collections.abc import Awaitable, Callable
 
 __all__ = (
     "build_parser",
@@ -211,22 +213,6 @@ def process_local_message(service: QueueService) -> str | None:
     )
 
 
-def status_lines(counts: Mapping[str, Mapping[str, int]], paused: Iterable[str] = ()) -> list[str]:
-    """The ``status`` table: one line per queue and status, or ``no tasks``; paused queues named."""
-    paused = sorted(paused)
-    lines = ["no tasks"]
-    if counts:
-        width = max(len("queue"), *(len(q) for q in counts))
-        lines = [f"{'queue':<{width}}  {'status':<10}  count"]
-        for queue in sorted(counts):
-            mark = "  (paused)" if queue in paused else ""
-            for status, count in sorted(counts[queue].items()):
-                lines.append(f"{queue:<{width}}  {status:<10}  {count}{mark}")
-    if paused:
-        lines.append(f"paused queues: {', '.join(paused)}")
-    return lines
-
-
 def _error(message: str) -> None:
     print(f"litestar-queues: {message}", file=sys.stderr)
 
@@ -264,9 +250,16 @@ async def _admin(args: argparse.Namespace, action: Callable[[QueueService], Awai
 
 def _add_admin(commands: Any) -> None:
     target_help = "MODULE:ATTR of a QueueConfig or QueueService"
-    status = commands.add_parser("status", help="show how many tasks each queue holds, per status")
+    status = commands.add_parser(
+        "status", help="show how many tasks each queue holds, per status, and what finished in the last hour"
+    )
     status.add_argument("target", help=target_help)
     status.add_argument("--json", action="store_true", help="print JSON: {queue: {status: count}}")
+    workers = commands.add_parser(
+        "workers", help="list the live workers: id, host, pid, queues, concurrency, running, age, stopping"
+    )
+    workers.add_argument("target", help=target_help)
+    workers.add_argument("--json", action="store_true", help="print JSON: a list of worker presences")
     listing = commands.add_parser("list", help="list tasks, newest first, filtered, a page at a time")
     listing.add_argument("target", help=target_help)
     _add_filters(listing, statuses=True)
@@ -340,12 +333,11 @@ def _filters(args: argparse.Namespace) -> ListFilters:
 
 async def _run_admin(args: argparse.Namespace) -> list[str]:
     if args.command == "status":
-        stats: QueueStats = await _admin(args, QueueService.stats)
-        return (
-            [json.dumps(stats.queues, sort_keys=True)]
-            if args.json
-            else status_lines(stats.queues, stats.paused)
-        )
+        status: list[str] = await _admin(args, lambda s: status_output(s, as_json=args.json))
+        return status
+    if args.command == "workers":
+        workers: list[str] = await _admin(args, lambda s: workers_lines(s, as_json=args.json))
+        return workers
     filters = _filters(args)
     if args.command == "list":
         lines: list[str] = await _admin(args, lambda s: list_lines(s, filters, as_json=args.json))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from litestar_queues._presence import WorkerPresence
 from litestar_queues._watchdog import LeaseWatchdog
 from litestar_queues.backends.signals import Latch
 from litestar_queues.exceptions import QueueError
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from uuid import UUID
 
-    from anyio.abc import TaskGroup
+    from anyio.abc import TaskGroup, TaskStatus
 
     from litestar_queues.config import WorkerConfig
     from litestar_queues.models import Outcome, TaskRecord
@@ -57,7 +58,9 @@ class _Running:
 class Worker:
     """Claims tasks from the service's queue backend and runs them.
 
-    Use it as an async context manager to run in the background of the current event loop, or
+    Use it as an async context manager to run in the background of the current event loop
+    (entering returns once the worker serves and has recorded its presence, see
+    :meth:`QueueService.workers <litestar_queues.QueueService.workers>`), or
     ``await worker.run()`` to run in the foreground until SIGTERM or SIGINT. On shutdown the
     worker stops claiming, gives running tasks ``shutdown_grace`` seconds to finish, and
     releases the rest back to the queue.
@@ -104,6 +107,17 @@ class Worker:
         # after a batch held a suspect, claim one record at a time until one is not a suspect:
         # suspects are then met one by one, instead of being held (and charged) together
         self._careful = False
+        # who serves, for operators: recorded at start, on the heartbeat's timer and when draining
+        self._presence = WorkerPresence(
+            service.backend,
+            service.config.clock,
+            worker_id=self.worker_id,
+            queues=self.config.queues,
+            concurrency=self.config.concurrency,
+            interval=self.config.effective_heartbeat_interval,
+            running=self._running.__len__,
+            stopping=self._stopping.is_set,
+        )
         self._watchdog = self._make_watchdog()
         # built here, so that a schedule naming an unregistered task fails before the worker starts
         self.scheduler = (
@@ -125,7 +139,13 @@ class Worker:
     async def __aenter__(self) -> Worker:
         self._tg_cm = anyio.create_task_group()
         self._task_group = await self._tg_cm.__aenter__()
-        self._task_group.start_soon(self._serve)
+        try:
+            await self._task_group.start(self._serve)  # returns once the worker recorded its presence
+        except BaseException as exc:  # cancelled while starting: leave the task group as entered
+            self.stop()
+            await self._tg_cm.__aexit__(type(exc), exc, exc.__traceback__)
+            self._task_group = None
+            raise
         return self
 
     async def __aexit__(
@@ -187,6 +207,7 @@ class Worker:
             lease_seconds=self.config.lease_seconds,
             clock=self.service.config.clock,
             held=self._held_leases,
+            presence=self._presence.describe,
         )
 
     def _held_leases(self) -> list[tuple[UUID, str]]:
@@ -226,7 +247,7 @@ class Worker:
                 )
             last_done, last_at = done, now
 
-    async def _serve(self) -> None:
+    async def _serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self._started_at = anyio.current_time()
         logger.info(
             "worker %s started: backend %s, queues %s, concurrency %d",
@@ -238,6 +259,8 @@ class Worker:
         if self._watchdog is not None:
             self._watchdog.start()
         try:
+            await self._presence.beat()
+            task_status.started()
             async with anyio.create_task_group() as service_tg:
                 service_tg.start_soon(self._heartbeat_loop)
                 service_tg.start_soon(self._cancel_loop)
@@ -251,9 +274,12 @@ class Worker:
                     service_tg.start_soon(self.attempts.observers.watch, self.service)
                 async with anyio.create_task_group() as tasks_tg:
                     await self._claim_loop(tasks_tg)
+                    tasks_tg.start_soon(self._presence.beat)  # stopping now: seen draining
                     await self._drain()
                 await self._flush_acks(final=True)
                 service_tg.cancel_scope.cancel()
+            # a clean stop, after the heartbeat's last beat: gone from the operators' list at once
+            await self._presence.forget()
         finally:
             if self._watchdog is not None:
                 await anyio.to_thread.run_sync(self._watchdog.stop)
@@ -451,36 +477,40 @@ class Worker:
             await self._beat_now.wait(interval)
             if self._watchdog is not None:
                 self._watchdog.beat()
-            # one lease per task id: extend_leases reports lost leases by task id only
-            live = [e for e in self._running.values() if not e.lost]
-            leases = {e.record.id: e.lease_id for e in live}
-            for task_id, lease_id in self._finishing.items():
-                leases.setdefault(task_id, lease_id)
-            if not leases:
+            await self._extend_leases()
+            await self._presence.beat()
+
+    async def _extend_leases(self) -> None:
+        # one lease per task id: extend_leases reports lost leases by task id only
+        live = [e for e in self._running.values() if not e.lost]
+        leases = {e.record.id: e.lease_id for e in live}
+        for task_id, lease_id in self._finishing.items():
+            leases.setdefault(task_id, lease_id)
+        if not leases:
+            return
+        try:
+            lost = await self.attempts.extend_leases(
+                list(leases.items()), lease_seconds=self.config.lease_seconds
+            )
+        except Exception as exc:
+            logger.warning("worker %s could not extend leases: %r", self.worker_id, exc)
+            return
+        for entry in live:
+            # a task that ended (and was acknowledged) during the call is no longer running
+            if self._running.get(entry.lease_id) is not entry:
                 continue
-            try:
-                lost = await self.attempts.extend_leases(
-                    list(leases.items()), lease_seconds=self.config.lease_seconds
-                )
-            except Exception as exc:
-                logger.warning("worker %s could not extend leases: %r", self.worker_id, exc)
-                continue
-            for entry in live:
-                # a task that ended (and was acknowledged) during the call is no longer running
-                if self._running.get(entry.lease_id) is not entry:
+            if entry.record.id in lost and leases[entry.record.id] == entry.lease_id:
+                if not entry.spared and self.attempts.writes_outcomes(entry.record):
+                    entry.spared = True
                     continue
-                if entry.record.id in lost and leases[entry.record.id] == entry.lease_id:
-                    if not entry.spared and self.attempts.writes_outcomes(entry.record):
-                        entry.spared = True
-                        continue
-                    if entry.record.id in self._told_cancelled:
-                        logger.info("task %s was cancelled: stopping it", entry.record.id)
-                    else:
-                        logger.warning(
-                            "task %s lost its lease (cancelled or reclaimed): cancelling it", entry.record.id
-                        )
-                    entry.lost = True
-                    entry.scope.cancel()
+                if entry.record.id in self._told_cancelled:
+                    logger.info("task %s was cancelled: stopping it", entry.record.id)
+                else:
+                    logger.warning(
+                        "task %s lost its lease (cancelled or reclaimed): cancelling it", entry.record.id
+                    )
+                entry.lost = True
+                entry.scope.cancel()
 
     async def _cancel_loop(self) -> None:
         """Beat at once when the backend reports a cancel of a task this worker runs.

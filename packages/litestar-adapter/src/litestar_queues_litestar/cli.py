@@ -1,4 +1,4 @@
-"""``litestar queues``: run workers, find, retry, cancel and purge tasks, pause queues, list schedules.
+"""``litestar queues``: run workers, list live workers, find, retry, cancel and purge tasks, pause queues...
 
 ``litestar queues -v ...`` / ``-q ...`` make the logs more or less detailed (the worker logs one
 line per task outcome at INFO by default).
@@ -6,7 +6,6 @@ line per task outcome at INFO by default).
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import click
 
-from litestar_queues import QueueService, QueueStats
+from litestar_queues import QueueService
 from litestar_queues._admin import (
     ListFilters,
     cancel_lines,
@@ -28,8 +27,10 @@ from litestar_queues._admin import (
     schedules_lines,
     show_lines,
     split,
+    status_output,
+    workers_lines,
 )
-from litestar_queues.cli import log_level, open_when_reachable, process_local_message, status_lines
+from litestar_queues.cli import log_level, open_when_reachable, process_local_message
 from litestar_queues.exceptions import QueueError
 from litestar_queues_litestar._supervisor import child_command, supervise
 from litestar_queues_litestar.channels_sink import ChannelsQueueEventSink
@@ -164,13 +165,19 @@ async def _serve(plugin: QueuePlugin, overrides: dict[str, Any]) -> None:
 @queues_group.command(name="status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {queue: {status: count}}.")
 def status_command(app: Litestar, as_json: bool) -> None:
-    """Show how many tasks each queue holds, per status."""
-    stats: QueueStats = _run(_plugin(app), QueueService.stats)
-    if as_json:
-        click.echo(json.dumps(stats.queues, sort_keys=True))
-        return
-    for line in status_lines(stats.queues, stats.paused):
-        click.echo(line)
+    """Show how many tasks each queue holds, per status, and what finished in the last hour."""
+    _echo(_plugin(app), lambda service: status_output(service, as_json=as_json))
+
+
+@queues_group.command(name="workers")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of worker presences.")
+def workers_command(app: Litestar, as_json: bool) -> None:
+    """List the live workers: id, host, pid, queues, concurrency, running tasks, age, stopping.
+
+    A worker is listed from its start until it stops cleanly; one that was killed is listed until
+    its presence expires (three heartbeat intervals after its last one).
+    """
+    _echo(_plugin(app), lambda service: workers_lines(service, as_json=as_json))
 
 
 def _filter_options(*, statuses: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
