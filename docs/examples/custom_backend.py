@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from litestar_queues.models import EnqueueResult, ScheduleState, TaskRecord
+from litestar_queues.models import EnqueueResult, ScheduleState, TaskRecord, WorkerInfo
 from litestar_queues.ports import BackendReach
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class ListQueueBackend:
         self._paused: set[str] = set()
         self._turns: dict[str, tuple[str, datetime]] = {}  # duty: (holder, end of its turn)
         self._schedules: dict[str, ScheduleState] = {}  # schedule name: its state
+        self._workers: dict[str, WorkerInfo] = {}  # worker id: its latest presence
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -205,6 +206,17 @@ class ListQueueBackend:
         self._turns[duty] = (holder, until)
         return True
 
+    async def record_worker(self, info: WorkerInfo) -> None:
+        """Store a worker's presence (replacing its last one); drop presences expired by then."""
+        for worker_id, known in list(self._workers.items()):
+            if known.expires_at <= info.seen_at:
+                del self._workers[worker_id]
+        self._workers[info.worker_id] = info
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """A clean stop: the worker is gone at once."""
+        self._workers.pop(worker_id, None)
+
     async def advance_schedule(
         self,
         name: str,
@@ -250,6 +262,23 @@ class ListQueueBackend:
         found = [r for r in self._records.values() if query.matches(r) and query.beyond(r)]
         found.sort(key=lambda r: (r.created_at, r.id.bytes), reverse=query.newest_first)
         return found[: query.limit]
+
+    async def live_workers(self, *, now: datetime) -> list[WorkerInfo]:
+        """The presences that have not expired at ``now``, by start time then id."""
+        live = [info for info in self._workers.values() if info.expires_at > now]
+        return sorted(live, key=lambda info: (info.started_at, info.worker_id))
+
+    async def finished_counts(self, *, since: datetime) -> dict[str, dict[str, int]]:
+        """Records finished at or after ``since`` per queue and status: a full scan here.
+
+        A backend meant for many records reads an index by finish time instead.
+        """
+        counts: dict[str, dict[str, int]] = {}
+        for record in self._records.values():
+            if record.status in TERMINAL and record.finished_at is not None and record.finished_at >= since:
+                per_queue = counts.setdefault(record.queue, {})
+                per_queue[record.status] = per_queue.get(record.status, 0) + 1
+        return counts
 
     async def get(self, task_id: UUID) -> TaskRecord | None:
         """Load one record."""

@@ -7,6 +7,7 @@ wrong with it is the bug its name describes.
 from __future__ import annotations
 
 import heapq
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import anyio
@@ -17,10 +18,9 @@ from litestar_queues.models import EnqueueResult, ScheduleState
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import datetime
     from uuid import UUID
 
-    from litestar_queues.models import Outcome, RecordQuery, TaskRecord
+    from litestar_queues.models import Outcome, RecordQuery, TaskRecord, WorkerInfo
 
 
 class HandsTaskToTwoWorkers(MemoryQueueBackend):
@@ -321,3 +321,57 @@ class AdvancesInTwoSteps(MemoryQueueBackend):
             state = msgspec.structs.replace(state, last_fire=expected, last_task_id=stored.id)
         self._schedules[name] = state
         return state
+
+
+class ListsExpiredWorkers(MemoryQueueBackend):
+    """live_workers lists every stored presence, expired or not (nothing drops them either)."""
+
+    async def record_worker(self, info: WorkerInfo) -> None:
+        self._workers[info.worker_id] = info
+
+    async def live_workers(self, *, now: datetime) -> list[WorkerInfo]:
+        return sorted(self._workers.values(), key=lambda info: (info.started_at, info.worker_id))
+
+
+class KeepsTheFirstPresence(MemoryQueueBackend):
+    """record_worker inserts a worker's first presence only: later beats are lost (an INSERT, no upsert)."""
+
+    async def record_worker(self, info: WorkerInfo) -> None:
+        if info.worker_id not in self._workers:
+            await super().record_worker(info)
+
+
+class ForgetsNoWorker(MemoryQueueBackend):
+    """forget_worker does nothing: a worker that stopped cleanly is listed until it expires."""
+
+    async def forget_worker(self, worker_id: str) -> None:
+        return None
+
+
+class CountsFinishedBeforeSince(MemoryQueueBackend):
+    """finished_counts ignores ``since``: it counts every finished record there is."""
+
+    async def finished_counts(self, *, since: datetime) -> dict[str, dict[str, int]]:
+        return await super().finished_counts(since=datetime.min.replace(tzinfo=since.tzinfo))
+
+
+class KeepsStaleFinishEntries(MemoryQueueBackend):
+    """finished_counts reads a log of finishes that requeue and delete never update."""
+
+    def __init__(self, url: str | None = None) -> None:
+        super().__init__(url)
+        self._finish_log: dict[UUID, tuple[str, str, datetime]] = {}
+
+    def _end(self, record: TaskRecord, **changes: object) -> TaskRecord:
+        updated = super()._end(record, **changes)
+        if updated.finished_at is not None:
+            self._finish_log[updated.id] = (updated.queue, updated.status, updated.finished_at)
+        return updated
+
+    async def finished_counts(self, *, since: datetime) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for queue, status, finished_at in self._finish_log.values():
+            if finished_at >= since:
+                per_queue = counts.setdefault(queue, {})
+                per_queue[status] = per_queue.get(status, 0) + 1
+        return counts

@@ -32,7 +32,15 @@ from litestar_queues.exceptions import (
     UnknownTaskError,
     non_retryable,
 )
-from litestar_queues.models import AttemptRecord, Outcome, RecordQuery, ScheduleState, TaskRecord, TaskStatus
+from litestar_queues.models import (
+    AttemptRecord,
+    Outcome,
+    RecordQuery,
+    ScheduleState,
+    TaskRecord,
+    TaskStatus,
+    WorkerInfo,
+)
 from litestar_queues.observability import QueueObserver
 from litestar_queues.ports import Clock, EventSink, ExecutionBackend, QueueBackend, SystemClock
 from litestar_queues.registry import TaskRegistry, default_registry
@@ -100,6 +108,7 @@ __all__ = (
     "UnknownTaskError",
     "Worker",
     "WorkerConfig",
+    "WorkerInfo",
     "default_registry",
     "non_retryable",
     "task",

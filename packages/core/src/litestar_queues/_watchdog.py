@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from uuid import UUID
 
+    from litestar_queues.models import WorkerInfo
     from litestar_queues.ports import Clock, QueueBackend
 
 __all__ = ("LeaseWatchdog",)
@@ -43,6 +44,8 @@ class LeaseWatchdog:
         lease_seconds: The lease length the extensions grant.
         clock: The service's clock.
         held: Returns the ``(task_id, lease_id)`` pairs the worker holds.
+        presence: Returns the worker's presence as of now, recorded after each extension, so
+            that a worker kept alive by the watchdog stays in the operators' list as well.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class LeaseWatchdog:
         lease_seconds: float,
         clock: Clock,
         held: Callable[[], Sequence[tuple[UUID, str]]],
+        presence: Callable[[], WorkerInfo] | None = None,
     ) -> None:
         self._url = url
         self._worker_id = worker_id
@@ -61,6 +65,7 @@ class LeaseWatchdog:
         self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
         self._held = held
+        self._presence = presence
         self._last_beat = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name=f"lq-watchdog-{worker_id}", daemon=True)
@@ -131,6 +136,13 @@ class LeaseWatchdog:
                     continue
                 self.extensions += 1
                 next_extension = now + self._interval / 2
+                if self._presence is not None:
+                    try:
+                        await backend.record_worker(self._presence())
+                    except Exception as exc:
+                        logger.debug(
+                            "worker %s: watchdog could not record its presence: %r", self._worker_id, exc
+                        )
         finally:
             if backend is not None:
                 with anyio.CancelScope(shield=True):

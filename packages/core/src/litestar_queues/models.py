@@ -26,6 +26,7 @@ __all__ = (
     "ScheduleState",
     "TaskRecord",
     "TaskStatus",
+    "WorkerInfo",
 )
 
 TaskStatus = Literal["pending", "scheduled", "running", "completed", "failed", "cancelled"]
@@ -300,3 +301,37 @@ class ScheduleState(msgspec.Struct, frozen=True, kw_only=True):
     last_fire: datetime | None = None
     last_task_id: UUID | None = None
     updated_at: datetime
+
+
+class WorkerInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What a worker tells the queue backend about itself: its presence, for operators.
+
+    A worker records one at start, at every heartbeat and when it begins draining
+    (:meth:`~litestar_queues.ports.QueueBackend.record_worker`), and forgets it on a clean stop.
+    It is live while ``expires_at`` is in the future: a worker killed without a clean stop is
+    listed until then, and never after.
+
+    Attributes:
+        worker_id: The worker's identity, as in the records it runs (``TaskRecord.worker_id``).
+        hostname: The machine it runs on.
+        pid: Its process id there.
+        queues: The queues it serves (``None``: every queue).
+        concurrency: Tasks it runs at once, at most.
+        started_at: When it started serving.
+        seen_at: When it recorded this (its latest heartbeat).
+        expires_at: Until when it counts as live without another heartbeat.
+        running: Tasks it ran when it recorded this.
+        stopping: Whether it is draining: it claims nothing more and stops once its running
+            tasks finish (or are released).
+    """
+
+    worker_id: str
+    hostname: str
+    pid: int
+    queues: tuple[str, ...] | None
+    concurrency: int
+    started_at: datetime
+    seen_at: datetime
+    expires_at: datetime
+    running: int
+    stopping: bool = False

@@ -21,7 +21,14 @@ if TYPE_CHECKING:
 
     from litestar_queues.config import QueueConfig
     from litestar_queues.events.envelope import QueueEvent
-    from litestar_queues.models import EnqueueResult, Outcome, RecordQuery, ScheduleState, TaskRecord
+    from litestar_queues.models import (
+        EnqueueResult,
+        Outcome,
+        RecordQuery,
+        ScheduleState,
+        TaskRecord,
+        WorkerInfo,
+    )
 
 __all__ = (
     "BackendReach",
@@ -89,6 +96,11 @@ class QueueBackend(Protocol):
     * **set_paused** / **paused_queues**: a paused queue keeps its records and takes enqueues,
       but ``claim`` hands out none of them until it is resumed.
     * **take_turn**: at most one holder holds a duty at a time, until its turn ends.
+    * **record_worker** / **live_workers** / **forget_worker**: the latest
+      :class:`~litestar_queues.models.WorkerInfo` per ``worker_id``, listed while its
+      ``expires_at`` is after ``now``; expired entries do not pile up.
+    * **finished_counts**: how many records finished (completed, failed, cancelled) at or after
+      a time, per queue and status, read from an index rather than by scanning every record.
     * **advance_schedule**: a compare-and-set of a schedule's ``next_fire`` that enqueues the
       fire's record in the same atomic step: of any number of callers passing the same
       ``expected``, exactly one gets the new state and at most one record is stored; a refused
@@ -241,6 +253,41 @@ class QueueBackend(Protocol):
 
         Returns:
             Whether ``holder`` holds the duty until ``until`` now.
+        """
+        ...
+
+    async def record_worker(self, info: WorkerInfo) -> None:
+        """Store ``info`` as the presence of ``info.worker_id``, replacing what was stored for it.
+
+        Workers call it when they start, at each heartbeat and when they begin draining. The
+        backend may also drop the entries of other workers that expired at or before
+        ``info.seen_at`` (``expires_at <= info.seen_at``) while at it: it must keep expired
+        entries from piling up, here or in :meth:`live_workers`.
+        """
+        ...
+
+    async def live_workers(self, *, now: datetime) -> Sequence[WorkerInfo]:
+        """The stored presences with ``expires_at`` after ``now``, by ``(started_at, worker_id)``.
+
+        Each is returned as recorded (equal to the :class:`~litestar_queues.models.WorkerInfo`
+        given to :meth:`record_worker`, times to the microsecond).
+        """
+        ...
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """Remove the presence of ``worker_id`` (a clean stop); an unknown id is a no-op."""
+        ...
+
+    async def finished_counts(self, *, since: datetime) -> dict[str, dict[str, int]]:
+        """Count the records that finished at or after ``since``, per queue and finished status.
+
+        A record counts when its status is ``completed``, ``failed`` or ``cancelled`` and its
+        ``finished_at >= since``. Queues and statuses without such records are left out (no
+        zeros). Operators' dashboards call it often: it reads an index by finish time (an index
+        range, a sorted set count), never every record.
+
+        Returns:
+            ``{queue: {status: n}}``.
         """
         ...
 

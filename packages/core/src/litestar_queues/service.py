@@ -14,6 +14,7 @@ import anyio
 from litestar_queues._active import pop_active, push_active
 from litestar_queues._conformance import require_members
 from litestar_queues._loading import backend_from_url, unknown_execution_backend, unknown_execution_profile
+from litestar_queues._operator import finished_counts, live_workers
 from litestar_queues._query import MAX_PAGE, build_query, encode_cursor
 from litestar_queues.attempts import AttemptDriver
 from litestar_queues.config import QueueConfig
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
     from types import TracebackType
 
+    from litestar_queues.models import WorkerInfo
     from litestar_queues.schedules.definition import Schedule
 
 __all__ = ("QueueService", "QueueStats", "TaskCall", "TaskPage")
@@ -530,6 +532,33 @@ class QueueService:
     async def stats(self) -> QueueStats:
         """Count records per queue and status, and name the paused queues."""
         return QueueStats(dict(await self.backend.counts()), frozenset(await self.backend.paused_queues()))
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The live workers, by start time: each worker's latest presence that has not expired.
+
+        A worker records its presence when it starts, at every heartbeat and when it begins
+        draining (``stopping``), and forgets it on a clean stop; a worker killed without one is
+        listed until its presence expires (three heartbeat intervals after its last beat).
+        """
+        return await live_workers(self.backend, self.config.clock)
+
+    async def finished_counts(
+        self, since: datetime | None = None, window: timedelta = timedelta(hours=1)
+    ) -> dict[str, dict[str, int]]:
+        """How many tasks completed, failed or were cancelled lately, per queue and status.
+
+        Args:
+            since: Count tasks finished at or after this aware datetime.
+            window: Without ``since``: count those finished within this long before now.
+
+        Returns:
+            ``{queue: {status: count}}`` for the statuses ``completed``, ``failed`` and
+            ``cancelled``, without zeros (a queue with none is left out).
+
+        Raises:
+            QueueConfigurationError: ``since`` is naive, or ``window`` is not positive.
+        """
+        return await finished_counts(self.backend, self.config.clock, since=since, window=window)
 
     async def purge(
         self,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from litestar_queues._presence import WorkerPresence
 from litestar_queues._watchdog import LeaseWatchdog
 from litestar_queues.exceptions import QueueError
 from litestar_queues.retention import RETENTION_DUTY
@@ -100,6 +101,17 @@ class Worker:
         # after a batch held a suspect, claim one record at a time until one is not a suspect:
         # suspects are then met one by one, instead of being held (and charged) together
         self._careful = False
+        # who serves, for operators: recorded at start, on the heartbeat's timer and when draining
+        self._presence = WorkerPresence(
+            service.backend,
+            service.config.clock,
+            worker_id=self.worker_id,
+            queues=self.config.queues,
+            concurrency=self.config.concurrency,
+            interval=self.config.effective_heartbeat_interval,
+            running=self._running.__len__,
+            stopping=self._stopping.is_set,
+        )
         self._watchdog = self._make_watchdog()
         # built here, so that a schedule naming an unregistered task fails before the worker starts
         self.scheduler = (
@@ -183,6 +195,7 @@ class Worker:
             lease_seconds=self.config.lease_seconds,
             clock=self.service.config.clock,
             held=self._held_leases,
+            presence=self._presence.describe,
         )
 
     def _held_leases(self) -> list[tuple[UUID, str]]:
@@ -234,6 +247,7 @@ class Worker:
         if self._watchdog is not None:
             self._watchdog.start()
         try:
+            await self._presence.beat()
             async with anyio.create_task_group() as service_tg:
                 service_tg.start_soon(self._heartbeat_loop)
                 service_tg.start_soon(self._reclaim_loop)
@@ -246,9 +260,12 @@ class Worker:
                     service_tg.start_soon(self.attempts.observers.watch, self.service)
                 async with anyio.create_task_group() as tasks_tg:
                     await self._claim_loop(tasks_tg)
+                    tasks_tg.start_soon(self._presence.beat)  # stopping now: seen draining
                     await self._drain()
                 await self._flush_acks(final=True)
                 service_tg.cancel_scope.cancel()
+            # a clean stop, after the heartbeat's last beat: gone from the operators' list at once
+            await self._presence.forget()
         finally:
             if self._watchdog is not None:
                 await anyio.to_thread.run_sync(self._watchdog.stop)
@@ -446,33 +463,37 @@ class Worker:
             await anyio.sleep(interval)
             if self._watchdog is not None:
                 self._watchdog.beat()
-            # one lease per task id: extend_leases reports lost leases by task id only
-            live = [e for e in self._running.values() if not e.lost]
-            leases = {e.record.id: e.lease_id for e in live}
-            for task_id, lease_id in self._finishing.items():
-                leases.setdefault(task_id, lease_id)
-            if not leases:
+            await self._extend_leases()
+            await self._presence.beat()
+
+    async def _extend_leases(self) -> None:
+        # one lease per task id: extend_leases reports lost leases by task id only
+        live = [e for e in self._running.values() if not e.lost]
+        leases = {e.record.id: e.lease_id for e in live}
+        for task_id, lease_id in self._finishing.items():
+            leases.setdefault(task_id, lease_id)
+        if not leases:
+            return
+        try:
+            lost = await self.attempts.extend_leases(
+                list(leases.items()), lease_seconds=self.config.lease_seconds
+            )
+        except Exception as exc:
+            logger.warning("worker %s could not extend leases: %r", self.worker_id, exc)
+            return
+        for entry in live:
+            # a task that ended (and was acknowledged) during the call is no longer running
+            if self._running.get(entry.lease_id) is not entry:
                 continue
-            try:
-                lost = await self.attempts.extend_leases(
-                    list(leases.items()), lease_seconds=self.config.lease_seconds
-                )
-            except Exception as exc:
-                logger.warning("worker %s could not extend leases: %r", self.worker_id, exc)
-                continue
-            for entry in live:
-                # a task that ended (and was acknowledged) during the call is no longer running
-                if self._running.get(entry.lease_id) is not entry:
+            if entry.record.id in lost and leases[entry.record.id] == entry.lease_id:
+                if not entry.spared and self.attempts.writes_outcomes(entry.record):
+                    entry.spared = True
                     continue
-                if entry.record.id in lost and leases[entry.record.id] == entry.lease_id:
-                    if not entry.spared and self.attempts.writes_outcomes(entry.record):
-                        entry.spared = True
-                        continue
-                    logger.warning(
-                        "task %s lost its lease (cancelled or reclaimed): cancelling it", entry.record.id
-                    )
-                    entry.lost = True
-                    entry.scope.cancel()
+                logger.warning(
+                    "task %s lost its lease (cancelled or reclaimed): cancelling it", entry.record.id
+                )
+                entry.lost = True
+                entry.scope.cancel()
 
     async def _retention_loop(self) -> None:
         """Sweep old finished records when this worker gets the retention duty's turn."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar_queues.testing._machine import run_backend_machine
 from litestar_queues.testing._suite_claim import ClaimSuite
 from litestar_queues.testing._suite_lifecycle import LifecycleSuite
+from litestar_queues.testing._suite_presence import PresenceSuite
 from litestar_queues.testing._suite_query import QuerySuite
 from litestar_queues.testing._suite_reads import ReadSuite
 from litestar_queues.testing._suite_schedules import ScheduleSuite
@@ -13,7 +14,9 @@ from litestar_queues.testing._suite_upkeep import UpkeepSuite
 __all__ = ("QueueBackendContract",)
 
 
-class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite, UpkeepSuite, ScheduleSuite):
+class QueueBackendContract(
+    ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite, UpkeepSuite, ScheduleSuite, PresenceSuite
+):
     """The conformance suite of the :class:`~litestar_queues.ports.QueueBackend` port.
 
     Subclass it in a test module under a name pytest collects (``Test...``) and define
@@ -64,13 +67,17 @@ class QueueBackendContract(ClaimSuite, LifecycleSuite, ReadSuite, QuerySuite, Up
         advance a schedule by one of several schedulers (expecting its current due time, a
         stale one, or none; firing a record or skipping), several schedulers racing on the same
         expected due time in one call, a record holding the key of a schedule's next due time,
-        pause / resume a schedule, and delete a schedule. After every step the store is loaded
+        pause / resume a schedule, and delete a schedule; on operators' reads: record a worker's
+        presence (born expired, short or long-lived, restarted), forget one, list the live ones,
+        and count the records finished since a time around now. After every step the store is loaded
         and checked: no task lost, no task held by two workers, claims by priority then enqueue
         order, one active record per dedup key, delayed records never claimed early, terminal
         records unchanged, deleted records gone, paused queues never claimed, one live holder
         per duty, attempts never above ``max_retries + 1``, each record equal to the model's,
         the schedule states equal to the model's, exactly one winner of a compare-and-set that
         applies (none of one that does not), nothing stored by a refused advance, and at most
-        one record enqueued by advances for each due time of a schedule.
+        one record enqueued by advances for each due time of a schedule, the live workers equal
+        to the model's (expired ones never listed, in ``(started_at, worker_id)`` order), and
+        the finished counts equal to the model's.
         """
         run_backend_machine(self, self.hypothesis_settings)

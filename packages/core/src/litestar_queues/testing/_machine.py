@@ -1,6 +1,7 @@
 """The contract's hypothesis state machine: random operation sequences against backend and model.
 
-The record rules are here; the schedule rules come from :mod:`._machine_schedules` and the
+The record rules are here; the schedule rules come from :mod:`._machine_schedules`, the rules on
+operators' reads (worker presence, finished counts) from :mod:`._machine_presence`, and the
 plumbing (the backend, the portal, the checks after each step) from :mod:`._machine_base`.
 """
 
@@ -20,6 +21,7 @@ from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, Outcome,
 from litestar_queues.testing._check import ContractViolation, expect, expect_equal, make_record
 from litestar_queues.testing._compare import check_record
 from litestar_queues.testing._machine_base import QUEUES, WORKERS, BackendFactory
+from litestar_queues.testing._machine_presence import PresenceRules
 from litestar_queues.testing._machine_schedules import ScheduleRules
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ _DELETE_FILTERS: tuple[tuple[str, ...] | None, ...] = (
 )
 
 
-class _BackendMachine(ScheduleRules):
+class _BackendMachine(ScheduleRules, PresenceRules):
     """Drives one backend and the reference model with the same operations."""
 
     # -- rules ---------------------------------------------------------------------------------

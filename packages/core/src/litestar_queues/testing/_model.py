@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-    from litestar_queues.models import Outcome, RecordQuery, TaskRecord
+    from litestar_queues.models import Outcome, RecordQuery, TaskRecord, WorkerInfo
 
 __all__ = ("Model", "ModelRecord")
 
@@ -65,6 +65,7 @@ class Model:
         self.paused: set[str] = set()
         self.turns: dict[str, tuple[str, datetime]] = {}
         self.schedules: dict[str, ScheduleState] = {}
+        self.workers: dict[str, WorkerInfo] = {}
         self._seq = 0
 
     # -- predictions ---------------------------------------------------------------------------
@@ -262,6 +263,31 @@ class Model:
             return False
         self.turns[duty] = (holder, until)
         return True
+
+    # -- operators' reads -----------------------------------------------------------------------
+
+    def record_worker(self, info: WorkerInfo) -> None:
+        """Store the presence of ``info.worker_id`` (expired entries are kept: they are not listed)."""
+        self.workers[info.worker_id] = info
+
+    def forget_worker(self, worker_id: str) -> None:
+        """Remove the presence of ``worker_id``."""
+        self.workers.pop(worker_id, None)
+
+    def live_workers(self, now: datetime) -> list[WorkerInfo]:
+        """The presences with ``expires_at`` after ``now``, by ``(started_at, worker_id)``."""
+        live = [info for info in self.workers.values() if info.expires_at > now]
+        return sorted(live, key=lambda info: (info.started_at, info.worker_id))
+
+    def finished_counts(self, since: datetime) -> dict[str, dict[str, int]]:
+        """Records finished at or after ``since``, per queue and finished status (no zeros)."""
+        counts: dict[str, dict[str, int]] = {}
+        for record in self.records.values():
+            finished = record.finished_at
+            if record.status in TERMINAL_STATUSES and finished is not None and finished >= since:
+                per_queue = counts.setdefault(record.submitted.queue, {})
+                per_queue[record.status] = per_queue.get(record.status, 0) + 1
+        return counts
 
     # -- schedules -----------------------------------------------------------------------------
 
