@@ -82,6 +82,7 @@ class Dashboard:
             "redact": self.redact,
             "text": self.text,
             "progress_unavailable": self.progress.unavailable,
+            "nav": None,
             **values,
         }
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
 
 from litestar_queues.exceptions import QueueConfigurationError, ScheduleNotFoundError, TaskNotFoundError
 from litestar_queues.models import ALL_STATUSES, RETRYABLE_STATUSES
@@ -211,7 +212,7 @@ def _next(dashboard: Dashboard, value: object) -> str:
 
 
 @get("/confirm/{action_name:str}", include_in_schema=False)
-async def confirm_page(request: Request[Any, Any, Any], action_name: str) -> Response[str]:
+async def confirm_page(request: Request[Any, Any, Any], action_name: FromPath[str]) -> Response[str]:
     """The confirmation page of an action, with the form that posts it (works without JavaScript)."""
     dashboard = dashboard_of(request)
     action = _action(action_name)
@@ -236,7 +237,7 @@ def _who(request: Request[Any, Any, Any]) -> str:
 
 
 @post("/actions/{action_name:str}", status_code=200, include_in_schema=False)
-async def act(request: Request[Any, Any, Any], action_name: str) -> Response[str]:
+async def act(request: Request[Any, Any, Any], action_name: FromPath[str]) -> Response[str]:
     """Do an action posted by the dashboard's own pages, then say what was done.
 
     Raises:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import MediaType, Request, Response, get
+from litestar.params import FromPath
 
 from litestar_queues_litestar.dashboard._state import NO_STORE, dashboard_of
 from litestar_queues_litestar.dashboard.filters import TaskFilters
@@ -35,7 +36,7 @@ async def tasks_fragment(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @get("/fragments/tasks/{task_id:str}", include_in_schema=False)
-async def task_fragment(request: Request[Any, Any, Any], task_id: str) -> Response[str]:
+async def task_fragment(request: Request[Any, Any, Any], task_id: FromPath[str]) -> Response[str]:
     """One task's state, progress, recent events, result and attempts."""
     values = await task_context(dashboard_of(request), task_id)
     return _fragment(request, "_task.html", **values)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import MediaType, Request, Response, Router, get
 from litestar.datastructures import ResponseHeader
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath
 
 from litestar_queues.exceptions import (
     QueueConfigurationError,
@@ -70,7 +71,7 @@ def static_version() -> str:
 
 
 @get("/static/{name:str}", include_in_schema=False)
-async def static_file(name: str) -> Response[bytes]:
+async def static_file(name: FromPath[str]) -> Response[bytes]:
     """One of :data:`STATIC_FILES`."""
     media_type = STATIC_FILES.get(name)
     if media_type is None:

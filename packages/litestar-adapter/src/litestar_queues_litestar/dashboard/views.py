@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect
 
 from litestar_queues.exceptions import TaskNotFoundError
@@ -69,7 +70,7 @@ async def tasks_page(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/tasks/{task_id:str}", include_in_schema=False)
-async def task_page(request: Request[Any, Any, Any], task_id: str) -> Response[str]:
+async def task_page(request: Request[Any, Any, Any], task_id: FromPath[str]) -> Response[str]:
     """One task: arguments, metadata, result, every kept attempt with its traceback, live progress."""
     dashboard = dashboard_of(request)
     values = await task_context(dashboard, task_id)
