@@ -8,22 +8,24 @@ Tasks: ``dash.charge`` fails at its first run (a declined card) and succeeds whe
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from litestar import Litestar, post
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 
 from litestar_queues import QueueConfig, QueueService, Schedule, TaskRegistry, WorkerConfig, task
 from litestar_queues.events import QueueEventConfig, publish_task_progress
 from litestar_queues_litestar import QueuePlugin
 from litestar_queues_litestar.dashboard import DashboardConfig
+
+if TYPE_CHECKING:
+    from litestar.connection import ASGIConnection
+    from litestar.handlers.base import BaseRouteHandler
 
 SESSION_COOKIE, SESSION = "ops_session", "s3cr3t-operator-session"
 """The cookie the app's login would set: the dashboard's guard admits only its holders."""
@@ -78,7 +80,9 @@ def build_app(queue_url: str) -> Litestar:
         registry=registry,
         worker=WorkerConfig(in_app=True, concurrency=4, poll_interval=0.2, heartbeat_interval=1.0),
         event_config=QueueEventConfig(enabled=True, channels_backend=channels),
-        schedules=[Schedule(name="hourly-digest", task="dash.echo", args=["digest"], interval=timedelta(hours=1))],
+        schedules=[
+            Schedule(name="hourly-digest", task="dash.echo", args=["digest"], interval=timedelta(hours=1))
+        ],
     )
     dashboard = DashboardConfig(
         path="/queues", guards=[operator_only], poll_interval=0.3, title="Acme queues"

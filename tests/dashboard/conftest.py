@@ -25,7 +25,9 @@ def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/bootstrap.sh --servers` (apt-get install chromium)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `bash scripts/bootstrap.sh --servers` (apt-get install chromium)"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         try:

@@ -77,9 +77,9 @@ def _not_reloaded(page: Page) -> bool:
 def test_a_failed_task_is_found_by_filter_and_a_retry_completes_it_live(
     server: ThreadedServer, page: Page
 ) -> None:
-    task_id = server.post("/test/enqueue/charge", order="A-17", card={"number": "4242", "api_key": "sk_live_42"})[
-        "id"
-    ]
+    task_id = server.post(
+        "/test/enqueue/charge", order="A-17", card={"number": "4242", "api_key": "sk_live_42"}
+    )["id"]
     page.goto("/queues/tasks")
     page.get_by_label("Status").select_option("failed")
     page.get_by_label("Task name").fill("dash.charge")
@@ -148,7 +148,9 @@ def test_pause_stops_claims_until_resume(server: ThreadedServer, page: Page) -> 
     assert _not_reloaded(page)
 
 
-def test_requests_without_the_guards_credentials_are_refused(browser: Browser, server: ThreadedServer) -> None:
+def test_requests_without_the_guards_credentials_are_refused(
+    browser: Browser, server: ThreadedServer
+) -> None:
     context = browser.new_context(base_url=server.url)
     try:
         page = context.new_page()
@@ -164,7 +166,9 @@ def test_requests_without_the_guards_credentials_are_refused(browser: Browser, s
         context.close()
 
 
-def test_pages_are_readable_and_actions_work_with_javascript_off(browser: Browser, server: ThreadedServer) -> None:
+def test_pages_are_readable_and_actions_work_with_javascript_off(
+    browser: Browser, server: ThreadedServer
+) -> None:
     task_id = server.post("/test/enqueue/charge", order="B-2", card={"number": "5555"})["id"]
     context = _operator(browser, server, java_script_enabled=False)
     try:
@@ -177,7 +181,7 @@ def test_pages_are_readable_and_actions_work_with_javascript_off(browser: Browse
         _shoot(page, "schedules")
         deadline = time.monotonic() + LIVE / 1000
         while True:  # no live refresh without JavaScript: reload until the worker has failed it
-            page.goto(f"/queues/tasks?status=failed&task=dash.charge")
+            page.goto("/queues/tasks?status=failed&task=dash.charge")
             if page.locator(f'tr[data-task-id="{task_id}"]').count() or time.monotonic() > deadline:
                 break
             time.sleep(0.2)

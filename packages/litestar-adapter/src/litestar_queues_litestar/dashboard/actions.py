@@ -202,6 +202,21 @@ def _checked(action: Action, given: Mapping[str, Any]) -> dict[str, str]:
     return fields
 
 
+async def _check_exists(service: QueueService, fields: Mapping[str, str]) -> None:
+    """Ask to confirm only what exists.
+
+    Raises:
+        NotFoundException: The task or schedule the fields name does not exist (404).
+    """
+    if "task_id" in fields:
+        try:
+            await service.get_task(fields["task_id"])
+        except TaskNotFoundError as exc:
+            raise NotFoundException(detail=str(exc)) from None
+    if "name" in fields and fields["name"] not in {info.name for info in await service.schedules()}:
+        raise NotFoundException(detail=str(ScheduleNotFoundError(fields["name"])))
+
+
 def _next(dashboard: Dashboard, value: object) -> str:
     """Where to go back to: a page of this dashboard, never another site."""
     base = dashboard.config.url()
@@ -217,6 +232,7 @@ async def confirm_page(request: Request[Any, Any, Any], action_name: FromPath[st
     dashboard = dashboard_of(request)
     action = _action(action_name)
     fields = _checked(action, request.query_params)
+    await _check_exists(dashboard.service, fields)
     return dashboard.page(
         request,
         "confirm.html",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = (
@@ -21,13 +21,19 @@ __all__ = (
 
 logger = logging.getLogger("litestar_queues.litestar")
 
-Redactor = Callable[[str, Any], Any]
-"""A redaction hook: ``hook(field, value)`` returns what the dashboard shows for ``value``.
+class Redactor(Protocol):
+    """A redaction hook: ``hook(field, value)`` returns what the dashboard shows for ``value``.
 
-``field`` says where the value comes from: ``args``, ``kwargs``, ``metadata``, ``result`` or
-``payload`` (an event's free data). The hook gets JSON values (dicts, lists, strings, numbers)
-and returns JSON values; it must not change what it is given.
-"""
+    ``field`` says where the value comes from: ``args``, ``kwargs``, ``metadata``, ``result`` or
+    ``payload`` (an event's free data). The hook gets JSON values (dicts, lists, strings, numbers)
+    and returns JSON values; it must not change what it is given. A plain function
+    ``def hide(field, value): ...`` is one.
+    """
+
+    def __call__(self, field: str, value: Any, /) -> Any:
+        """Return what the dashboard shows for ``value`` of ``field``."""
+        ...
+
 
 MASK = "••••••"
 """What a hidden value is replaced by."""
@@ -73,6 +79,8 @@ def redact_url(url: str) -> str:
         lambda m: f"{m.group(1)}{MASK}",
         parts.query,
     )
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing to hide (and sqlite:///x keeps its three slashes)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
