@@ -14,9 +14,9 @@ import anyio
 from litestar import Litestar, post
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency  # noqa: TC002 - Litestar reads handler annotations at run time
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody  # noqa: TC002
 
 from litestar_queues import QueueConfig, QueueService, Schedule, TaskRegistry, WorkerConfig, task
 from litestar_queues.events import QueueEventConfig, publish_task_progress

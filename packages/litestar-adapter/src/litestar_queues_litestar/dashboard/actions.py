@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
-from litestar.params import FromPath
+from litestar.params import FromPath  # noqa: TC002 - Litestar reads handler annotations at run time
 
 from litestar_queues.exceptions import QueueConfigurationError, ScheduleNotFoundError, TaskNotFoundError
 from litestar_queues.models import ALL_STATUSES, RETRYABLE_STATUSES

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import MediaType, Request, Response, get
-from litestar.params import FromPath
+from litestar.params import FromPath  # noqa: TC002 - Litestar reads handler annotations at run time
 
 from litestar_queues_litestar.dashboard._state import NO_STORE, dashboard_of
 from litestar_queues_litestar.dashboard.filters import TaskFilters

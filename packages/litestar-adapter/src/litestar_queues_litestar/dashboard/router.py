@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import MediaType, Request, Response, Router, get
 from litestar.datastructures import ResponseHeader
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath  # noqa: TC002 - Litestar reads handler annotations at run time
 
 from litestar_queues.exceptions import (
     QueueConfigurationError,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath  # noqa: TC002 - Litestar reads handler annotations at run time
 from litestar.response import Redirect
 
 from litestar_queues.exceptions import TaskNotFoundError
