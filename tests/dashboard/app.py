@@ -81,7 +81,9 @@ def build_app(queue_url: str) -> Litestar:
         worker=WorkerConfig(in_app=True, concurrency=4, poll_interval=0.2, heartbeat_interval=1.0),
         event_config=QueueEventConfig(enabled=True, channels_backend=channels),
         schedules=[
-            Schedule(name="hourly-digest", task="dash.echo", args=["digest"], interval=timedelta(hours=1))
+            Schedule(
+                name="hourly-digest", task="dash.echo", args=["digest"], interval=timedelta(hours=1), queue="digests"
+            )
         ],
     )
     dashboard = DashboardConfig(

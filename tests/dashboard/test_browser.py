@@ -28,6 +28,8 @@ IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 LIVE = 10_000
 """Milliseconds a live change may take to show (the pages poll every 0.3 s)."""
 
+expect.set_options(timeout=LIVE)
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
@@ -107,16 +109,16 @@ def test_a_failed_task_is_found_by_filter_and_a_retry_completes_it_live(
 
 
 def test_a_running_task_shows_its_progress_advancing(server: ThreadedServer, page: Page) -> None:
-    task_id = server.post("/test/enqueue/report", steps=25, pause=0.2)["id"]
+    task_id = server.post("/test/enqueue/report", steps=30, pause=0.2)["id"]
     page.goto(f"/queues/tasks/{task_id}")
     _mark_document(page)
     bar = page.locator("progress.task-progress[value]")
     expect(bar).to_be_visible()
     first = float(bar.get_attribute("value") or 0)
     page.wait_for_function(
-        "seen => Number(document.querySelector('progress.task-progress').value) > seen + 10", arg=first
+        "seen => Number(document.querySelector('progress.task-progress').value) > seen", arg=first
     )
-    expect(page.locator(".progress-text")).to_contain_text(" of 25")
+    expect(page.locator(".progress-text")).to_contain_text(" of 30")
     _shoot(page, "progress")
     expect(page.locator(".task-status")).to_have_text("completed")
     expect(bar).to_have_attribute("value", "100.0")
@@ -191,5 +193,10 @@ def test_pages_are_readable_and_actions_work_with_javascript_off(
         expect(page.locator(".question")).to_have_text(f"Run task {task_id} again?")
         page.get_by_role("button", name="Retry").click()
         expect(page.locator(".flash")).to_contain_text(f"task {task_id} was failed: requeued")
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        page.goto("/queues/tasks?task=dash.charge")
+        expect(page.locator("table.tasks")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # tables scroll inside
+        _shoot(page, "phone")
     finally:
         context.close()
