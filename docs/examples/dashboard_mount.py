@@ -52,4 +52,6 @@ if __name__ == "__main__":
         print("anonymous:", client.get("/queues/").status_code)
         page = client.get(f"/queues/tasks/{handle.id}", headers={"x-operator-token": "let-me-in"})
         print("operator:", page.status_code, handle.status)
-        print("token shown:", "t0k3n" in page.text, "| customer shown:", "customer&#34;: &#34;ACME" in page.text)
+        print(
+            "token shown:", "t0k3n" in page.text, "| customer shown:", "customer&#34;: &#34;ACME" in page.text
+        )

@@ -264,7 +264,12 @@ def test_each_wheel_renders_on_the_package_index(wheels: Path) -> None:
         assert "pip install" in description, name
         if name == "litestar-queues-litestar":  # the dashboard's templates and assets ship in the wheel
             dashboard = "litestar_queues_litestar/dashboard/"
-            for asset in ("templates/base.html", "templates/_task.html", "static/dashboard.js", "static/dashboard.css"):
+            for asset in (
+                "templates/base.html",
+                "templates/_task.html",
+                "static/dashboard.js",
+                "static/dashboard.css",
+            ):
                 assert dashboard + asset in names, asset
         for requirement in headers.get("Requires-Dist", []):
             assert not re.search(r"(a|b|rc|dev)\d", requirement), f"{name}: pre-release needed: {requirement}"

@@ -82,7 +82,11 @@ def build_app(queue_url: str) -> Litestar:
         event_config=QueueEventConfig(enabled=True, channels_backend=channels),
         schedules=[
             Schedule(
-                name="hourly-digest", task="dash.echo", args=["digest"], interval=timedelta(hours=1), queue="digests"
+                name="hourly-digest",
+                task="dash.echo",
+                args=["digest"],
+                interval=timedelta(hours=1),
+                queue="digests",
             )
         ],
     )

@@ -196,7 +196,9 @@ def test_pages_are_readable_and_actions_work_with_javascript_off(
         page.set_viewport_size({"width": 390, "height": 844})  # a phone
         page.goto("/queues/tasks?task=dash.charge")
         expect(page.locator("table.tasks")).to_be_visible()
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # tables scroll inside
+        assert page.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth"
+        )  # tables scroll inside
         _shoot(page, "phone")
     finally:
         context.close()
