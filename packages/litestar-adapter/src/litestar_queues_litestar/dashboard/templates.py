@@ -22,6 +22,9 @@ _INSTALL = (
 )
 
 
+_UNITS = ((86400, "d", 3600, "h"), (3600, "h", 60, "m"), (60, "m", 1, "s"))
+
+
 def when(value: datetime | None) -> str:
     """An aware time as ``2024-05-01 12:30:05 UTC`` (``-`` for ``None``)."""
     if value is None:
@@ -39,12 +42,10 @@ def duration(value: timedelta | float | None) -> str:
         text = f"{seconds:.1f}s"
     elif seconds < 60:
         text = f"{int(seconds)}s"
-    elif seconds < 3600:
-        text = f"{int(seconds // 60)}m {int(seconds % 60)}s"
-    elif seconds < 86400:
-        text = f"{int(seconds // 3600)}h {int(seconds % 3600 // 60)}m"
     else:
-        text = f"{int(seconds // 86400)}d {int(seconds % 86400 // 3600)}h"
+        size, name, small, small_name = next(unit for unit in _UNITS if seconds >= unit[0])
+        rest = int(seconds % size // small)
+        text = f"{int(seconds // size)}{name}" + (f" {rest}{small_name}" if rest else "")
     return f"-{text}" if negative else text
 
 
