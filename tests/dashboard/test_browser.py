@@ -142,6 +142,8 @@ def test_pause_stops_claims_until_resume(server: ThreadedServer, page: Page) -> 
     time.sleep(1.5)  # seven idle polls of the worker (0.2 s) and four refreshes of the page
     expect(task.locator(".task-status")).to_have_text("pending")
     expect(mail.locator(".count-pending")).to_have_text("1")
+    server.post("/test/enqueue/report", steps=10, pause=0.2)
+    expect(page.locator("article.worker ul.running")).to_contain_text("dash.report")  # what each worker runs
     _shoot(page, "queues")
 
     mail.get_by_role("button", name="Resume").click()

@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING
 import anyio
 import httpx
 import pytest
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
 
 from litestar_queues import QueueConfig, QueueService
 from litestar_queues.cli import main
+from litestar_queues.events import QueueEventConfig
 from litestar_queues.exceptions import ExtraNotInstalledError
 from litestar_queues_litestar import QueuePlugin
 from litestar_queues_litestar.dashboard import DashboardConfig
-from litestar_queues_litestar.dashboard.standalone import PASSWORD_ENV
+from litestar_queues_litestar.dashboard.standalone import PASSWORD_ENV, standalone_app
 from tests.dashboard._apps import ok, registry
 from tests.servers import free_port
 
@@ -54,6 +57,20 @@ def test_the_plugin_names_the_extra_when_jinja2_is_missing(monkeypatch: pytest.M
     monkeypatch.setitem(sys.modules, "jinja2", None)
     with pytest.raises(ExtraNotInstalledError, match=r"litestar-queues-litestar\[dashboard\]"):
         QueuePlugin(QueueConfig(), dashboard=DashboardConfig())
+
+
+channels = ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True)
+with_events = QueueConfig(
+    queue_backend="sqlite:///queue.db", event_config=QueueEventConfig(enabled=True, channels_backend=channels)
+)
+
+
+def test_a_config_whose_events_go_to_channels_brings_its_channels_plugin() -> None:
+    app = standalone_app(f"{__name__}:with_events")
+    assert app.plugins.get(ChannelsPlugin) is channels
+    assert app.plugins.get(QueuePlugin).config.worker.in_app is False
+    with pytest.raises(KeyError):
+        standalone_app("sqlite:///queue.db", host="localhost").plugins.get(ChannelsPlugin)
 
 
 def _basic(user: str, password: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from litestar_queues.models import ALL_STATUSES
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from litestar_queues import QueueService
-    from litestar_queues.models import TaskRecord
+    from litestar_queues.models import TaskRecord, WorkerInfo
 
 __all__ = ("LAG_SAMPLE", "RUNNING_SHOWN", "WINDOW", "Overview", "QueueRow", "WorkerRow", "read_overview")
 
@@ -67,7 +67,7 @@ class WorkerRow:
         tasks: The running tasks it holds.
     """
 
-    info: Any
+    info: WorkerInfo | None
     worker_id: str
     tasks: list[TaskRecord] = field(default_factory=list)
 

@@ -21,6 +21,7 @@ __all__ = (
 
 logger = logging.getLogger("litestar_queues.litestar")
 
+
 class Redactor(Protocol):
     """A redaction hook: ``hook(field, value)`` returns what the dashboard shows for ``value``.
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 from litestar import Litestar
+from litestar.channels import ChannelsPlugin
 
 from litestar_queues import QueueConfig, QueueService, WorkerConfig
 from litestar_queues.cli import load_service
@@ -87,7 +88,14 @@ def standalone_app(
         )
     guards: list[Guard] = [BasicAuthGuard(username, password)] if password else []
     dashboard = DashboardConfig(path="/", guards=guards, poll_interval=poll_interval)
-    plugin = QueuePlugin(queue_config(target), dashboard=dashboard)
+    config = queue_config(target)
+    plugin = QueuePlugin(config, dashboard=dashboard)
+    events = config.event_config
+    channels = events.channels_backend if events is not None and events.enabled else None
+    if isinstance(channels, ChannelsPlugin):
+        # a MODULE:ATTR whose events go to a ChannelsPlugin: started here, so that running tasks
+        # show their progress (when its backend is shared, such as Redis, with the workers)
+        return Litestar(plugins=[channels, plugin], logging_config=None)
     return Litestar(plugins=[plugin], logging_config=None)
 
 
