@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from litestar_queues.models import ALL_STATUSES, Outcome, QueryPosition, RecordQuery, TaskRecord
+from litestar_queues.models import (
+    ALL_STATUSES,
+    TERMINAL_STATUSES,
+    Outcome,
+    QueryPosition,
+    RecordQuery,
+    TaskRecord,
+)
 from tests.redis._support import at
 
 if TYPE_CHECKING:
@@ -57,15 +64,27 @@ async def page_through(backend: RedisQueueBackend, query: RecordQuery) -> list[u
 
 async def check_indexes(raw: aioredis.Redis, keys: Keys) -> None:
     """Every record is in the index of its queue and status, every keyed record in the index of its
-    key, and no index holds anything else."""
+    key, every finished record in the finish-time set of its queue and status (scored by its
+    ``finished_at``), and no index or set holds anything else."""
     placed: dict[bytes, tuple[bytes, bytes]] = {}
     keyed: dict[bytes, set[bytes]] = {}
+    finished: dict[tuple[bytes, bytes], dict[bytes, float]] = {}
     async for name in raw.scan_iter(match=keys.records_pattern):
-        status, queue, ix, key = await raw.hmget(name, "status", "queue", "ix", "key")
+        status, queue, ix, key, finished_at = await raw.hmget(
+            name, "status", "queue", "ix", "key", "finished_at"
+        )
         assert ix is not None, f"{name!r} has no listing position"
         placed[ix] = (queue, status)
         if key is not None:
             keyed.setdefault(key, set()).add(ix)
+        if status.decode() in TERMINAL_STATUSES:
+            finished.setdefault((queue, status), {})[ix] = float(finished_at)
+    for queue in await raw.smembers(f"{keys.tag}:queues"):
+        for status in sorted(TERMINAL_STATUSES):
+            noted = dict(await raw.zrange(keys.finished(queue.decode(), status), 0, -1, withscores=True))
+            assert noted == finished.get((queue, status.encode()), {}), (
+                f"finish-time set of {queue!r} {status}"
+            )
     key_indexes: dict[bytes, set[bytes]] = {}
     async for name in raw.scan_iter(match=keys.records_pattern.removesuffix(":t:*") + ":keyix:*"):
         key_indexes[name.split(b":keyix:", 1)[1]] = set(await raw.zrange(name, 0, -1))

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from litestar_queues import BackendUnavailableError, QueueConfig, QueueService, TaskCall
+from tests._presence import check_kill_and_stop
 from tests.redis import worker_app
 
 if TYPE_CHECKING:
@@ -72,6 +73,18 @@ async def wait_until_completed(service: QueueService, n: int, limit: float = 90)
     with anyio.fail_after(limit):
         while (await service.stats()).count("completed") < n:
             await anyio.sleep(0.1)
+
+
+async def test_a_killed_worker_leaves_the_list_at_its_expiry_a_stopped_one_at_once(redis_url: str) -> None:
+    group = Workers(redis_url, lease=4.0)
+    try:
+        killed, stopped = group.start(), group.start()
+        async with QueueService(
+            QueueConfig(queue_backend=redis_url, registry=worker_app.registry)
+        ) as service:
+            await check_kill_and_stop(service, killed, stopped, lease=4)
+    finally:
+        group.stop_all()
 
 
 async def test_tasks_of_a_killed_worker_complete_elsewhere(redis_url: str, workers: Workers) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from litestar_queues import BackendUnavailableError, QueueConfig, QueueService, TaskCall
 from litestar_queues_sql import SQLQueueBackend
+from tests._presence import check_kill_and_stop
 from tests.sql import worker_app
 from tests.sql.conftest import record as make_record
 
@@ -127,6 +128,18 @@ async def test_sigkilled_worker_tasks_are_reclaimed_none_lost(
             assert record.status == "completed" and record.reclaims == 1 and record.runs >= 2
             assert record.attempts == 1
     assert await executions(exec_url, table) == {n: 1 for n in range(6)}
+
+
+@pytest.mark.parametrize("db", ["postgres", "sqlite"])
+async def test_a_killed_worker_leaves_the_list_at_its_expiry_a_stopped_one_at_once(
+    db: str, request: pytest.FixtureRequest
+) -> None:
+    url = str(request.getfixturevalue(f"{db}_url"))
+    exec_url = url.split("?")[0]
+    table = await make_exec_table(exec_url)
+    async with QueueService(config(url)) as service:
+        with workers(2, env_for(url, exec_url, table, LQ_LEASE="4")) as (killed, stopped):
+            await check_kill_and_stop(service, killed, stopped, lease=4)
 
 
 @pytest.mark.timeout(300)

@@ -24,6 +24,7 @@ def test_default_metadata_and_custom_namespaces() -> None:
         "lq_paused_queues",
         "lq_duties",
         "lq_schedules",
+        "lq_workers",
     }
     app = MetaData()
     jobs = queue_tables(app, table_prefix="jobs_", schema="work")
@@ -33,9 +34,21 @@ def test_default_metadata_and_custom_namespaces() -> None:
         "work.jobs_paused_queues",
         "work.jobs_duties",
         "work.jobs_schedules",
+        "work.jobs_workers",
     }
-    assert jobs.all == (jobs.tasks, jobs.dead_letters, jobs.paused_queues, jobs.duties, jobs.schedules)
-    assert {i.name for i in jobs.tasks.indexes} >= {"jobs_tasks_ready", "jobs_tasks_active_key"}
+    assert jobs.all == (
+        jobs.tasks,
+        jobs.dead_letters,
+        jobs.paused_queues,
+        jobs.duties,
+        jobs.schedules,
+        jobs.workers,
+    )
+    assert {i.name for i in jobs.tasks.indexes} >= {
+        "jobs_tasks_ready",
+        "jobs_tasks_active_key",
+        "jobs_tasks_finished_at",
+    }
     with pytest.raises(ValueError, match="table_prefix"):
         queue_tables(table_prefix="bad-prefix")
 
@@ -47,7 +60,8 @@ async def test_create_schema_command_then_api_are_idempotent(db_url: str) -> Non
     )
     assert done.returncode == 0, done.stderr.decode()
     assert all(
-        f"cli_{name}" in done.stdout.decode() for name in ("tasks", "paused_queues", "duties", "schedules")
+        f"cli_{name}" in done.stdout.decode()
+        for name in ("tasks", "paused_queues", "duties", "schedules", "workers")
     )
     base = db_url.split("?")[0]
     await create_schema(f"{base}?table_prefix=cli_")  # again: nothing to do, no error
@@ -57,6 +71,7 @@ async def test_create_schema_command_then_api_are_idempotent(db_url: str) -> Non
         async with backend.engine.connect() as conn:
             names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert {"cli_tasks", "cli_dead_letters", "cli_paused_queues", "cli_duties", "cli_schedules"} <= names
+        assert "cli_workers" in names
         (result,) = await backend.enqueue([record()])
         assert result.created
     finally:

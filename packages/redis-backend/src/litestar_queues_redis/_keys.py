@@ -51,6 +51,20 @@ class Keys:
         """The set of the paused queues' names (``claim.lua`` skips them)."""
         return f"{self.tag}:paused"
 
+    def finished(self, queue: str, status: str) -> str:
+        """The finish-time set of one queue and finished status (members scored by ``finished_at``)."""
+        return f"{self.tag}:q:{queue}:finished_{status}"
+
+    @property
+    def workers(self) -> str:
+        """The hash of the workers' presences: worker id -> JSON of its ``WorkerInfo``."""
+        return f"{self.tag}:workers"
+
+    @property
+    def workers_expiry(self) -> str:
+        """The sorted set of the workers' ids, scored by the expiry of their presence (µs)."""
+        return f"{self.tag}:workers:expiry"
+
     def turn(self, duty: str) -> str:
         """The hash of one duty's turn: its ``holder`` and the end of its turn, ``until`` (µs)."""
         return f"{self.tag}:turn:{duty}"

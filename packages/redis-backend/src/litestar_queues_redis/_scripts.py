@@ -28,6 +28,8 @@ SCRIPT_NAMES = (
     "enqueue",
     "extend",
     "finish",
+    "finished",
+    "forget",
     "get",
     "pause",
     "query",
@@ -39,6 +41,8 @@ SCRIPT_NAMES = (
     "schedule_pause",
     "schedule_states",
     "turn",
+    "worker",
+    "workers",
 )
 _PRELUDES = {
     "claim": ("take",),
@@ -83,6 +87,8 @@ class Scripts:
     enqueue: AsyncScript
     extend: AsyncScript
     finish: AsyncScript
+    finished: AsyncScript
+    forget: AsyncScript
     get: AsyncScript
     pause: AsyncScript
     query: AsyncScript
@@ -94,6 +100,8 @@ class Scripts:
     schedule_pause: AsyncScript
     schedule_states: AsyncScript
     turn: AsyncScript
+    worker: AsyncScript
+    workers: AsyncScript
 
     def __init__(self, client: Redis | RedisCluster) -> None:
         for name, source in load_sources().items():

@@ -12,7 +12,7 @@ import msgspec
 from redis.asyncio.cluster import RedisCluster
 
 from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
-from litestar_queues.models import ALL_STATUSES, EnqueueResult
+from litestar_queues.models import ALL_STATUSES, EnqueueResult, WorkerInfo
 from litestar_queues.ports import BackendReach
 from litestar_queues.serialization import decode_record
 from litestar_queues_redis._codec import (
@@ -54,11 +54,12 @@ status); ``result_ttl`` is a server-side expiry on top of it, for those who want
 
 _ENQUEUE_CHUNK = 500
 _BACKFILL_CHUNK = 200
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 """The value of ``{prefix}:index_version`` once the indexes hold every record.
 
-``1``: the listing indexes; ``2``: also the key indexes (``{prefix}:keyix:<key>``). ``lua/store.lua``
-writes it on a new prefix: keep both equal.
+``1``: the listing indexes; ``2``: also the key indexes (``{prefix}:keyix:<key>``); ``3``: also the
+finish-time sets (``{prefix}:q:<queue>:finished_<status>``). ``lua/store.lua`` writes it on a new
+prefix: keep both equal.
 """
 
 
@@ -418,6 +419,62 @@ class RedisQueueBackend:
         """
         args = [duty, holder, to_us(now, "now"), to_us(until, "until")]
         return bool(await self._run(self._s.turn, args))
+
+    # -- operators' reads: presences, finished counts -------------------------------------------
+
+    async def record_worker(self, info: WorkerInfo) -> None:
+        """Store the worker's presence in one script, dropping presences expired by ``info.seen_at``.
+
+        The presence is JSON in the hash ``{prefix}:workers``; its expiry scores the worker's id
+        in ``{prefix}:workers:expiry``, from which the script drops (up to 100 per call) the
+        workers whose presence expired by ``info.seen_at``, with their JSON: the two keys hold
+        about one entry per live worker.
+
+        Raises:
+            QueueConfigurationError: A time lies outside the range the backend stores.
+        """
+        args = [
+            info.worker_id,
+            msgspec.json.encode(info),
+            to_us(info.expires_at, "expires_at"),
+            to_us(info.seen_at, "seen_at"),
+        ]
+        await self._run(self._s.worker, args)
+
+    async def live_workers(self, *, now: datetime) -> list[WorkerInfo]:
+        """The presences with ``expires_at`` after ``now`` (one script), by ``(started_at, worker_id)``.
+
+        A presence whose JSON cannot be decoded (written behind the backend's back) is left out,
+        with a warning.
+        """
+        found: list[WorkerInfo] = []
+        for raw in await self._run(self._s.workers, [to_us(now, "now")]):
+            try:
+                found.append(msgspec.json.decode(raw, type=WorkerInfo))
+            except msgspec.DecodeError as exc:
+                logger.warning(
+                    "a worker presence in %s cannot be decoded, left out: %s", self._keys.workers, exc
+                )
+        found.sort(key=lambda info: (info.started_at, info.worker_id))
+        return found
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """Remove the presence of ``worker_id`` (a clean stop)."""
+        await self._run(self._s.forget, [worker_id])
+
+    async def finished_counts(self, *, since: datetime) -> dict[str, dict[str, int]]:
+        """Count records finished at or after ``since`` per queue and status, in one script.
+
+        One ``ZCOUNT`` of each queue's finish-time set per finished status
+        (``{prefix}:q:<queue>:finished_<status>``, scored by ``finished_at``): the cost follows
+        the number of queues, not of records. Records whose ``result_ttl`` ended are forgotten
+        first (up to 1,000 per set), as :meth:`counts` does.
+        """
+        flat = await self._run(self._s.finished, [to_us(since, "since")])
+        counts: dict[str, dict[str, int]] = {}
+        for i in range(0, len(flat), 3):
+            counts.setdefault(_text(flat[i]), {})[_text(flat[i + 1])] = int(flat[i + 2])
+        return counts
 
     # -- schedules ------------------------------------------------------------------------------
 

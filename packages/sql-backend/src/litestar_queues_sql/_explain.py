@@ -1,4 +1,4 @@
-"""EXPLAIN of the claim, query and delete statements, for the docs, the tools and the index tests."""
+"""EXPLAIN of the claim, query, delete and finished-count statements, for the docs, tools and index tests."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from litestar_queues_sql._claim import claim_statement
+from litestar_queues_sql._operator import finished_counts_statement
 from litestar_queues_sql._query import delete_statement, query_statement
 
 if TYPE_CHECKING:
@@ -88,6 +89,20 @@ async def explain_delete(
         lines = await _explain(conn, stmt, params, analyze=analyze)
         await savepoint.rollback()
     return lines
+
+
+async def explain_finished_counts(
+    conn: AsyncConnection, tables: QueueTables, since: datetime, *, analyze: bool = True
+) -> list[str]:
+    """``EXPLAIN`` of the statement :meth:`SQLQueueBackend.finished_counts` runs for ``since``.
+
+    As :func:`explain_query`.
+
+    Returns:
+        The plan, one line per item.
+    """
+    stmt = finished_counts_statement(tables.tasks, conn.dialect.name)
+    return await _explain(conn, stmt, {"p_since": since}, analyze=analyze)
 
 
 async def _explain(conn: AsyncConnection, stmt: Any, params: dict[str, Any], *, analyze: bool) -> list[str]:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, EnqueueResult
-from litestar_queues_sql import _finish, _query, _schedules, _state
+from litestar_queues_sql import _finish, _operator, _query, _schedules, _state
 from litestar_queues_sql._base import SQLBackendBase
 from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_statement
 from litestar_queues_sql._errors import enqueue_errors, error_code
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Row
 
-    from litestar_queues.models import Outcome, RecordQuery, ScheduleState, TaskRecord
+    from litestar_queues.models import Outcome, RecordQuery, ScheduleState, TaskRecord, WorkerInfo
 
 __all__ = ("SQLQueueBackend",)
 
@@ -454,6 +454,51 @@ class SQLQueueBackend(SQLBackendBase):
         params = {"p_duty": duty, "p_holder": holder, "p_now": now, "p_until": until}
         async with self._statement("take turn") as conn:
             return (await conn.execute(stmt, params)).first() is not None
+
+    # -- operators' reads: presences, finished counts -----------------------------------------------
+
+    async def record_worker(self, info: WorkerInfo) -> None:
+        """Upsert the worker's presence, then delete other presences that expired by ``info.seen_at``.
+
+        Two statements (see :mod:`litestar_queues_sql._operator`); on PostgreSQL each commits on
+        its own and the delete skips rows other connections hold, so beats never wait for each
+        other.
+
+        Raises:
+            QueueConfigurationError: A name cannot be stored (see the Limits docs).
+        """
+        params = _operator.worker_params(info, self.dialect)
+        workers = self.tables.workers
+        async with self._statement("record worker") as conn:
+            await conn.execute(_operator.record_statement(workers, self.dialect), params)
+            expired = {"p_worker": info.worker_id, "p_seen_at": info.seen_at}
+            await conn.execute(_operator.expired_statement(workers, self.dialect), expired)
+
+    async def live_workers(self, *, now: datetime) -> list[WorkerInfo]:
+        """The presences with ``expires_at`` after ``now``, by ``(started_at, worker_id)``."""
+        async with self._statement("live workers") as conn:
+            rows = list(
+                (await conn.execute(_operator.live_statement(self.tables.workers), {"p_now": now})).all()
+            )
+        return _operator.read_workers(rows)
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """Delete the presence of ``worker_id`` (a clean stop)."""
+        check_names(self.dialect, worker=worker_id)
+        workers = self.tables.workers
+        async with self._statement("forget worker") as conn:
+            await conn.execute(workers.delete().where(workers.c.worker_id == worker_id))
+
+    async def finished_counts(self, *, since: datetime) -> dict[str, dict[str, int]]:
+        """Count records finished at or after ``since`` per queue and status: one index range.
+
+        Reads the ``tasks_finished_at`` index (finish time, queue and status of finished rows),
+        so the cost follows the number of records finished in the window, not the table's size.
+        """
+        stmt = _operator.finished_counts_statement(self.tables.tasks, self.dialect)
+        async with self._statement("finished counts") as conn:
+            rows = list((await conn.execute(stmt, {"p_since": since})).all())
+        return _operator.read_counts(rows)
 
     # -- schedules ---------------------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ ACTIVE = _status_in(ACTIVE_STATUSES)
 WAITING = _status_in(WAITING_STATUSES)
 TERMINAL = _status_in(TERMINAL_STATUSES)
 RUNNING_ROWS = "status = 'running'"
+FINISHED_ROWS = "finished_at IS NOT NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,8 @@ class QueueTables:
         duties: One row per duty taken with ``take_turn``: its holder and the end of its turn.
         schedules: One row per periodic schedule's state (``advance_schedule``): when it fires
             next, whether it is paused, its last fire.
+        workers: One row per live worker's presence (``record_worker``): where it runs, what it
+            serves, how busy it is, until when it counts as live.
         table_prefix: Prefix of every table and index name.
         schema: Database schema (``None``: the default one).
     """
@@ -84,13 +87,14 @@ class QueueTables:
     paused_queues: Table
     duties: Table
     schedules: Table
+    workers: Table
     table_prefix: str
     schema: str | None
 
     @property
     def all(self) -> tuple[Table, ...]:
         """Every table of the namespace, in creation order."""
-        return (self.tasks, self.dead_letters, self.paused_queues, self.duties, self.schedules)
+        return (self.tasks, self.dead_letters, self.paused_queues, self.duties, self.schedules, self.workers)
 
     @property
     def channel(self) -> str:
@@ -197,6 +201,17 @@ def queue_tables(
         postgresql_where=text(TERMINAL),
         sqlite_where=text(TERMINAL),
     )
+    # finished counts over a time window (finished_counts, the operators' "last hour"): a range
+    # of finish times, counted from the index alone. Only finished records have a finish time,
+    # so only a finish writes to it (as to the listing indexes above; requeue removes the entry)
+    Index(
+        f"{p}tasks_finished_at",
+        c.finished_at,
+        c.queue,
+        c.status,
+        postgresql_where=text(FINISHED_ROWS),
+        sqlite_where=text(FINISHED_ROWS),
+    )
     Index(
         f"{p}tasks_finished_key",
         c.key,
@@ -243,6 +258,23 @@ def queue_tables(
         Column("updated_at", UTCDateTime(), nullable=False),
         schema=schema,
     )
+    # added with worker presence: create_all makes it on older databases; rows of workers whose
+    # presence expired are deleted by record_worker, so it holds about one row per live worker
+    workers = Table(
+        f"{p}workers",
+        md,
+        Column("worker_id", Text(), primary_key=True),
+        Column("hostname", Text(), nullable=False),
+        Column("pid", BigInteger(), nullable=False),
+        Column("queues", Text()),  # a JSON array of names; NULL: every queue
+        Column("concurrency", Integer(), nullable=False),
+        Column("started_at", UTCDateTime(), nullable=False),
+        Column("seen_at", UTCDateTime(), nullable=False),
+        Column("expires_at", UTCDateTime(), nullable=False),
+        Column("running", Integer(), nullable=False),
+        Column("stopping", Boolean(), nullable=False, server_default=text("false")),
+        schema=schema,
+    )
     return QueueTables(
         metadata=md,
         tasks=tasks,
@@ -250,6 +282,7 @@ def queue_tables(
         paused_queues=paused_queues,
         duties=duties,
         schedules=schedules,
+        workers=workers,
         table_prefix=table_prefix,
         schema=schema,
     )
@@ -265,8 +298,8 @@ metadata = tables.metadata
 async def ensure_tables(connection: AsyncConnection, namespace: QueueTables) -> None:
     """Create the tables, columns and indexes that do not exist yet (idempotent, safe under concurrency).
 
-    A database made by an earlier version gains the tables (paused queues, duties, schedules), and its
-    tasks table the columns and indexes, added since.
+    A database made by an earlier version gains the tables (paused queues, duties, schedules,
+    workers), and its tasks table the columns and indexes, added since.
 
     Runs inside the caller's transaction; a transaction-scoped advisory lock (PostgreSQL) or the
     write lock (SQLite) keeps several processes from creating the same objects at once.

@@ -4,21 +4,32 @@
 -- record with an ix (the given one is then '') that is missing from the index of its status is
 -- put there and taken out of the other statuses' indexes of its queue: this repairs what an older
 -- version of the backend left behind. A keyed record missing from the index of its key
--- (P:keyix:<key>, added after the listing indexes) is put there. Running it twice changes nothing
--- more. Returns {number of
+-- (P:keyix:<key>, added after the listing indexes) is put there, and a finished record missing
+-- from the finish-time set of its queue and status (P:q:<queue>:finished_<status>, added after
+-- the key indexes) too. Running it twice changes nothing more. Returns {number of
 -- records listed or moved, {'!', id, reason} of each malformed record met (buried)}.
 local n = tonumber(ARGV[2])
 local out, listed = {}, 0
 
--- A record finished by an older version is kept in the retention set under its id: use its ix.
+-- A record finished by an older version is kept in the retention set (and maybe the finish-time
+-- set) under its id: use its ix.
 local function rekey_retention(id, s)
   if not TERMINAL[s.status] then return end
-  local kept = qkey(s.queue, s.status)
-  local until_ = redis.call('ZSCORE', kept, id)
-  if until_ then
-    redis.call('ZREM', kept, id)
-    redis.call('ZADD', kept, until_, s.ix)
+  for _, kept in ipairs({qkey(s.queue, s.status), fkey(s.queue, s.status)}) do
+    local score = redis.call('ZSCORE', kept, id)
+    if score then
+      redis.call('ZREM', kept, id)
+      redis.call('ZADD', kept, score, s.ix)
+    end
   end
+end
+
+-- A record finished by a version before the finish-time sets: its finish time is noted there.
+-- Returns whether it was missing.
+local function note_finish(id, s)
+  local finished = s.v[12]
+  if not TERMINAL[s.status] or not finished or finished == '' then return false end
+  return redis.call('ZADD', fkey(s.queue, s.status), 'NX', finished, s.ix or id) == 1
 end
 
 for i = 0, n - 1 do
@@ -45,6 +56,7 @@ for i = 0, n - 1 do
   if s and s.key and s.ix and redis.call('ZADD', P .. ':keyix:' .. s.key, 'NX', 0, s.ix) == 1 and listed == before then
     listed = listed + 1
   end
+  if s and note_finish(id, s) and listed == before then listed = listed + 1 end
 end
 flush_index()
 return {listed, out}

@@ -11,7 +11,7 @@ if not TERMINAL[s.status] then
   clear_lease(id, s, changed)
   write(id, changed)
   index(s, s.status, 'cancelled')
-  settle(id, s, 'cancelled', ttl)
+  settle(id, s, 'cancelled', ttl, now)
   flush_index()
 end
 return reply(id, s, changed)

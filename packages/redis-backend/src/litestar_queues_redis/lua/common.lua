@@ -24,6 +24,10 @@ local function qkey(q, name) return P .. ':q:' .. q .. ':' .. name end
 -- byte order) are the records' `ix`: created_at as 14 hex digits of (microseconds + 2^53), then
 -- the id, so the byte order is the order (created_at, id).
 local function xkey(q, status) return P .. ':q:' .. q .. ':index_' .. status end
+-- The finish-time set of one queue and finished status: members are the records' `ix` (or the
+-- bare id of a record written before the listing indexes), scored by finished_at (microseconds,
+-- the caller's clock), so finished_counts is one ZCOUNT per set.
+local function fkey(q, status) return P .. ':q:' .. q .. ':finished_' .. status end
 
 -- server time in ms: used only for retention (expiry of finished records), never for queue rules
 local function server_ms()
@@ -189,9 +193,13 @@ local function bury(id, reason)
     for _, name in ipairs({'leases', 'delayed', 'completed', 'failed', 'cancelled'}) do
       redis.call('ZREM', qkey(q, name), id)
     end
+    for _, name in ipairs({'completed', 'failed', 'cancelled'}) do redis.call('ZREM', fkey(q, name), id) end
     if ix then  -- an index entry it cannot name is dropped when a listing meets it
       for _, status in ipairs(STATUSES) do redis.call('ZREM', xkey(q, status), ix) end
-      for _, name in ipairs({'completed', 'failed', 'cancelled'}) do redis.call('ZREM', qkey(q, name), ix) end
+      for _, name in ipairs({'completed', 'failed', 'cancelled'}) do
+        redis.call('ZREM', qkey(q, name), ix)
+        redis.call('ZREM', fkey(q, name), ix)
+      end
     end
   end
   return {'!', id, reason}
@@ -222,13 +230,15 @@ local function to_ready(s)
 end
 
 -- Forgets up to `most` finished records of `status` whose retention ended before server time `t`:
--- their entries in the retention set and in the listing index (their hashes expire by PEXPIRE).
+-- their entries in the retention set, the finish-time set and the listing index (their hashes
+-- expire by PEXPIRE).
 -- A retention entry is the record's ix, or its bare id for a record finished before the indexes.
 local function trim(q, status, t, most)
   local kept = qkey(q, status)
   local gone = redis.call('ZRANGEBYSCORE', kept, '-inf', t, 'LIMIT', 0, most)
   if #gone == 0 then return end
   redis.call('ZREM', kept, unpack(gone))
+  redis.call('ZREM', fkey(q, status), unpack(gone))
   local listed = {}
   for _, m in ipairs(gone) do if #m == 50 then listed[#listed + 1] = m end end
   if #listed > 0 then redis.call('ZREM', xkey(q, status), unpack(listed)) end
@@ -240,11 +250,11 @@ local function clear_lease(id, s, changed)
   changed.lease_id, changed.lease_exp = '', ''
 end
 
--- Terminal bookkeeping: release the dedup key, start the retention clock (once per script and
--- retention set, forgetting up to 100 records whose retention ended), notify waiters. The caller
--- moves the listing entry.
+-- Terminal bookkeeping: release the dedup key, note the finish time `now` (the finish-time set),
+-- start the retention clock (once per script and retention set, forgetting up to 100 records
+-- whose retention ended), notify waiters. The caller moves the listing entry.
 local trimmed = {}
-local function settle(id, s, status, ttl)
+local function settle(id, s, status, ttl, now)
   local k = rkey(id)
   if s.key and redis.call('HGET', P .. ':keys', s.key) == id then
     redis.call('HDEL', P .. ':keys', s.key)
@@ -261,6 +271,7 @@ local function settle(id, s, status, ttl)
   else
     redis.call('ZADD', qkey(s.queue, status), '+inf', s.ix or id)
   end
+  redis.call('ZADD', fkey(s.queue, status), now, s.ix or id)
   redis.call('PUBLISH', P .. ':done:' .. id, status)
 end
 

@@ -2,7 +2,8 @@
 -- arguments (select.lua's selection), except running ones: the status is the one read here, in
 -- the same atomic step. Everything stored for a deleted record goes: its hash, its listing entry,
 -- its ready or delayed entry (so no claim hands it out), its retention entry (what counts()
--- counts), its key index entry, and its dedup key when it holds it; a waiter on its done channel is told.
+-- counts), its finish-time entry (what finished_counts() counts), its key index entry, and its
+-- dedup key when it holds it; a waiter on its done channel is told.
 -- Returns {ids deleted in order, number of records selected (running ones included: they count
 -- towards the limit as query lists them), {'!', id, reason} of the buried ones, the last entry
 -- read (false: none), 1 when the indexes ended, else 0}.
@@ -26,6 +27,8 @@ local function forget(id, r)
   if TERMINAL[r.status] then
     drop(qkey(q, r.status), r.ix)
     drop(qkey(q, r.status), id)  -- the member an older version wrote
+    drop(fkey(q, r.status), r.ix)
+    drop(fkey(q, r.status), id)
   else
     drop(qkey(q, 'ready'), r.member)
     drop(qkey(q, 'delayed'), id)

@@ -21,7 +21,9 @@ local changed = {status = 'pending', run_at = now, attempts = '0', reclaims = '0
   result = 'null', lease_id = '', lease_exp = ''}
 write(id, changed)
 redis.call('PERSIST', rkey(id))
-if s.ix then redis.call('ZREM', qkey(s.queue, s.status), s.ix, id) else redis.call('ZREM', qkey(s.queue, s.status), id) end
+for _, k in ipairs({qkey(s.queue, s.status), fkey(s.queue, s.status)}) do
+  if s.ix then redis.call('ZREM', k, s.ix, id) else redis.call('ZREM', k, id) end
+end
 index(s, s.status, 'pending')
 to_ready(s)
 flush_index()

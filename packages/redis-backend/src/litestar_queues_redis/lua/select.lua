@@ -128,11 +128,15 @@ local function passes(finished, task)
   return not tasks or (task and tasks[task]) or false
 end
 
--- Drops an entry whose record is gone: from the index, and from the retention set of a finished
--- status (a record whose result_ttl expired leaves both behind until a script meets them).
+-- Drops an entry whose record is gone: from the index, and from the retention and finish-time
+-- sets of a finished status (a record whose result_ttl expired leaves them behind until a script
+-- meets them).
 local function drop_stale(s, m)
   redis.call('ZREM', s.key, m)
-  if TERMINAL[s.status] then redis.call('ZREM', qkey(s.queue, s.status), m) end
+  if TERMINAL[s.status] then
+    redis.call('ZREM', qkey(s.queue, s.status), m)
+    redis.call('ZREM', fkey(s.queue, s.status), m)
+  end
 end
 
 -- The id and state of the record of entry `m` of source `s` when it matches, else nil.

@@ -48,7 +48,7 @@ local function store(b)
   end
   if redis.call('SADD', P .. ':queues', q) == 1 then
     -- a new queue: on a new prefix this marks every record as listed (see backend.open)
-    redis.call('SET', P .. ':index_version', '2', 'NX')
+    redis.call('SET', P .. ':index_version', '3', 'NX')
   end
   if status == 'scheduled' then
     redis.call('ZADD', qkey(q, 'delayed'), run_at, id)
