@@ -1,7 +1,9 @@
-"""Browser fixtures: one headless Chromium per xdist worker, one served app per module that uses it.
+"""Browser fixtures: one headless Chromium per module of browser tests (there is one, in one xdist group).
 
 Chromium is Debian's package (``scripts/bootstrap.sh`` installs it), driven by Playwright from
-PyPI with ``executable_path``: nothing is downloaded at test time.
+PyPI with ``executable_path``: nothing is downloaded at test time. Playwright's sync API runs an
+event loop in the test thread while it is open, so it is closed with its module: a test that
+runs its own loop afterwards (``anyio.run``) on the same xdist worker is not disturbed.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ if TYPE_CHECKING:
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium for this xdist worker's whole session."""
+    """Headless Chromium for the module's tests."""
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):

@@ -34,7 +34,7 @@ expect.set_options(timeout=LIVE)
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
     queue_file = tmp_path_factory.mktemp("dashboard") / "queue.db"
-    with ThreadedServer(build_app("memory://")) as served:
+    with ThreadedServer(build_app(f"sqlite+aiosqlite:///{queue_file}")) as served:
         yield served
 
 

@@ -109,7 +109,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGTERM)
         log = proc.communicate(timeout=30)[0]
-    assert proc.returncode == 0, log
+    assert proc.returncode in (0, -signal.SIGTERM), log  # uvicorn re-raises the signal it drained on
     assert "(basic auth)" in log
 
 
