@@ -93,4 +93,7 @@ def build_app(queue_url: str) -> Litestar:
     dashboard = DashboardConfig(
         path="/queues", guards=[operator_only], poll_interval=0.3, title="Acme queues"
     )
-    return Litestar([enqueue], plugins=[channels, QueuePlugin(config, dashboard=dashboard)])
+    # logging_config=None: Litestar would add a root handler bound to the stderr pytest captures now
+    return Litestar(
+        [enqueue], plugins=[channels, QueuePlugin(config, dashboard=dashboard)], logging_config=None
+    )
