@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need on a fresh Debian/Ubuntu machine with Python 3.11+:
-# uv (from PyPI), then the project's virtual environment. With --servers also redis-server and
-# the PostgreSQL server binaries (Debian packages; needs root).
+# uv (from PyPI), then the project's virtual environment. With --servers also redis-server, the
+# PostgreSQL server binaries and Chromium for the dashboard's browser tests (Debian packages; needs
+# root). Playwright (a dev dependency from PyPI) drives /usr/bin/chromium: no browser download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ if [ "${1:-}" = "--servers" ]; then
     missing=()
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
     if [ "${#missing[@]}" -gt 0 ]; then
         if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
         $SUDO apt-get update -qq

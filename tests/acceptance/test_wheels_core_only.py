@@ -10,6 +10,7 @@ the line that brings its driver.
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from typing import TYPE_CHECKING
 
@@ -122,6 +123,20 @@ def test_the_core_alone_names_each_missing_adapter(venv: Venv) -> None:
     assert found["cron"].endswith('pip install "litestar-queues[cron]"')
     assert found["prometheus"].endswith('pip install "litestar-queues[prometheus]"')
     assert found["otel"].endswith('pip install "litestar-queues[otel]"')
+
+
+def test_the_dashboard_command_names_its_extra(venv: Venv) -> None:
+    proc = subprocess.run(
+        [str(venv.bin / "litestar-queues"), "dashboard", "sqlite:///queue.db"],
+        cwd=venv.path.parent,
+        env=venv.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().endswith('pip install "litestar-queues[dashboard]"'), proc.stderr
 
 
 def test_the_sql_adapter_without_drivers_names_each_driver(venv: Venv, wheels: Path) -> None:

@@ -1,8 +1,9 @@
 """The ``litestar-queues`` console script, for deployments without Litestar.
 
 Commands: ``worker``, ``status``, ``workers``, ``list``, ``show``, ``retry``, ``cancel``, ``purge``,
-``prune``, ``pause``, ``resume``, ``schedules`` (the same as ``litestar queues``) and
-``run-task`` (the remote-execution protocol). ``-v`` / ``-q`` before the command make the logs
+``prune``, ``pause``, ``resume``, ``schedules`` (the same as ``litestar queues``),
+``dashboard`` (the web dashboard, with the ``dashboard`` extra) and ``run-task`` (the
+remote-execution protocol). ``-v`` / ``-q`` before the command make the logs
 more or less detailed.
 """
 
@@ -39,7 +40,12 @@ from litestar_queues._admin import (
     workers_lines,
 )
 from litestar_queues.config import QueueConfig
-from litestar_queues.exceptions import BackendUnavailableError, QueueConfigurationError, QueueError
+from litestar_queues.exceptions import (
+    BackendUnavailableError,
+    ExtraNotInstalledError,
+    QueueConfigurationError,
+    QueueError,
+)
 from litestar_queues.execution.protocol import ExitCode, run_task
 from litestar_queues.ports import BackendReach
 from litestar_queues.service import QueueService
@@ -373,6 +379,68 @@ def _confirmed(question: str) -> bool:
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
+_DASHBOARD_EXTRA = 'pip install "litestar-queues[dashboard]"'
+"""The install line of what ``litestar-queues dashboard`` needs: the Litestar adapter, Jinja2 and uvicorn."""
+
+_DASHBOARD_MODULES = ("litestar_queues_litestar", "litestar", "jinja2", "uvicorn")
+
+
+def _add_dashboard(commands: Any) -> None:
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="serve the web dashboard: queues, tasks, schedules, live (needs litestar-queues[dashboard])",
+        description="Serves the dashboard until SIGINT/SIGTERM. On a loopback address it may go without "
+        "a password; on any other it needs one (HTTP basic auth; put it behind HTTPS).",
+    )
+    dashboard.add_argument(
+        "target", help="a queue backend URL (sqlite:///queue.db, redis://...) or MODULE:ATTR of a QueueConfig"
+    )
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    dashboard.add_argument("--user", default="admin", help="basic auth user name (default admin)")
+    dashboard.add_argument(
+        "--password",
+        default=None,
+        help="require basic auth with this password (better: the LITESTAR_QUEUES_DASHBOARD_PASSWORD "
+        "environment variable, which ps does not show); needed off loopback",
+    )
+    dashboard.add_argument("--poll-interval", type=float, default=2.0, help="seconds between live refreshes")
+
+
+def _dashboard_server() -> Any:
+    """The adapter's standalone dashboard module, imported on use (the core never imports Litestar).
+
+    Raises:
+        ExtraNotInstalledError: The adapter, Jinja2 or uvicorn is missing; the message names the extra.
+    """
+    try:
+        importlib.import_module("jinja2")
+        importlib.import_module("uvicorn")
+        return importlib.import_module("litestar_queues_litestar.dashboard.standalone")
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in _DASHBOARD_MODULES:
+            raise
+        raise ExtraNotInstalledError(
+            f"the dashboard needs the Litestar adapter, Jinja2 and uvicorn ({missing} is missing): "
+            f"{_DASHBOARD_EXTRA}"
+        ) from exc
+
+
+def _run_dashboard(args: argparse.Namespace) -> int:
+    server = _dashboard_server()
+    password = args.password or os.environ.get(server.PASSWORD_ENV) or None
+    server.serve(
+        args.target,
+        host=args.host,
+        port=args.port,
+        username=args.user,
+        password=password,
+        poll_interval=args.poll_interval,
+    )
+    return 0
+
+
 def _add_run_task(commands: Any) -> None:
     run_task = commands.add_parser(
         "run-task",
@@ -446,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--queues", "-q", default=None, help="comma-separated queue names (default: all)")
     worker.add_argument("--log-level", default="INFO")
     _add_admin(commands)
+    _add_dashboard(commands)
     _add_run_task(commands)
     return parser
 
@@ -475,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "worker":
             return int(anyio.run(_run_worker, args))
+        if args.command == "dashboard":
+            return _run_dashboard(args)
         for line in anyio.run(_run_admin, args):
             print(line)
     except QueueConfigurationError as exc:

@@ -20,8 +20,12 @@ from litestar_queues_litestar._placement import runs_in_app
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from click import Group
     from litestar import Litestar
     from litestar.config.app import AppConfig
+
+    from litestar_queues_litestar.dashboard.config import DashboardConfig
+    from litestar_queues_litestar.dashboard.mount import DashboardMount
 
 __all__ = ("QueuePlugin",)
 
@@ -45,20 +49,37 @@ class QueuePlugin(InitPlugin, CLIPlugin):
     app for the memory backend and SQLite files, and in ``litestar queues worker`` processes for
     shared backends (Redis, PostgreSQL).
 
+    With ``dashboard`` the app also serves the web dashboard (off by default; see
+    :class:`~litestar_queues_litestar.dashboard.DashboardConfig`).
+
     Args:
         config: The queue configuration (default: ``QueueConfig()``, the in-memory backend).
         dependency_key: Name under which handlers receive the service.
+        dashboard: Mount the dashboard with this configuration (needs the ``dashboard`` extra).
+
+    Raises:
+        QueueConfigurationError: ``config`` is not a ``QueueConfig``, or the dashboard's extra
+            (Jinja2) is not installed.
     """
 
-    __slots__ = ("_service", "_worker", "config", "dependency_key")
+    __slots__ = ("_dashboard", "_service", "_worker", "config", "dependency_key")
 
-    def __init__(self, config: QueueConfig | None = None, *, dependency_key: str = "queue_service") -> None:
+    def __init__(
+        self,
+        config: QueueConfig | None = None,
+        *,
+        dependency_key: str = "queue_service",
+        dashboard: DashboardConfig | None = None,
+    ) -> None:
         if config is not None and not isinstance(config, QueueConfig):
             raise QueueConfigurationError(f"config must be a QueueConfig, got {type(config).__name__}")
         self.config = config if config is not None else QueueConfig()
         self.dependency_key = dependency_key
         self._service: QueueService | None = None
         self._worker: Worker | None = None
+        self._dashboard: DashboardMount | None = None
+        if dashboard is not None:
+            self._dashboard = _mount(dashboard, self)
 
     @property
     def runs_worker_in_app(self) -> bool:
@@ -89,6 +110,10 @@ class QueuePlugin(InitPlugin, CLIPlugin):
         _check_channels_order(self, app_config)
         follow_opentelemetry(self.config, app_config)
         app_config.lifespan.append(self._lifespan)
+        if self._dashboard is not None:
+            app_config.route_handlers.append(self._dashboard.router())
+            # after the service's lifespan: it stops following task events before the service closes
+            app_config.lifespan.append(self._dashboard.lifespan)
         app_config.dependencies[self.dependency_key] = Provide(self._provide_service, sync_to_thread=False)
         # NamedDependency too: handler modules that import it only for type checking (ruff's TC
         # rules) still declare `queue_service: NamedDependency[QueueService]`
@@ -102,6 +127,10 @@ class QueuePlugin(InitPlugin, CLIPlugin):
             }
         )
         return app_config
+
+    def on_cli_init(self, cli: Group) -> None:
+        """Add nothing: ``litestar queues`` comes from the ``litestar.commands`` entry point."""
+        return None
 
     def _provide_service(self) -> QueueService:
         return self.service
@@ -129,6 +158,16 @@ class QueuePlugin(InitPlugin, CLIPlugin):
             finally:
                 self._worker = None
                 self._service = None
+
+
+def _mount(config: DashboardConfig, plugin: QueuePlugin) -> DashboardMount:
+    # imported here: apps without a dashboard never load it (nor need its Jinja2 extra)
+    from litestar_queues_litestar.dashboard.config import DashboardConfig
+    from litestar_queues_litestar.dashboard.mount import DashboardMount
+
+    if not isinstance(config, DashboardConfig):
+        raise QueueConfigurationError(f"dashboard must be a DashboardConfig, got {type(config).__name__}")
+    return DashboardMount(config, plugin.config, lambda: plugin.service)
 
 
 def _log_how_to_run_a_worker(service: QueueService) -> None:

@@ -13,6 +13,7 @@ from litestar.exceptions import ImproperlyConfiguredException, WebSocketDisconne
 from litestar_queues.events import decode_event
 from litestar_queues_litestar import _streams
 from litestar_queues_litestar._dedup import Deduplicator
+from litestar_queues_litestar._subscription import subscribe_shielded, unsubscribe
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -91,7 +92,7 @@ async def _relay(
     try:
         # subscribe() registers the subscriber before it awaits the backend: shielded, a
         # cancellation cannot leave a registered subscriber that nobody unsubscribes
-        subscriber = await _subscribe_shielded(plugin, names)
+        subscriber = await subscribe_shielded(plugin, names)
         # accepted only once subscribed: a client sees every event published after its connect
         if socket.connection_state == "init":
             await socket.accept()
@@ -102,13 +103,7 @@ async def _relay(
     finally:
         if subscriber is not None:
             with anyio.CancelScope(shield=True):
-                await _unsubscribe(plugin, subscriber, names)
-
-
-async def _subscribe_shielded(plugin: ChannelsPlugin, names: list[str]) -> Subscriber:
-    with anyio.CancelScope(shield=True):
-        subscriber = await plugin.subscribe(names)
-    return subscriber
+                await unsubscribe(plugin, subscriber, names)
 
 
 async def _until_disconnect(socket: WebSocket[Any, Any, Any], scope: anyio.CancelScope) -> None:
@@ -178,15 +173,3 @@ async def _send(socket: WebSocket[Any, Any, Any], outbox: _Outbox, data: bytes) 
     except WebSocketDisconnect:
         return False
     return True
-
-
-async def _unsubscribe(plugin: ChannelsPlugin, subscriber: Subscriber, names: list[str]) -> None:
-    try:
-        await plugin.unsubscribe(subscriber, names)
-    finally:
-        # with arbitrary channels the plugin keeps an empty entry per channel ever used: drop
-        # the ones this stream left empty (checked and removed without awaiting in between)
-        entries = plugin._channels
-        for name in names:
-            if name in entries and not entries[name] and plugin._arbitrary_channels_allowed:
-                del entries[name]

@@ -1,0 +1,178 @@
+"""Bad input gets a clear 400 (or 404) and changes nothing; actions are logged on litestar_queues.admin."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from litestar.testing import TestClient
+
+from litestar_queues_litestar import QueuePlugin
+from tests.dashboard._apps import LOOPBACK, fail, make_app, ok
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from litestar_queues import QueueService
+
+ORIGIN = {"origin": LOOPBACK}
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient[Any]]:
+    with TestClient(make_app(), base_url=LOOPBACK) as client:
+        yield client
+
+
+def _service(client: TestClient[Any]) -> QueueService:
+    service: QueueService = client.app.plugins.get(QueuePlugin).service
+    return service
+
+
+def _call(client: TestClient[Any], fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def run() -> Any:
+        return await fn(*args, **kwargs)
+
+    with client.portal() as portal:
+        return portal.call(run)
+
+
+def _finished(client: TestClient[Any], task: Any) -> str:
+    service = _service(client)
+
+    async def run() -> str:
+        handle = await service.enqueue(task)
+        await handle.wait(timeout=5)
+        return str(handle.id)
+
+    with client.portal() as portal:
+        return portal.call(run)
+
+
+def _counts(client: TestClient[Any]) -> dict[str, dict[str, int]]:
+    return _call(client, _service(client).stats).queues  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("status=bogus", "unknown status &#39;bogus&#39;: one of pending, scheduled, running, completed"),
+        ("order=sideways", "unknown order"),
+        ("since=yesterday", "malformed age"),
+        ("after=2024-13-45", "malformed time"),
+        ("cursor=not-a-cursor", "malformed cursor"),
+        ("id=12345", "malformed task id &#39;12345&#39;"),
+    ],
+)
+def test_bad_task_list_filters_are_a_clear_400(client: TestClient[Any], query: str, message: str) -> None:
+    paths = ("/queues/tasks",) if query.startswith("id=") else ("/queues/tasks", "/queues/fragments/tasks")
+    for path in paths:
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400, (path, query)
+        assert message in response.text
+
+
+def test_a_fragment_error_is_a_fragment(client: TestClient[Any]) -> None:
+    response = client.get("/queues/fragments/tasks?status=bogus", headers={"X-Dashboard-Fetch": "1"})
+    assert response.status_code == 400
+    assert response.text.startswith('<p class="flash flash-error">') and "<html" not in response.text
+
+
+def test_task_ids(client: TestClient[Any]) -> None:
+    malformed = client.get("/queues/tasks/not-a-uuid")
+    assert malformed.status_code == 400 and "malformed task id" in malformed.text
+    assert client.get(f"/queues/tasks/{uuid.uuid4()}").status_code == 404
+    assert client.get(f"/queues/fragments/tasks/{uuid.uuid4()}").status_code == 404
+    task_id = _finished(client, ok)
+    found = client.get(f"/queues/tasks?id={task_id}", follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == f"/queues/tasks/{task_id}"
+
+
+@pytest.mark.parametrize(
+    ("action", "form", "status", "message"),
+    [
+        ("retry", {"task_id": "not-a-uuid"}, 400, "malformed task id"),
+        ("retry", {}, 400, "a task id is needed"),
+        ("cancel", {"task_id": "123"}, 400, "malformed task id"),
+        ("retry", {"task_id": str(uuid.UUID(int=7))}, 404, "00000000-0000-0000-0000-000000000007"),
+        ("purge", {"statuses": "running"}, 400, "running tasks cannot be purged"),
+        ("purge", {"statuses": "done"}, 400, "not &#39;done&#39;"),
+        ("purge", {}, 400, "purge takes statuses"),
+        ("pause", {"queue": ""}, 400, "needs the queue"),
+        ("pause_schedule", {"name": "nope"}, 404, "no schedule named"),
+        ("explode", {}, 404, "unknown action"),
+    ],
+)
+def test_bad_actions_are_refused_and_change_nothing(
+    client: TestClient[Any], action: str, form: dict[str, str], status: int, message: str
+) -> None:
+    failed = _finished(client, fail)
+    before = _counts(client)
+    response = client.post(f"/queues/actions/{action}", data=form, headers=ORIGIN)
+    assert response.status_code == status, response.text
+    assert message in response.text
+    assert _counts(client) == before
+    assert _call(client, _service(client).get_task, failed).status == "failed"
+    assert _call(client, _service(client).paused_queues) == set()
+    confirm = client.get(f"/queues/confirm/{action}", params=form)
+    assert confirm.status_code == status
+
+
+def test_retrying_a_completed_task_is_refused(client: TestClient[Any]) -> None:
+    done = _finished(client, ok)
+    response = client.post("/queues/actions/retry", data={"task_id": done}, headers=ORIGIN)
+    assert response.status_code == 400 and "only failed or cancelled tasks can be retried" in response.text
+    assert _call(client, _service(client).get_task, done).status == "completed"
+
+
+def test_the_confirmation_page_posts_the_checked_fields(client: TestClient[Any]) -> None:
+    failed = _finished(client, fail)
+    page = client.get(
+        "/queues/confirm/retry", params={"task_id": f" {failed} ", "next": "https://evil.example/"}
+    )
+    assert page.status_code == 200
+    assert f"Run task {failed} again?" in page.text
+    assert f'name="task_id" value="{failed}"' in page.text
+    assert 'name="next" value="/queues/"' in page.text  # never back to another site
+
+
+def test_actions_are_logged_with_who_did_them(
+    client: TestClient[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    failed = _finished(client, fail)
+    with caplog.at_level(logging.INFO, "litestar_queues.admin"):
+        retried = client.post(
+            "/queues/actions/retry", data={"task_id": failed, "next": "/queues/"}, headers=ORIGIN
+        )
+        paused = client.post("/queues/actions/pause", data={"queue": "mail"}, headers=ORIGIN)
+    assert retried.status_code == 200 and f"task {failed} was failed: requeued" in retried.text
+    assert paused.status_code == 200 and 'href="/queues/"' in paused.text
+    messages = [r.getMessage() for r in caplog.records if r.name == "litestar_queues.admin"]
+    assert any(
+        m.startswith(f"dashboard: task {failed} was failed: requeued") and "(retry by testclient" in m
+        for m in messages
+    )
+    assert any(m.startswith("dashboard: queue mail paused") for m in messages)
+    assert "queue mail paused" in messages  # the service's own line
+
+
+def test_every_page_and_fragment_renders(client: TestClient[Any]) -> None:
+    task_id = _finished(client, fail)
+    for path in (
+        "/queues/",
+        "/queues/tasks",
+        "/queues/tasks?status=failed&order=oldest&since=1h",
+        f"/queues/tasks/{task_id}",
+        "/queues/schedules",
+        "/queues/fragments/queues",
+        "/queues/fragments/tasks?status=failed",
+        f"/queues/fragments/tasks/{task_id}",
+        "/queues/fragments/schedules",
+        "/queues/static/dashboard.js",
+        "/queues/static/dashboard.css",
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text[:500])
+    assert client.get("/queues/static/other.js").status_code == 404
