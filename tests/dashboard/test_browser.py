@@ -1,12 +1,18 @@
 """The dashboard end to end, in headless Chromium: a real server, a SQLite file, the app's own worker.
 
 Every check reads what the browser shows. The tests share one server (and so one xdist
-group); each writes the screenshots of the pages it visits to ``docs/images/``, which
-``docs/dashboard.md`` shows.
+group); each takes screenshots of the pages it visits. With ``LQ_UPDATE_SCREENSHOTS=1`` in the
+environment they are written to ``docs/images/``, which ``docs/dashboard.md`` shows::
+
+    LQ_UPDATE_SCREENSHOTS=1 uv run pytest tests/dashboard/test_browser.py
+
+otherwise to a scratch directory, so that a test run leaves the checkout unchanged.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +30,11 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.xdist_group("dashboard-browser")
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+IMAGES = (
+    Path(__file__).resolve().parents[2] / "docs" / "images"
+    if os.environ.get("LQ_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "litestar-queues-dashboard-screenshots"
+)
 LIVE = 10_000
 """Milliseconds a live change may take to show (the pages poll every 0.3 s)."""
 
