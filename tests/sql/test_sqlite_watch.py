@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
+from litestar_queues.exceptions import BackendUnavailableError
 from litestar_queues.models import Outcome
 from litestar_queues_sql import SQLQueueBackend
 from litestar_queues_sql._sqlite_watch import watched_file
@@ -152,3 +153,24 @@ def test_which_databases_are_watched(
     database: str | None, query: dict[str, object], watched: str | None
 ) -> None:
     assert watched_file(database, query) == watched
+
+
+async def test_processes_opening_a_new_file_at_once_do_not_deadlock(tmp_path: Path) -> None:
+    """A new file is converted to WAL before the engines connect (ensure_wal): no "locked" error."""
+    for round_ in range(10):
+        url = f"sqlite+aiosqlite:///{tmp_path / f'new-{round_}.db'}"
+        backends = [SQLQueueBackend(url) for _ in range(4)]
+        try:
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as tg:
+                    for backend in backends:
+                        tg.start_soon(backend.open)
+        finally:
+            for backend in backends:
+                await backend.close()
+
+
+async def test_an_unopenable_file_is_a_backend_error(tmp_path: Path) -> None:
+    backend = SQLQueueBackend(f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'queue.db'}")
+    with pytest.raises(BackendUnavailableError, match="unavailable"):
+        await backend.open()

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from sqlalchemy import BigInteger, Text, column, delete, func, insert, select, values
 
 from litestar_queues.backends.signals import CancelSignals, Latch
-from litestar_queues.exceptions import MalformedRecordError, QueueConfigurationError
+from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES
 from litestar_queues.ports import BackendReach
 from litestar_queues_sql._claim import PENDING, unpaused
-from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, parse_url
+from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, ensure_wal, parse_url
 from litestar_queues_sql._errors import unavailable_as_backend_error
 from litestar_queues_sql._limits import safe_text
 from litestar_queues_sql._notify import WORK, FinishWaiters, PgListener, cancel_payload, finish_payloads
@@ -110,6 +112,18 @@ class SQLBackendBase:
         Raises:
             BackendUnavailableError: The database cannot be reached (nothing is left open).
         """
+        sqlite_file = (
+            watched_file(self._url.database, dict(self._url.query)) if self.dialect == "sqlite" else None
+        )
+        if sqlite_file is not None:
+            # before any connection of the engine: see ensure_wal (another process may open it too)
+            try:
+                await anyio.to_thread.run_sync(
+                    functools.partial(ensure_wal, sqlite_file, busy_timeout=self._busy_timeout)
+                )
+            except sqlite3.Error as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                raise BackendUnavailableError(f"the queue database is unavailable (open): {reason}") from exc
         if self._engine is None:
             self._engine = engine_from_url(self._url, busy_timeout=self._busy_timeout, **self._engine_options)
         elif self.dialect == "sqlite":
@@ -129,8 +143,8 @@ class SQLBackendBase:
                     on_reset=self._reset,
                 )
                 await self._listener.ensure()
-            elif (path := watched_file(self._url.database, dict(self._url.query))) is not None:
-                self._watch = DataVersionWatch(path, self._commits_seen)
+            elif sqlite_file is not None:
+                self._watch = DataVersionWatch(sqlite_file, self._commits_seen)
                 self._watch.start()
         except BaseException:
             with anyio.CancelScope(shield=True):

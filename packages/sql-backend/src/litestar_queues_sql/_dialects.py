@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sqlite3
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -180,6 +183,28 @@ def _create_engine(url: URL, *, busy_timeout: float, **kwargs: Any) -> AsyncEngi
     # invalidates the whole pool and the next operation reconnects (workers retry with backoff);
     # pass engine_options={"pool_pre_ping": True} to test connections before use instead
     return create_async_engine(url, **kwargs)
+
+
+def ensure_wal(path: str, *, busy_timeout: float) -> None:
+    """Put the SQLite file at ``path`` in WAL mode, retrying while another process holds a lock.
+
+    On a new file (rollback journal) two processes that open it at once can deadlock: one
+    converts it to WAL holding a shared lock while the other writes its schema holding a
+    reserved one, and SQLite answers one of them "database is locked" at once, without waiting
+    its busy timeout. Converting it here first, on a connection of its own that holds nothing
+    else, leaves the engine's connections nothing to convert (setting WAL on a WAL file takes no
+    lock). Blocking: run it in a thread.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=busy_timeout)) as connection:
+                connection.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def configure_sqlite(engine: AsyncEngine, *, busy_timeout: float = 30.0) -> None:
