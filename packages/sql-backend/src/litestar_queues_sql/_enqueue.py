@@ -1,0 +1,120 @@
+"""The enqueue statements: insert new rows (a held dedup key refuses its row), read the holders.
+
+PostgreSQL: every record of a call travels as one array per column, expanded with ``unnest``
+into ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id, pg_notify(...)``: one
+statement, the same text for 1 record or 1,000 (prepared once per connection), which also wakes
+the workers of every process when it commits. Rows are inserted in the arrays' order, so ``seq``
+keeps the enqueue order. SQLite: one ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` per row
+through SQLAlchemy's ``executemany`` (batched into multi-row statements).
+
+A row the unique indexes refuse (its dedup key is held by an active record, or its id is
+stored already) is left out of ``RETURNING``; its holder is then read by key or id.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Float,
+    Integer,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.types import NullType
+
+from litestar_queues_sql._notify import WORK
+from litestar_queues_sql._records import record_columns
+from litestar_queues_sql._types import JSONText, UTCDateTime
+from litestar_queues_sql.schema import ACTIVE
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from sqlalchemy import Table
+    from sqlalchemy.types import TypeEngine
+
+__all__ = ("holders_by_id_statement", "holders_by_key_statement", "insert_params", "insert_statement")
+
+
+def _inserted(tasks: Table) -> list[str]:
+    return [col.name for col in tasks.c if col.name != "seq"]
+
+
+def _element_type(col_type: TypeEngine[Any]) -> TypeEngine[Any]:
+    """The type of the array a column's values travel in (JSON as text, cast in the statement)."""
+    if isinstance(col_type, JSONText):
+        return Text()
+    if isinstance(col_type, Uuid | UTCDateTime | Integer | Float):
+        return col_type
+    return Text()
+
+
+@functools.cache
+def insert_statement(tasks: Table, dialect: str, channel: str) -> Any:
+    """The statement inserting new rows, returning the ids of those stored.
+
+    PostgreSQL: parameters ``p_<column>``, one array per column (see :func:`insert_params`);
+    each stored row also sends the work notification. SQLite: run with a list of rows.
+    """
+    if dialect != "postgresql":
+        return sqlite_insert(tasks).on_conflict_do_nothing().returning(tasks.c.id)
+    names = _inserted(tasks)
+    types = {name: _element_type(tasks.c[name].type) for name in names}
+    rows = (
+        func.unnest(*(bindparam(f"p_{name}", type_=ARRAY(types[name])) for name in names))
+        .table_valued(*(column(name, types[name]) for name in names), name="new_rows")
+        .render_derived()
+    )
+    values = [
+        cast(rows.c[name], tasks.c[name].type) if isinstance(tasks.c[name].type, JSONText) else rows.c[name]
+        for name in names
+    ]
+    notify = func.pg_notify(channel, WORK)
+    return (
+        pg_insert(tasks)
+        .from_select(names, select(*values))
+        .on_conflict_do_nothing()
+        .returning(type_coerce(tasks.c.id, NullType()).label("id"), notify.label("_notified"))
+    )
+
+
+def insert_params(
+    tasks: Table, dialect: str, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, list[Any]] | list[Mapping[str, Any]]:
+    """The parameters of :func:`insert_statement` for ``rows`` (each with every column but ``seq``)."""
+    if dialect != "postgresql":
+        return list(rows)
+    return {f"p_{name}": [row[name] for row in rows] for name in _inserted(tasks)}
+
+
+@functools.cache
+def holders_by_key_statement(tasks: Table, dialect: str) -> Any:
+    """The active records holding the dedup keys ``p_keys`` (a list)."""
+    if dialect == "postgresql":
+        keys: Any = tasks.c.key == any_(bindparam("p_keys", type_=ARRAY(Text())))
+    else:
+        keys = tasks.c.key.in_(bindparam("p_keys", expanding=True, type_=Text()))
+    return select(*record_columns(tasks, dialect)).where(keys, text(ACTIVE))
+
+
+@functools.cache
+def holders_by_id_statement(tasks: Table, dialect: str) -> Any:
+    """The records stored under the ids ``p_ids`` (a list), whatever their status."""
+    if dialect == "postgresql":
+        ids: Any = tasks.c.id == any_(bindparam("p_ids", type_=ARRAY(Uuid())))
+    else:
+        ids = tasks.c.id.in_(bindparam("p_ids", expanding=True, type_=Uuid()))
+    return select(*record_columns(tasks, dialect)).where(ids)
