@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.types import ARRAY
 from sqlalchemy.util import greenlet_spawn
 
 from litestar_queues_sql._errors import DriverConnectionLost
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Dialect
     from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.types import TypeEngine
 
 __all__ = ("DriverConnections", "DriverRunner", "DriverStatement", "compile_for_driver")
 
@@ -73,9 +75,27 @@ def compile_for_driver(statement: Any, dialect: Dialect) -> DriverStatement:
     binds = []
     for name in compiled.positiontup or ():
         bind = compiled.binds[name]
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        binds.append((name, None if bind.required else bind.effective_value, process))
+        binds.append((name, None if bind.required else bind.effective_value, _processor(bind.type, dialect)))
     return DriverStatement(compiled.string, tuple(binds))
+
+
+def _processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The bind processor of a type; for an array, its items' processor applied to each item.
+
+    asyncpg takes a list for an array as it is: SQLAlchemy's own array processor (which walks
+    every list even when its items need nothing) is left out.
+    """
+    if not isinstance(type_, ARRAY):
+        return type_.dialect_impl(dialect).bind_processor(dialect)
+    item = type_.item_type.dialect_impl(dialect).bind_processor(dialect)
+    if item is None:
+        return None
+    process = item
+
+    def each(values: Sequence[Any]) -> list[Any]:
+        return [None if value is None else process(value) for value in values]
+
+    return each
 
 
 class DriverRunner:

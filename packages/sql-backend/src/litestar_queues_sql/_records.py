@@ -216,13 +216,14 @@ def row_to_record(row: Mapping[Any, Any]) -> TaskRecord:
     """
     column = ""
     try:
-        values = {name: row[name] for name in _FIELDS if name != "history"}
+        values = {name: row[name] for name in _ROW_FIELDS}
         values["history"] = row.get("history")  # a table older than the column: no history
         column = "id"
         values["id"] = _uuid(values["id"])
         for column in _TIME_FIELDS:
             value = values[column]
-            if value is not None:
+            # PostgreSQL hands back aware UTC datetimes: nothing to do for them
+            if value is not None and (value.__class__ is not datetime or value.tzinfo is not UTC):
                 values[column] = _time(value)
         for column in _TEXT_FIELDS:
             value = values[column]
