@@ -75,7 +75,9 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
 
     def merged(self, other: EnqueueOptions) -> EnqueueOptions:
         """Return these options with every value ``other`` sets taking precedence."""
-        changes = {f: getattr(other, f) for f in other.__struct_fields__ if getattr(other, f) is not None}
+        # astuple: one C call instead of two getattr per field (this runs twice per enqueue)
+        values = msgspec.structs.astuple(other)
+        changes = {f: v for f, v in zip(other.__struct_fields__, values, strict=True) if v is not None}
         return msgspec.structs.replace(self, **changes) if changes else self
 
     @classmethod

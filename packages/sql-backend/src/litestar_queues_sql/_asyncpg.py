@@ -15,16 +15,19 @@ pool, with every connection opened before it (as SQLAlchemy does on a disconnect
 error is raised as :class:`~litestar_queues_sql._errors.DriverConnectionLost`, as is a failure to
 check a connection out (the pool could not connect). Anything else
 that interrupts a statement (cancellation included) terminates the connection instead of
-returning it to the pool in an unknown state.
+returning it to the pool in an unknown state (after asyncpg has asked the server to cancel the
+statement, so that a cancelled statement does not commit later).
 """
 
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from sqlalchemy.types import ARRAY
 from sqlalchemy.util import greenlet_spawn
 
@@ -33,6 +36,7 @@ from litestar_queues_sql._errors import DriverConnectionLost
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
 
+    from sqlalchemy import Table
     from sqlalchemy.engine import Dialect
     from sqlalchemy.ext.asyncio import AsyncEngine
     from sqlalchemy.types import TypeEngine
@@ -134,6 +138,12 @@ class DriverRunner:
         records: Sequence[Mapping[Any, Any]] = await self._conn.fetch(compiled.sql, *compiled.args(params))
         return records
 
+    async def copy(self, table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+        """Store ``rows`` (values of ``columns``) in ``table``: ``COPY ... FROM STDIN (FORMAT binary)``."""
+        values = list(map(operator.itemgetter(*columns), rows))
+        name, schema = table.name, table.schema
+        await self._conn.copy_records_to_table(name, records=values, columns=columns, schema_name=schema)
+
 
 class DriverConnections:
     """Checks asyncpg connections out of an engine's pool and runs statements on them.
@@ -185,7 +195,11 @@ class DriverConnections:
                 # this one is replaced at its next checkout (a server restart broke them all)
                 self._engine.sync_engine.pool._invalidate(fairy, exc)
                 raise DriverConnectionLost(exc) from exc
-            fairy.invalidate(exc)  # cancelled or failed mid-statement: terminate, never reuse
+            # cancelled or failed mid-statement: never reused. Closed as SQLAlchemy closes an
+            # invalidated connection, which first has asyncpg send its CancelRequest: a cancelled
+            # autocommit statement waiting for a lock must not commit once the lock is free
+            with anyio.CancelScope(shield=True):
+                await greenlet_spawn(fairy.invalidate, exc)
             raise
         if conn.is_closed():
             self._engine.sync_engine.pool._invalidate(fairy)

@@ -46,11 +46,19 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.types import TypeEngine
 
-__all__ = ("holders_by_id_statement", "holders_by_key_statement", "insert_params", "insert_statement")
+__all__ = (
+    "holders_by_id_statement",
+    "holders_by_key_statement",
+    "insert_params",
+    "insert_statement",
+    "inserted_columns",
+)
 
 
-def _inserted(tasks: Table) -> list[str]:
-    return [col.name for col in tasks.c if col.name != "seq"]
+@functools.cache
+def inserted_columns(tasks: Table) -> tuple[str, ...]:
+    """The columns an enqueue writes: every column but ``seq`` (assigned by the database)."""
+    return tuple(col.name for col in tasks.c if col.name != "seq")
 
 
 def _element_type(col_type: TypeEngine[Any]) -> TypeEngine[Any]:
@@ -71,7 +79,7 @@ def insert_statement(tasks: Table, dialect: str, channel: str) -> Any:
     """
     if dialect != "postgresql":
         return sqlite_insert(tasks).on_conflict_do_nothing().returning(tasks.c.id)
-    names = _inserted(tasks)
+    names = inserted_columns(tasks)
     types = {name: _element_type(tasks.c[name].type) for name in names}
     rows = (
         func.unnest(*(bindparam(f"p_{name}", type_=ARRAY(types[name])) for name in names))
@@ -97,7 +105,7 @@ def insert_params(
     """The parameters of :func:`insert_statement` for ``rows`` (each with every column but ``seq``)."""
     if dialect != "postgresql":
         return list(rows)
-    return {f"p_{name}": [row[name] for row in rows] for name in _inserted(tasks)}
+    return {f"p_{name}": [row[name] for row in rows] for name in inserted_columns(tasks)}
 
 
 @functools.cache

@@ -97,11 +97,15 @@ def record_to_row(record: TaskRecord, *, history: bool = True) -> dict[str, Any]
         record: The record.
         history: Include the ``history`` column (else the column's default, ``[]``, applies).
     """
-    row = {name: getattr(record, name) for name in _ROW_FIELDS}
+    row = dict(zip(_FIELDS, msgspec.structs.astuple(record), strict=True))
     for name in _ROW_JSON_FIELDS:
         row[name] = encode_json(row[name])
-    if history:
-        row["history"] = encode_history(record.history) if record.history else "[]"
+    if not history:
+        del row["history"]
+    elif record.history:
+        row["history"] = encode_history(record.history)
+    else:
+        row["history"] = "[]"
     return row
 
 

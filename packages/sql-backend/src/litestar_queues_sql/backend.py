@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, EnqueueResult
 from litestar_queues_sql import _enqueue, _finish, _query, _schedules, _state
+from litestar_queues_sql._asyncpg import DriverRunner
 from litestar_queues_sql._base import SQLBackendBase
 from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_params, claim_statement
 from litestar_queues_sql._errors import enqueue_errors, error_code
@@ -97,6 +98,8 @@ class SQLQueueBackend(SQLBackendBase):
                     if await self._insert(run, rows):
                         self._work.fire()
                         return [EnqueueResult(record=records[0], created=True)]
+            elif self._driver is not None and all(r.key is None for r in records) and await self._copy(rows):
+                return [EnqueueResult(record=r, created=True) for r in records]
             async with self._running("enqueue", transaction=True) as run:
                 return await self._enqueue_on(run, records, rows)
 
@@ -146,6 +149,25 @@ class SQLQueueBackend(SQLBackendBase):
         stmt = _enqueue.insert_statement(tasks, self.dialect, self.tables.channel)
         params = _enqueue.insert_params(tasks, self.dialect, rows)
         return {read_id(row["id"]) for row in await run.rows(stmt, params)}
+
+    async def _copy(self, rows: Sequence[Mapping[str, Any]]) -> bool:
+        """Store a batch without dedup keys with ``COPY`` (asyncpg), in one transaction with its NOTIFY.
+
+        ``COPY`` costs the server about two thirds of what ``INSERT ... SELECT`` costs per row,
+        but cannot skip a row a unique index refuses. Without keys only an id stored already is
+        refused (the same records enqueued again): the whole ``COPY`` then rolls back, and this
+        returns ``False`` for the ``INSERT`` path, which stores the others and finds that holder.
+        """
+        try:
+            async with self._running("enqueue", transaction=True) as run:
+                assert isinstance(run, DriverRunner)
+                await run.copy(self.tables.tasks, rows, _enqueue.inserted_columns(self.tables.tasks))
+                await self._notify(run, work=True)
+        except Exception as exc:
+            if error_code(exc) not in _UNIQUE_VIOLATIONS:
+                raise
+            return False
+        return True
 
     async def _enqueue_on(
         self, run: Runner, records: Sequence[TaskRecord], all_rows: Sequence[Mapping[str, Any]]
