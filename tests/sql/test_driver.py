@@ -112,8 +112,10 @@ async def test_a_broken_pool_is_unavailable_once_then_reconnects(postgres_url: s
         await backend.close()
 
 
-async def test_a_cancelled_statement_terminates_its_connection(postgres_url: str) -> None:
-    backend = SQLQueueBackend(postgres_url)
+@pytest.mark.parametrize("scheme", ["postgresql+asyncpg", "postgresql+psycopg"])
+async def test_a_cancelled_enqueue_stores_nothing_later(postgres_url: str, scheme: str) -> None:
+    """A single enqueue is one autocommit statement: cancelled while it waits, it must not commit later."""
+    backend = SQLQueueBackend(postgres_url.replace("postgresql+asyncpg", scheme))
     await backend.open()
     try:
         holder = record(key="k")

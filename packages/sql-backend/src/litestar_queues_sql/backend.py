@@ -75,9 +75,9 @@ class SQLQueueBackend(SQLBackendBase):
     async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
         """Store new records atomically; a held dedup key returns its active holder.
 
-        On PostgreSQL one record is one autocommit statement (one round trip, which also
-        notifies the workers); several records, or one whose key or id is held, are stored in
-        one transaction.
+        On PostgreSQL with asyncpg one record is one autocommit statement (one round trip,
+        which also notifies the workers); several records, or one whose key or id is held, are
+        stored in one transaction (a batch without dedup keys with ``COPY``).
 
         Raises:
             QueueConfigurationError: An option is out of the database's range (priority,
@@ -92,8 +92,11 @@ class SQLQueueBackend(SQLBackendBase):
             return []
         rows = self._rows(records)
         with enqueue_errors(self._database, len(records)):
-            if len(records) == 1 and self.dialect == "postgresql":
-                # one atomic statement; a refused row (its key or id is held) goes the long way
+            if len(records) == 1 and self._driver is not None:
+                # one autocommit statement (a refused row, its key or id held, goes the long
+                # way). Only on asyncpg: a statement cancelled while it waits for a lock is
+                # cancelled on the server too, never committed later (psycopg's cancellation
+                # can be interrupted, so there the record is written in a transaction)
                 async with self._running("enqueue") as run:
                     if await self._insert(run, rows):
                         self._work.fire()
