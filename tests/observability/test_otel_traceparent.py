@@ -19,9 +19,10 @@ def _hex(size: int) -> st.SearchStrategy[str]:
 
 
 _field = st.one_of(_hex(2), _hex(16), _hex(32), st.text(alphabet=HEX + "ABCDEFxz- \t", max_size=34))
+_versions = st.sampled_from(["00", "01", "ff", "cc"])
 traceparents = st.one_of(
     st.builds(lambda *parts: "-".join(parts), _hex(2), _hex(32), _hex(16), _hex(2)),
-    st.builds(lambda *parts: "-".join(parts), st.sampled_from(["00", "01", "ff", "cc"]), _field, _field, _field),
+    st.builds(lambda *parts: "-".join(parts), _versions, _field, _field, _field),
     st.builds(lambda a, b: f"{a}-{b}", st.sampled_from(["00-" + "a" * 32 + "-" + "b" * 16 + "-01"]), _field),
     st.text(max_size=60),
 )
