@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from litestar_queues import BackendUnavailableError
+from litestar_queues.models import Outcome
 from litestar_queues.testing import QueueBackendContract
 from litestar_queues_sql import SQLQueueBackend
 from litestar_queues_sql._asyncpg import compile_for_driver
@@ -135,6 +136,27 @@ async def test_a_cancelled_enqueue_stores_nothing_later(postgres_url: str, schem
         async with backend.engine.connect() as conn:
             keys = (await conn.execute(select(tasks.c.key))).scalars().all()
         assert keys == ["k"]
+    finally:
+        await backend.close()
+
+
+async def test_the_fast_path_runs_without_statement_caches(postgres_url: str) -> None:
+    """As behind PgBouncer in transaction mode: every statement prepared unnamed at each call."""
+    caches = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+    backend = SQLQueueBackend(postgres_url, engine_options={"connect_args": caches})
+    await backend.open()
+    try:
+        single, batch = record(queue="q"), [record(queue="q") for _ in range(3)]
+        for _ in range(2):  # twice: nothing is left prepared under a name on the connection
+            await backend.enqueue([single])
+            await backend.enqueue(batch)
+            claimed = await backend.claim(queues=["q"], worker_id="w", limit=9, now=T0, lease_until=T0)
+            assert await backend.extend_leases([(r.id, str(r.lease_id)) for r in claimed], until=T0) == set()
+            outcomes = [Outcome(task_id=r.id, lease_id=str(r.lease_id), kind="complete") for r in claimed]
+            assert [r is not None for r in await backend.finish(outcomes, now=T0)] == [True] * 4
+            stored = await backend.get(single.id)
+            assert stored is not None and stored.status == "completed"
+            single, batch = record(queue="q"), [record(queue="q") for _ in range(3)]
     finally:
         await backend.close()
 
