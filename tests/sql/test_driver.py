@@ -161,6 +161,32 @@ async def test_the_fast_path_runs_without_statement_caches(postgres_url: str) ->
         await backend.close()
 
 
+async def test_overflow_connections_are_closed_on_return(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connection returned to a full pool is closed (in SQLAlchemy's greenlet), never leaked."""
+    backend = SQLQueueBackend(postgres_url, engine_options={"pool_size": 1, "max_overflow": 4})
+    await backend.open()
+    try:
+        stored = record()
+        await backend.enqueue([stored])
+        results: list[object] = []
+
+        async def get() -> None:
+            results.append(await backend.get(stored.id))
+
+        for _ in range(3):
+            async with anyio.create_task_group() as tg:
+                for _ in range(5):
+                    tg.start_soon(get)
+        assert results == [stored] * 15
+        pool = backend.engine.sync_engine.pool
+        assert pool.checkedout() == 0 and pool.checkedin() == 1  # type: ignore[attr-defined]
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    finally:
+        await backend.close()
+
+
 def test_statements_for_the_driver_take_arrays_not_expanding_lists() -> None:
     stmt = select(text("1")).where(text("x IN :xs").bindparams(bindparam("xs", expanding=True)))
     with pytest.raises(ValueError, match="expanding"):

@@ -1,9 +1,10 @@
 """The enqueue statements: insert new rows (a held dedup key refuses its row), read the holders.
 
-PostgreSQL: every record of a call travels as one array per column, expanded with ``unnest``
+PostgreSQL: the records of a call travel as one array per column, expanded with ``unnest``
 into ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id, pg_notify(...)``: one
-statement, the same text for 1 record or 1,000 (prepared once per connection), which also wakes
-the workers of every process when it commits. Rows are inserted in the arrays' order, so ``seq``
+statement whatever the number of records (prepared once per connection), which also wakes the
+workers of every process when it commits; a single record is the same ``INSERT`` with
+``VALUES``. Rows are inserted in the arrays' order, so ``seq``
 keeps the enqueue order. SQLite: one ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` per row
 through SQLAlchemy's ``executemany`` (batched into multi-row statements).
 
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = (
     "holders_by_id_statement",
     "holders_by_key_statement",
+    "insert_one_statement",
     "insert_params",
     "insert_statement",
     "inserted_columns",
@@ -99,12 +101,37 @@ def insert_statement(tasks: Table, dialect: str, channel: str) -> Any:
     )
 
 
+@functools.cache
+def insert_one_statement(tasks: Table, channel: str) -> Any:
+    """PostgreSQL: :func:`insert_statement` for one row, its values as parameters ``p_<column>``.
+
+    ``VALUES`` with one parameter per column: for a single record, asyncpg encodes scalars
+    instead of one-element arrays, and the server skips ``unnest`` (about a third less CPU for
+    the client, measured).
+    """
+    names = inserted_columns(tasks)
+    values = {name: bindparam(f"p_{name}", type_=tasks.c[name].type) for name in names}
+    notify = func.pg_notify(channel, WORK)
+    return (
+        pg_insert(tasks)
+        .values(values)
+        .on_conflict_do_nothing()
+        .returning(type_coerce(tasks.c.id, NullType()).label("id"), notify.label("_notified"))
+    )
+
+
 def insert_params(
     tasks: Table, dialect: str, rows: Sequence[Mapping[str, Any]]
-) -> dict[str, list[Any]] | list[Mapping[str, Any]]:
-    """The parameters of :func:`insert_statement` for ``rows`` (each with every column but ``seq``)."""
+) -> dict[str, Any] | list[Mapping[str, Any]]:
+    """The parameters of the insert of ``rows`` (each with every column but ``seq``).
+
+    That is :func:`insert_statement`, or :func:`insert_one_statement` for one row on PostgreSQL.
+    """
     if dialect != "postgresql":
         return list(rows)
+    if len(rows) == 1:
+        (row,) = rows
+        return {f"p_{name}": row[name] for name in inserted_columns(tasks)}
     return {f"p_{name}": [row[name] for row in rows] for name in inserted_columns(tasks)}
 
 

@@ -149,7 +149,10 @@ class SQLQueueBackend(SQLBackendBase):
     async def _insert(self, run: Runner, rows: Sequence[Mapping[str, Any]]) -> set[UUID]:
         """Insert ``rows``; return the ids of those stored (the others' key or id is held)."""
         tasks = self.tables.tasks
-        stmt = _enqueue.insert_statement(tasks, self.dialect, self.tables.channel)
+        if len(rows) == 1 and self.dialect == "postgresql":
+            stmt = _enqueue.insert_one_statement(tasks, self.tables.channel)
+        else:
+            stmt = _enqueue.insert_statement(tasks, self.dialect, self.tables.channel)
         params = _enqueue.insert_params(tasks, self.dialect, rows)
         return {read_id(row["id"]) for row in await run.rows(stmt, params)}
 
