@@ -8,6 +8,7 @@ both paths are held to the same rules.
 
 from __future__ import annotations
 
+import traceback
 import uuid
 from typing import TYPE_CHECKING, ClassVar
 
@@ -16,8 +17,9 @@ import pytest
 from hypothesis import settings
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from litestar_queues import BackendUnavailableError
+from litestar_queues import BackendUnavailableError, QueueConfigurationError
 from litestar_queues.models import Outcome
 from litestar_queues.testing import QueueBackendContract
 from litestar_queues_sql import SQLQueueBackend
@@ -183,6 +185,47 @@ async def test_overflow_connections_are_closed_on_return(
         pool = backend.engine.sync_engine.pool
         assert pool.checkedout() == 0 and pool.checkedin() == 1  # type: ignore[attr-defined]
         assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    finally:
+        await backend.close()
+
+
+async def test_the_fast_path_on_an_engine_in_a_schema_with_a_mixed_case_prefix(postgres_url: str) -> None:
+    """Table names the driver's statements and COPY must quote: a schema and a prefix with capitals."""
+    engine = create_async_engine(postgres_url.split("?")[0])
+    schema = f"hot_{uuid.uuid4().hex[:8]}"
+    backend = SQLQueueBackend(engine=engine, table_prefix="Hot_", schema=schema)
+    await backend.open()
+    try:
+        assert backend._driver is not None and backend.tables.tasks.fullname == f"{schema}.Hot_tasks"
+        single, copied, keyed = record(queue="q"), [record(queue="q") for _ in range(3)], [record(key="a")]
+        for batch in ([single], copied, [*keyed, record(key="a")]):
+            await backend.enqueue(batch)
+        queues = ["q", "default"]
+        claimed = await backend.claim(queues=queues, worker_id="w", limit=9, now=T0, lease_until=T0)
+        assert sorted(r.id for r in claimed) == sorted(r.id for r in [single, *copied, *keyed])
+        outcomes = [Outcome(task_id=r.id, lease_id=str(r.lease_id), kind="complete") for r in claimed]
+        assert all(r is not None and r.status == "completed" for r in await backend.finish(outcomes, now=T0))
+        assert await backend.counts() == {"q": {"completed": 4}, "default": {"completed": 1}}
+    finally:
+        await backend.close()
+        await engine.dispose()
+
+
+async def test_a_batch_the_table_refuses_is_typed_and_stores_nothing(postgres_url: str) -> None:
+    backend = SQLQueueBackend(postgres_url)
+    await backend.open()
+    try:
+        table = backend.tables.tasks.name
+        async with backend.engine.begin() as conn:
+            check = f"ALTER TABLE {table} ADD CONSTRAINT {table}_ok CHECK (queue <> 'forbidden')"
+            await conn.execute(text(check))
+        secret = "SECRET-batch"
+        batch = [record(args=[secret]), record(queue="forbidden", args=[secret])]  # no keys: COPY
+        refused = rf"refused to store 2 task records .*constraint {table}_ok"
+        with pytest.raises(QueueConfigurationError, match=refused) as caught:
+            await backend.enqueue(batch)
+        assert secret not in "".join(traceback.format_exception(caught.value))
+        assert await backend.counts() == {}
     finally:
         await backend.close()
 
