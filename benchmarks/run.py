@@ -180,7 +180,8 @@ def main() -> None:
         type=Path,
         default=None,
         help="a checkout of ours at an earlier commit (with a venv: uv sync there); each 'ours' system "
-        "then also runs from it, alternating with the current tree, for a before/after in one run",
+        "then also runs from it, alternating with the current tree, for a before/after in one run; "
+        "peers run (once, first) only when --only names them",
     )
     parser.add_argument(
         "--observed",
@@ -216,9 +217,11 @@ def main() -> None:
             servers.append(f"PostgreSQL {pg.version()}")
         systems = (REDIS_SYSTEMS if args.redis else []) + (POSTGRES_SYSTEMS if args.postgres else [])
         if args.baseline is not None:
+            # peers run once, first, and only when --only names them; ours alternates with the baseline
+            peers = [s for s in systems if s.peer != "ours" and s.peer in only]
             systems = [s for s in systems if s.peer == "ours" and s.server != "sqlite"]
             at = git_state(args.baseline.resolve())
-            systems = [
+            systems = peers + [
                 variant
                 for system in systems
                 for _ in range(args.rounds)

@@ -75,7 +75,12 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
 
     def merged(self, other: EnqueueOptions) -> EnqueueOptions:
         """Return these options with every value ``other`` sets taking precedence."""
-        changes = {f: getattr(other, f) for f in other.__struct_fields__ if getattr(other, f) is not None}
+        # this runs twice per enqueue, mostly with nothing set: one comparison in C then, and
+        # otherwise one astuple instead of two getattr per field
+        if other == _NOTHING_SET:
+            return self
+        values = msgspec.structs.astuple(other)
+        changes = {f: v for f, v in zip(other.__struct_fields__, values, strict=True) if v is not None}
         return msgspec.structs.replace(self, **changes) if changes else self
 
     @classmethod
@@ -115,6 +120,7 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 _BUILT_IN_DEFAULTS = EnqueueOptions(queue="default", priority=0, retries=0)
 """What a task defaults to when ``@task`` does not say."""
+_NOTHING_SET = EnqueueOptions()
 
 
 class Task(Generic[P, R]):

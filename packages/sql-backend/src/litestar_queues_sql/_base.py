@@ -9,18 +9,21 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from sqlalchemy import BigInteger, Text, column, delete, func, insert, select, values
+from sqlalchemy import select
 
 from litestar_queues.backends.signals import CancelSignals, Latch
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES
 from litestar_queues.ports import BackendReach
+from litestar_queues_sql._asyncpg import DriverConnections
 from litestar_queues_sql._claim import PENDING, unpaused
 from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, ensure_wal, parse_url
 from litestar_queues_sql._errors import unavailable_as_backend_error
+from litestar_queues_sql._finish import notify_statement
 from litestar_queues_sql._limits import safe_text
 from litestar_queues_sql._notify import WORK, FinishWaiters, PgListener, cancel_payload, finish_payloads
-from litestar_queues_sql._records import describe_id, describe_row, row_to_record
+from litestar_queues_sql._records import dead_letter_statements, describe_id, describe_row, row_to_record
+from litestar_queues_sql._run import Runner, SQLRunner
 from litestar_queues_sql._sqlite_watch import DataVersionWatch, watched_file
 from litestar_queues_sql.schema import ensure_tables, queue_tables
 
@@ -93,6 +96,7 @@ class SQLBackendBase:
         self._listener: PgListener | None = None
         self._watch: DataVersionWatch | None = None
         self._work_waiters = 0
+        self._driver: DriverConnections | None = None
 
     def __repr__(self) -> str:
         return f"<SQLQueueBackend {self._url.render_as_string()} prefix={self.tables.table_prefix!r}>"
@@ -128,6 +132,8 @@ class SQLBackendBase:
             self._engine = engine_from_url(self._url, busy_timeout=self._busy_timeout, **self._engine_options)
         elif self.dialect == "sqlite":
             configure_sqlite(self._engine, busy_timeout=self._busy_timeout)
+        if self._engine.dialect.driver == "asyncpg":  # the hot path runs on asyncpg's own connection
+            self._driver = DriverConnections(self._engine)
         try:
             if self._create_schema:
                 async with self._transaction("create schema") as conn:
@@ -159,6 +165,7 @@ class SQLBackendBase:
             await self._watch.stop()
             self._watch = None
         self._reset()
+        self._driver = None
         if self._owns_engine and self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -195,9 +202,26 @@ class SQLBackendBase:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn
 
+    @contextlib.asynccontextmanager
+    async def _running(self, what: str, *, transaction: bool = False) -> AsyncIterator[Runner]:
+        """A :class:`Runner` for one atomic statement (PostgreSQL: autocommit, one round trip).
+
+        With ``transaction``, for several statements in one transaction. On asyncpg the
+        statements run on the driver's connection (see :mod:`litestar_queues_sql._asyncpg`),
+        else through SQLAlchemy (:meth:`_statement`, :meth:`_transaction`).
+        """
+        if self._driver is not None:
+            with unavailable_as_backend_error(what):
+                async with self._driver.runner(transaction=transaction) as run:
+                    yield run
+            return
+        opened = self._transaction(what) if transaction else self._statement(what)
+        async with opened as conn:
+            yield SQLRunner(conn)
+
     async def _notify(
         self,
-        conn: AsyncConnection,
+        run: Runner,
         *,
         work: bool = False,
         finished: Sequence[UUID] = (),
@@ -212,8 +236,7 @@ class SQLBackendBase:
         if not payloads:
             return
         if self.dialect == "postgresql":
-            channel = self.tables.channel
-            await conn.execute(select(*(func.pg_notify(channel, p) for p in payloads)))
+            await run.rows(notify_statement(self.tables.channel), {"p_payloads": payloads})
         if work:
             self._work.fire()
         self._finished.fire(finished)
@@ -228,16 +251,16 @@ class SQLBackendBase:
 
     # -- decoding -------------------------------------------------------------------------------
 
-    async def _decode(self, conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]]) -> list[TaskRecord]:
-        """Decode rows read through ``conn``; rows that cannot be decoded are moved aside on it."""
-        return [record for _, record in await self._decode_rows(conn, rows)]
+    async def _decode(self, run: Runner, rows: Sequence[Mapping[Any, Any]]) -> list[TaskRecord]:
+        """Decode rows read through ``run``; rows that cannot be decoded are moved aside on it."""
+        return [record for _, record in await self._decode_rows(run, rows)]
 
     async def _decode_rows(
-        self, conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]]
+        self, run: Runner, rows: Sequence[Mapping[Any, Any]]
     ) -> list[tuple[int, TaskRecord]]:
         """Decode rows into ``(seq, record)`` pairs; move the rows that cannot be decoded aside.
 
-        The bad rows go to the dead-letter table through ``conn``, the connection (and so the
+        The bad rows go to the dead-letter table through ``run``, the connection (and so the
         transaction) that read them: a second connection would wait for the locks this one
         holds (SQLite's write lock, PostgreSQL's row locks) and hang.
         """
@@ -249,11 +272,11 @@ class SQLBackendBase:
             except MalformedRecordError as exc:
                 bad.append((row, exc))
         if bad:
-            await self._dead_letter(conn, bad)
+            await self._dead_letter(run, bad)
         return decoded
 
     async def _dead_letter(
-        self, conn: AsyncConnection, bad: Sequence[tuple[Mapping[Any, Any], MalformedRecordError]]
+        self, run: Runner, bad: Sequence[tuple[Mapping[Any, Any], MalformedRecordError]]
     ) -> None:
         """Move rows to the dead-letter table in one step: a row is deleted and recorded, or neither.
 
@@ -268,13 +291,9 @@ class SQLBackendBase:
             for row, error in bad
         }
         try:
-            if self.dialect == "postgresql":
-                moved = await self._dead_letter_postgres(conn, entries)
-            else:
-                moved = await self._dead_letter_sqlite(conn, entries)
+            moved = await self._move_aside(run, entries)
         except Exception as exc:
-            options = conn.sync_connection.get_execution_options() if conn.sync_connection else {}
-            if options.get("isolation_level") != "AUTOCOMMIT":
+            if not run.autocommit:
                 raise
             logger.error(
                 "%d task rows cannot be decoded and could not be moved to %s (tried again at the "
@@ -294,41 +313,26 @@ class SQLBackendBase:
                 error,
             )
 
-    async def _dead_letter_postgres(
-        self, conn: AsyncConnection, entries: Mapping[int, tuple[str, str, str]]
-    ) -> list[int]:
-        # one statement (atomic even in autocommit): the rows deleted, and only those, recorded
-        dead, tasks = self.tables.dead_letters, self.tables.tasks
-        gone = delete(tasks).where(tasks.c.seq.in_(list(entries))).returning(tasks.c.seq).cte("gone")
-        moved = values(
-            column("seq", BigInteger()),
-            column("task_id", Text()),
-            column("row", Text()),
-            column("error", Text()),
-            name="moved",
-        ).data([(seq, *entry) for seq, entry in entries.items()])
-        stmt = (
-            insert(dead)
-            .from_select(
-                ["task_id", "row", "error"],
-                select(moved.c.task_id, moved.c.row, moved.c.error).join(gone, gone.c.seq == moved.c.seq),
-            )
-            .add_cte(gone)
-            .returning(dead.c.task_id)
-        )
-        moved_ids = set((await conn.execute(stmt)).scalars())
-        return [seq for seq, (task_id, _, _) in entries.items() if task_id in moved_ids]
-
-    async def _dead_letter_sqlite(
-        self, conn: AsyncConnection, entries: Mapping[int, tuple[str, str, str]]
-    ) -> list[int]:
-        # inside the caller's transaction: both statements commit or roll back together
-        dead, tasks = self.tables.dead_letters, self.tables.tasks
-        stmt = delete(tasks).where(tasks.c.seq.in_(list(entries))).returning(tasks.c.seq)
-        deleted = [seq for seq in (await conn.execute(stmt)).scalars() if seq in entries]
+    async def _move_aside(self, run: Runner, entries: Mapping[int, tuple[str, str, str]]) -> list[int]:
+        """Delete the rows ``entries`` names and record them; return the ``seq`` of those moved."""
+        first, then = dead_letter_statements(self.tables.tasks, self.tables.dead_letters, self.dialect)
+        if then is None:  # PostgreSQL: one statement
+            task_ids, described, errors = zip(*entries.values(), strict=True)
+            params = {
+                "p_seqs": list(entries),
+                "p_moved_seqs": list(entries),
+                "p_task_ids": list(task_ids),
+                "p_rows": list(described),
+                "p_errors": list(errors),
+            }
+            moved_ids = {row["task_id"] for row in await run.rows(first, params)}
+            return [seq for seq, (task_id, _, _) in entries.items() if task_id in moved_ids]
+        # SQLite, inside the caller's transaction: both statements commit or roll back together
+        deleted = [row["seq"] for row in await run.rows(first, {"p_seqs": list(entries)})]
+        deleted = [seq for seq in deleted if seq in entries]
         if deleted:
-            rows = [dict(zip(("task_id", "row", "error"), entries[seq], strict=True)) for seq in deleted]
-            await conn.execute(insert(dead), rows)
+            moved = [dict(zip(("task_id", "row", "error"), entries[seq], strict=True)) for seq in deleted]
+            await run.rows(then, moved)
         return deleted
 
     # -- wake-up plumbing ------------------------------------------------------------------------

@@ -37,6 +37,9 @@ from litestar_queues_sql._types import UTCDateTime
 from litestar_queues_sql.schema import WAITING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
     from sqlalchemy import Table
     from sqlalchemy.sql import ColumnElement
     from sqlalchemy.sql.elements import ColumnClause
@@ -79,19 +82,21 @@ def _taken(tasks: Table, dialect: str) -> dict[str, Any]:
 
 
 @functools.cache
-def claim_statement(tasks: Table, paused: Table, dialect: str, *, by_queue: bool) -> Any:
+def claim_statement(tasks: Table, paused: Table, dialect: str, *, queues: int | None) -> Any:
     """The statement claiming up to ``p_limit`` due records of unpaused queues, returning their rows.
 
     The rows come back in any order. Parameters: ``p_now``, ``p_until``, ``p_worker``,
-    ``p_limit`` and, with ``by_queue``, ``p_queues`` (a list). Built once per table: SQLAlchemy
-    and the driver cache it.
+    ``p_limit`` and, for a claim from ``queues`` named queues, ``p_queue_0``, ``p_queue_1``, ...
+    (see :func:`claim_params`). One statement per table and number of queues, built once:
+    SQLAlchemy and the driver cache it, and each queue is a parameter of its own, so the
+    planner sees a claim from one queue as an equality on the ready-queue index.
     """
     c = tasks.c
-    queues: Any = bindparam("p_queues", expanding=True) if by_queue else None
+    named: Any = None if queues is None else [bindparam(f"p_queue_{i}", type_=Text()) for i in range(queues)]
     now = bindparam("p_now", type_=UTCDateTime())
     chosen = (
         select(c.seq)
-        .where(due(tasks, queues, now), unpaused(tasks, paused))
+        .where(due(tasks, named, now), unpaused(tasks, paused))
         .order_by(c.priority.desc(), c.seq)
         .limit(bindparam("p_limit", type_=Integer()))
     )
@@ -101,6 +106,16 @@ def claim_statement(tasks: Table, paused: Table, dialect: str, *, by_queue: bool
         picked = chosen.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
         return update(tasks).where(c.seq == picked.c.seq).values(values).returning(*returned)
     return update(tasks).where(c.seq.in_(chosen)).values(values).returning(*returned)
+
+
+def claim_params(
+    queues: Sequence[str] | None, *, worker_id: str, limit: int, now: datetime, lease_until: datetime
+) -> dict[str, Any]:
+    """The parameters of :func:`claim_statement` (with ``queues=len(queues)``)."""
+    params: dict[str, Any] = {"p_now": now, "p_until": lease_until, "p_worker": worker_id, "p_limit": limit}
+    for i, queue in enumerate(queues or ()):
+        params[f"p_queue_{i}"] = queue
+    return params
 
 
 @functools.cache

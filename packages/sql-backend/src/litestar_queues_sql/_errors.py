@@ -25,6 +25,23 @@ from litestar_queues.exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+
+class DriverConnectionLost(Exception):
+    """The asyncpg connection of the hot path could not be checked out, or broke during a statement.
+
+    Raised by :mod:`litestar_queues_sql._asyncpg` (which runs statements outside SQLAlchemy's
+    error handling) where SQLAlchemy would raise an error with ``connection_invalidated``: the
+    mapping below turns it into :class:`BackendUnavailableError`.
+
+    Args:
+        orig: The driver's exception.
+    """
+
+    def __init__(self, orig: BaseException) -> None:
+        super().__init__(f"{type(orig).__name__}: {orig}")
+        self.orig = orig
+
+
 _UNAVAILABLE = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
@@ -39,6 +56,8 @@ def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database cannot be reached (rather than a bad statement)."""
     if isinstance(exc, BackendUnavailableError):
         return False
+    if isinstance(exc, DriverConnectionLost):
+        return True
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, _UNAVAILABLE)
@@ -50,7 +69,14 @@ def _hide_parameters(exc: BaseException) -> None:
 
 
 def _driver_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, DriverConnectionLost):
+        return exc.orig
     return exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """An error asyncpg raised on the hot path, not wrapped by SQLAlchemy (it carries the SQLSTATE)."""
+    return type(exc).__module__.partition(".")[0] == "asyncpg"
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -111,7 +137,9 @@ def enqueue_errors(database: str, count: int) -> Iterator[None]:
                 f"the queue database is unavailable (enqueue): {describe_error(exc)}; nothing was stored, "
                 "enqueue again once it is reachable"
             ) from None
-        if not isinstance(exc, sa_exc.DBAPIError | OverflowError | UnicodeError):
+        if not isinstance(exc, sa_exc.DBAPIError | OverflowError | UnicodeError) and not _raised_by_driver(
+            exc
+        ):
             raise
         raise _refused(exc, database, count) from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from litestar_queues_sql._claim import claim_statement
+from litestar_queues_sql._claim import claim_params, claim_statement
 from litestar_queues_sql._operator import finished_counts_statement
 from litestar_queues_sql._query import delete_statement, query_statement
 
@@ -31,23 +31,14 @@ async def explain_claim(
     Returns:
         The plan, one line per item.
     """
-    stmt = claim_statement(tables.tasks, tables.paused_queues, conn.dialect.name, by_queue=queues is not None)
+    count = None if queues is None else len(queues)
+    stmt = claim_statement(tables.tasks, tables.paused_queues, conn.dialect.name, queues=count)
     now = datetime.now(UTC)
-    params: dict[str, Any] = {"p_now": now, "p_until": now + timedelta(seconds=30), "p_worker": "explain"}
-    params["p_limit"] = limit
-    if queues is not None:
-        params["p_queues"] = list(queues)
-    compiled = stmt.compile(dialect=conn.dialect)
-    values = compiled.construct_params(params)
-    sql = str(compiled)
-    if queues is not None:  # the expanding IN list, rendered as quoted literals for EXPLAIN
-        listed = ", ".join("'" + q.replace("'", "''") + "'" for q in queues)
-        sql = sql.replace("__[POSTCOMPILE_p_queues]", listed)
-    args = tuple(values[name] for name in compiled.positiontup or () if name != "p_queues")
-    options = "ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF" if analyze else "COSTS OFF"
+    params = claim_params(
+        queues, worker_id="explain", limit=limit, now=now, lease_until=now + timedelta(seconds=30)
+    )
     async with conn.begin_nested() as savepoint:
-        result = await conn.exec_driver_sql(f"EXPLAIN ({options}) {sql}", args)
-        lines = [str(row[0]) for row in result]
+        lines = await _explain(conn, stmt, params, analyze=analyze)
         await savepoint.rollback()
     return lines
 

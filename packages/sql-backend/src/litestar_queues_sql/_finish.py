@@ -19,9 +19,11 @@ from sqlalchemy import (
     null,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import NullType
 
 from litestar_queues_sql._claim import PENDING, RUNNING
 from litestar_queues_sql._limits import storable_outcome
@@ -163,6 +165,37 @@ def notify_changed(tasks: Table, channel: str) -> Any:
     work = literal_column("'w'", Text())
     return func.pg_notify(literal_column(_quote(channel)), case((terminal, finished), else_=work)).label(
         "_notified"
+    )
+
+
+@functools.cache
+def notify_statement(channel: str) -> Any:
+    """PostgreSQL: send each of the payloads ``p_payloads`` (a list) on ``channel``, in order."""
+    payloads = (
+        func.unnest(bindparam("p_payloads", type_=ARRAY(Text())))
+        .table_valued(column("payload", Text()), name="payloads")
+        .render_derived()
+    )
+    return select(func.pg_notify(channel, payloads.c.payload).label("_notified")).select_from(payloads)
+
+
+@functools.cache
+def extend_statement(tasks: Table) -> Any:
+    """PostgreSQL: move the leases ``(p_ids[i], p_leases[i])`` of running records to ``p_until``.
+
+    Returns the ``id`` (as stored) and ``lease_id`` of each lease still held.
+    """
+    c = tasks.c
+    held = (
+        func.unnest(bindparam("p_ids", type_=ARRAY(Uuid())), bindparam("p_leases", type_=ARRAY(Text())))
+        .table_valued(column("task_id", Uuid()), column("lease_id", Text()), name="held")
+        .render_derived()
+    )
+    return (
+        update(tasks)
+        .where(c.id == held.c.task_id, c.lease_id == held.c.lease_id, c.status == RUNNING)
+        .values(lease_expires_at=bindparam("p_until", type_=UTCDateTime()))
+        .returning(type_coerce(c.id, NullType()).label("id"), c.lease_id)
     )
 
 

@@ -14,7 +14,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import LargeBinary, cast, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    LargeBinary,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import NullType, Uuid
 
 from litestar_queues.exceptions import MalformedRecordError
@@ -83,11 +97,15 @@ def record_to_row(record: TaskRecord, *, history: bool = True) -> dict[str, Any]
         record: The record.
         history: Include the ``history`` column (else the column's default, ``[]``, applies).
     """
-    row = {name: getattr(record, name) for name in _ROW_FIELDS}
+    row = dict(zip(_FIELDS, msgspec.structs.astuple(record), strict=True))
     for name in _ROW_JSON_FIELDS:
         row[name] = encode_json(row[name])
-    if history:
+    if not history:
+        del row["history"]
+    elif record.history:
         row["history"] = encode_history(record.history)
+    else:
+        row["history"] = "[]"
     return row
 
 
@@ -108,6 +126,52 @@ def record_columns(tasks: Table, dialect: str) -> tuple[ColumnElement[Any], ...]
             expr = type_coerce(cast(type_coerce(col, NullType()), LargeBinary()), NullType())
         columns.append(expr.label(col.name))
     return tuple(columns)
+
+
+@functools.cache
+def get_statement(tasks: Table, dialect: str) -> Any:
+    """The row of the record ``p_id`` (as :func:`row_to_record` reads it)."""
+    return select(*record_columns(tasks, dialect)).where(tasks.c.id == bindparam("p_id", type_=Uuid()))
+
+
+@functools.cache
+def dead_letter_statements(tasks: Table, dead: Table, dialect: str) -> tuple[Any, Any]:
+    r"""How rows that cannot be decoded are moved to the dead-letter table, by ``seq``.
+
+    PostgreSQL: one statement, atomic even in autocommit (the rows deleted, and only those,
+    recorded): ``WITH gone AS (DELETE ... RETURNING seq) INSERT INTO dead_letters SELECT ...
+    FROM unnest(...) JOIN gone``, with ``p_seqs`` and the entries as arrays ``p_moved_seqs``,
+    ``p_task_ids``, ``p_rows``, ``p_errors``; it returns the moved ``task_id``\ s (the second
+    statement is ``None``). SQLite, inside the caller's transaction: the ``DELETE ... WHERE seq
+    IN p_seqs RETURNING seq``, then the ``INSERT`` of the entries deleted (run with a list of
+    ``task_id``, ``row``, ``error`` mappings).
+    """
+    if dialect != "postgresql":
+        seqs = bindparam("p_seqs", expanding=True, type_=BigInteger())
+        gone = delete(tasks).where(tasks.c.seq.in_(seqs)).returning(tasks.c.seq)
+        return gone, insert(dead).returning(dead.c.task_id)
+    gone_cte = (
+        delete(tasks)
+        .where(tasks.c.seq == any_(bindparam("p_seqs", type_=ARRAY(BigInteger()))))
+        .returning(tasks.c.seq)
+        .cte("gone")
+    )
+    fields = ("seq", "task_id", "row", "error")
+    arrays = ("p_moved_seqs", "p_task_ids", "p_rows", "p_errors")
+    types: tuple[Any, ...] = (BigInteger(), Text(), Text(), Text())
+    moved = (
+        func.unnest(*(bindparam(a, type_=ARRAY(t)) for a, t in zip(arrays, types, strict=True)))
+        .table_valued(*(column(f, t) for f, t in zip(fields, types, strict=True)), name="moved")
+        .render_derived()
+    )
+    chosen = select(moved.c.task_id, moved.c.row, moved.c.error).join(gone_cte, gone_cte.c.seq == moved.c.seq)
+    stmt = (
+        insert(dead)
+        .from_select(["task_id", "row", "error"], chosen)
+        .add_cte(gone_cte)
+        .returning(dead.c.task_id)
+    )
+    return stmt, None
 
 
 def _text(value: Any) -> Any:
@@ -156,13 +220,14 @@ def row_to_record(row: Mapping[Any, Any]) -> TaskRecord:
     """
     column = ""
     try:
-        values = {name: row[name] for name in _FIELDS if name != "history"}
+        values = {name: row[name] for name in _ROW_FIELDS}
         values["history"] = row.get("history")  # a table older than the column: no history
         column = "id"
         values["id"] = _uuid(values["id"])
         for column in _TIME_FIELDS:
             value = values[column]
-            if value is not None:
+            # PostgreSQL hands back aware UTC datetimes: nothing to do for them
+            if value is not None and (value.__class__ is not datetime or value.tzinfo is not UTC):
                 values[column] = _time(value)
         for column in _TEXT_FIELDS:
             value = values[column]

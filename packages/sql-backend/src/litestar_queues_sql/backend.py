@@ -6,22 +6,27 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from sqlalchemy import func, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, EnqueueResult
-from litestar_queues_sql import _finish, _operator, _query, _schedules, _state
+from litestar_queues_sql import _enqueue, _finish, _operator, _query, _schedules, _state
+from litestar_queues_sql._asyncpg import DriverRunner
 from litestar_queues_sql._base import SQLBackendBase
-from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_statement
+from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_params, claim_statement
 from litestar_queues_sql._errors import enqueue_errors, error_code
 from litestar_queues_sql._limits import check_claim, check_names, check_records
-from litestar_queues_sql._notify import WORK
-from litestar_queues_sql._records import describe_id, read_id, record_columns, record_to_row, text_label
-from litestar_queues_sql.schema import ACTIVE
+from litestar_queues_sql._records import (
+    describe_id,
+    get_statement,
+    read_id,
+    record_columns,
+    record_to_row,
+    text_label,
+)
+from litestar_queues_sql._run import Runner, SQLRunner
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -68,7 +73,11 @@ class SQLQueueBackend(SQLBackendBase):
     # -- enqueue --------------------------------------------------------------------------------
 
     async def enqueue(self, records: Sequence[TaskRecord]) -> list[EnqueueResult]:
-        """Store new records in one transaction; a held dedup key returns its active holder.
+        """Store new records atomically; a held dedup key returns its active holder.
+
+        On PostgreSQL with asyncpg one record is one autocommit statement (one round trip,
+        which also notifies the workers); several records, or one whose key or id is held, are
+        stored in one transaction (a batch without dedup keys with ``COPY``).
 
         Raises:
             QueueConfigurationError: An option is out of the database's range (priority,
@@ -83,8 +92,19 @@ class SQLQueueBackend(SQLBackendBase):
             return []
         rows = self._rows(records)
         with enqueue_errors(self._database, len(records)):
-            async with self._transaction("enqueue") as conn:
-                return await self._enqueue_on(conn, records, rows)
+            if len(records) == 1 and self._driver is not None:
+                # one autocommit statement (a refused row, its key or id held, goes the long
+                # way). Only on asyncpg: a statement cancelled while it waits for a lock is
+                # cancelled on the server too, never committed later (psycopg's cancellation
+                # can be interrupted, so there the record is written in a transaction)
+                async with self._running("enqueue") as run:
+                    if await self._insert(run, rows):
+                        self._work.fire()
+                        return [EnqueueResult(record=records[0], created=True)]
+            elif self._driver is not None and all(r.key is None for r in records) and await self._copy(rows):
+                return [EnqueueResult(record=r, created=True) for r in records]
+            async with self._running("enqueue", transaction=True) as run:
+                return await self._enqueue_on(run, records, rows)
 
     async def enqueue_in(
         self, connection: AsyncConnection | AsyncSession, records: Sequence[TaskRecord]
@@ -111,7 +131,7 @@ class SQLQueueBackend(SQLBackendBase):
             return []
         rows = self._rows(records)
         with enqueue_errors(self._database, len(records)):
-            return await self._enqueue_on(conn, records, rows)
+            return await self._enqueue_on(SQLRunner(conn), records, rows)
 
     @property
     def _database(self) -> str:
@@ -119,48 +139,69 @@ class SQLQueueBackend(SQLBackendBase):
 
     def _rows(self, records: Sequence[TaskRecord]) -> list[dict[str, Any]]:
         """The rows of ``records``, once checked against the database's limits (nothing written yet)."""
-        # new records have no history: the column's default, [], is theirs (one value less a row)
-        history = any(r.history for r in records)
+        # SQLite: new records have no history, and the column's default, [], is theirs (one
+        # value less a row); PostgreSQL inserts every column from its arrays
+        history = self.dialect == "postgresql" or any(r.history for r in records)
         rows = [record_to_row(r, history=history) for r in records]
         check_records(records, rows, self.dialect)
         return rows
 
-    async def _enqueue_on(
-        self, conn: AsyncConnection, records: Sequence[TaskRecord], all_rows: Sequence[dict[str, Any]]
-    ) -> list[EnqueueResult]:
+    async def _insert(self, run: Runner, rows: Sequence[Mapping[str, Any]]) -> set[UUID]:
+        """Insert ``rows``; return the ids of those stored (the others' key or id is held)."""
         tasks = self.tables.tasks
-        postgres = conn.dialect.name == "postgresql"
-        make_insert = pg_insert if postgres else sqlite_insert
+        if len(rows) == 1 and self.dialect == "postgresql":
+            stmt = _enqueue.insert_one_statement(tasks, self.tables.channel)
+        else:
+            stmt = _enqueue.insert_statement(tasks, self.dialect, self.tables.channel)
+        params = _enqueue.insert_params(tasks, self.dialect, rows)
+        return {read_id(row["id"]) for row in await run.rows(stmt, params)}
+
+    async def _copy(self, rows: Sequence[Mapping[str, Any]]) -> bool:
+        """Store a batch without dedup keys with ``COPY`` (asyncpg), in one transaction with its NOTIFY.
+
+        ``COPY`` costs the server about two thirds of what ``INSERT ... SELECT`` costs per row,
+        but cannot skip a row a unique index refuses. Without keys only an id stored already is
+        refused (the same records enqueued again): the whole ``COPY`` then rolls back, and this
+        returns ``False`` for the ``INSERT`` path, which stores the others and finds that holder.
+        """
+        try:
+            async with self._running("enqueue", transaction=True) as run:
+                assert isinstance(run, DriverRunner)
+                await run.copy(self.tables.tasks, rows, _enqueue.inserted_columns(self.tables.tasks))
+                await self._notify(run, work=True)
+        except Exception as exc:
+            if error_code(exc) not in _UNIQUE_VIOLATIONS:
+                raise
+            return False
+        return True
+
+    async def _enqueue_on(
+        self, run: Runner, records: Sequence[TaskRecord], all_rows: Sequence[Mapping[str, Any]]
+    ) -> list[EnqueueResult]:
         results: list[EnqueueResult | None] = [None] * len(records)
         todo = list(range(len(records)))
         for _ in range(5):
-            inserted: set[UUID] = set()
-            # executemany with RETURNING: SQLAlchemy batches the rows into multi-row VALUES
-            # statements ("insertmanyvalues") from one cached compiled form
-            stmt = make_insert(tasks).on_conflict_do_nothing().returning(tasks.c.id)
-            if postgres:  # wake other processes at commit, without another round trip
-                stmt = stmt.returning(func.pg_notify(self.tables.channel, WORK))
-            inserted.update((await conn.execute(stmt, [all_rows[i] for i in todo])).scalars())
+            inserted = await self._insert(run, [all_rows[i] for i in todo])
             rejected = []
             for i in todo:
                 if records[i].id in inserted:
                     results[i] = EnqueueResult(record=records[i], created=True)
                 else:
                     rejected.append(i)
-            todo = await self._resolve_conflicts(conn, records, rejected, results)
+            todo = await self._resolve_conflicts(run, records, rejected, results)
             if not todo:
                 break
         else:  # pragma: no cover - a key churned five times during one enqueue
             raise QueueConfigurationError("dedup key holders kept changing during enqueue; try again")
-        if postgres:
+        if self.dialect == "postgresql":  # other processes are notified by the insert itself
             self._work.fire()
         else:
-            await self._notify(conn, work=True)
+            await self._notify(run, work=True)
         return [r for r in results if r is not None]
 
     async def _resolve_conflicts(
         self,
-        conn: AsyncConnection,
+        run: Runner,
         records: Sequence[TaskRecord],
         rejected: list[int],
         results: list[EnqueueResult | None],
@@ -169,20 +210,19 @@ class SQLQueueBackend(SQLBackendBase):
         if not rejected:
             return []
         tasks = self.tables.tasks
-        columns = record_columns(tasks, self.dialect)
         keys = list({records[i].key for i in rejected if records[i].key is not None})
         ids = list({records[i].id for i in rejected})
         holders: dict[Any, TaskRecord] = {}
         # a holder that cannot be decoded is moved aside here, in this transaction: the record
         # is then inserted on the next round (another connection would wait for our locks)
+        by_key = _enqueue.holders_by_key_statement(tasks, self.dialect)
         for start in range(0, len(keys), _CHUNK):
-            stmt = select(*columns).where(tasks.c.key.in_(keys[start : start + _CHUNK]), text(ACTIVE))
-            rows = (await conn.execute(stmt)).mappings().all()
-            holders.update((r.key, r) for r in await self._decode(conn, rows))
+            rows = await run.rows(by_key, {"p_keys": keys[start : start + _CHUNK]})
+            holders.update((r.key, r) for r in await self._decode(run, rows))
+        by_id = _enqueue.holders_by_id_statement(tasks, self.dialect)
         for start in range(0, len(ids), _CHUNK):
-            stmt = select(*columns).where(tasks.c.id.in_(ids[start : start + _CHUNK]))
-            rows = (await conn.execute(stmt)).mappings().all()
-            holders.update((r.id, r) for r in await self._decode(conn, rows))
+            rows = await run.rows(by_id, {"p_ids": ids[start : start + _CHUNK]})
+            holders.update((r.id, r) for r in await self._decode(run, rows))
         retry: list[int] = []
         for i in rejected:
             record = records[i]
@@ -208,22 +248,14 @@ class SQLQueueBackend(SQLBackendBase):
         if limit <= 0 or (queues is not None and not queues):
             return []
         check_claim(queues, worker_id, self.dialect)
-        stmt = claim_statement(
-            self.tables.tasks, self.tables.paused_queues, self.dialect, by_queue=queues is not None
-        )
-        params: dict[str, Any] = {
-            "p_now": now,
-            "p_until": lease_until,
-            "p_worker": worker_id,
-            "p_limit": limit,
-        }
-        if queues is not None:
-            params["p_queues"] = list(queues)
-        async with self._statement("claim") as conn:
-            rows = (await conn.execute(stmt, params)).mappings().all()
+        count = None if queues is None else len(queues)
+        stmt = claim_statement(self.tables.tasks, self.tables.paused_queues, self.dialect, queues=count)
+        params = claim_params(queues, worker_id=worker_id, limit=limit, now=now, lease_until=lease_until)
+        async with self._running("claim") as run:
+            rows = await run.rows(stmt, params)
             # decoded (and bad rows moved aside) before the SQLite transaction commits: a row
             # that fails here cannot leave the claimed ones running with nobody holding them
-            decoded = await self._decode_rows(conn, rows)
+            decoded = await self._decode_rows(run, rows)
         decoded.sort(key=lambda pair: (-pair[1].priority, pair[0]))
         return [record for _, record in decoded]
 
@@ -234,9 +266,8 @@ class SQLQueueBackend(SQLBackendBase):
         stmt = claim_one_statement(self.tables.tasks, self.dialect)
         check_claim(None, worker_id, self.dialect)
         params = {"p_id": task_id, "p_now": now, "p_until": lease_until, "p_worker": worker_id}
-        async with self._statement("claim task") as conn:
-            rows = (await conn.execute(stmt, params)).mappings().all()
-            records = await self._decode(conn, rows)
+        async with self._running("claim task") as run:
+            records = await self._decode(run, await run.rows(stmt, params))
         return records[0] if records else None
 
     async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
@@ -249,6 +280,16 @@ class SQLQueueBackend(SQLBackendBase):
             return set()
         tasks = self.tables.tasks
         held: set[tuple[UUID, str]] = set()
+        if self.dialect == "postgresql":  # one statement: the pairs travel as two arrays
+            params = {
+                "p_ids": [t for t, _ in leases],
+                "p_leases": [lease for _, lease in leases],
+                "p_until": until,
+            }
+            async with self._running("extend leases") as run:
+                rows = await run.rows(_finish.extend_statement(tasks), params)
+            held.update((read_id(row["id"]), row["lease_id"]) for row in rows)
+            return {task_id for task_id, lease in leases if (task_id, lease) not in held}
         async with self._statement("extend leases") as conn:
             for start in range(0, len(leases), _CHUNK):
                 pairs = [(task_id, lease) for task_id, lease in leases[start : start + _CHUNK]]
@@ -283,23 +324,21 @@ class SQLQueueBackend(SQLBackendBase):
     async def _finish(self, outcomes: Sequence[Outcome], now: datetime) -> list[TaskRecord | None]:
         tasks = self.tables.tasks
         applied: list[TaskRecord | None] = [None] * len(outcomes)
-        async with self._statement("finish") as conn:
+        async with self._running("finish") as run:
             for batch in _finish.rounds(outcomes):
                 if self.dialect == "postgresql":
                     stmt = _finish.finish_many_statement(tasks, self.tables.channel)
                     params = _finish.finish_many_params([outcomes[i] for i in batch], now)
-                    rows = list((await conn.execute(stmt, params)).mappings().all())
                 else:
                     stmt = _finish.finish_json_statement(tasks)
                     params = _finish.finish_json_params([outcomes[i] for i in batch], now)
-                    rows = list((await conn.execute(stmt, params)).mappings().all())
-                by_id = {r.id: r for r in await self._decode(conn, rows)}
+                by_id = {r.id: r for r in await self._decode(run, await run.rows(stmt, params))}
                 for i in batch:
                     applied[i] = by_id.get(outcomes[i].task_id)
             done = [r for r in applied if r is not None]
             if self.dialect == "sqlite":
                 await self._notify(
-                    conn,
+                    run,
                     work=any(r.status in WAITING_STATUSES for r in done),
                     finished=[r.id for r in done if r.status in TERMINAL_STATUSES],
                 )
@@ -313,10 +352,10 @@ class SQLQueueBackend(SQLBackendBase):
         async with self._transaction("reclaim expired leases") as conn:
             for stmt in _finish.reclaim_statements(self.tables.tasks, self.dialect, now):
                 rows.extend((await conn.execute(stmt)).mappings().all())
-            changed = await self._decode(conn, rows)
+            changed = await self._decode(SQLRunner(conn), rows)
             if changed:
                 await self._notify(
-                    conn,
+                    SQLRunner(conn),
                     work=any(r.status == "pending" for r in changed),
                     finished=[r.id for r in changed if r.status == "failed"],
                 )
@@ -337,10 +376,10 @@ class SQLQueueBackend(SQLBackendBase):
             worker_id = (await conn.execute(holder)).scalar_one_or_none()
             stmt = _finish.cancel_statement(tasks, self.dialect, task_id, now)
             rows = (await conn.execute(stmt)).mappings().all()
-            records = await self._decode(conn, rows)
+            records = await self._decode(SQLRunner(conn), rows)
             if records:
                 cancelled = [(text_label(worker_id), task_id)] if worker_id is not None else []
-                await self._notify(conn, finished=[task_id], cancelled=cancelled)
+                await self._notify(SQLRunner(conn), finished=[task_id], cancelled=cancelled)
         if records:
             return records[0]
         if rows:
@@ -363,12 +402,12 @@ class SQLQueueBackend(SQLBackendBase):
         try:
             async with self._statement("requeue") as conn:
                 rows = (await conn.execute(stmt, params)).mappings().all()
-                records = await self._decode(conn, rows)
+                records = await self._decode(SQLRunner(conn), rows)
                 if records:
                     if self.dialect == "postgresql":  # notified by the statement itself
                         self._work.fire()
                     else:
-                        await self._notify(conn, work=True)
+                        await self._notify(SQLRunner(conn), work=True)
         except IntegrityError as exc:
             if error_code(exc) not in _UNIQUE_VIOLATIONS:
                 raise
@@ -403,7 +442,7 @@ class SQLQueueBackend(SQLBackendBase):
             deleted = self._deleted_ids(_query.listing_order(rows, newest_first=query.newest_first))
             waiting = [task_id for task_id, status in deleted if status in WAITING_STATUSES]
             if waiting:
-                await self._notify(conn, finished=waiting)
+                await self._notify(SQLRunner(conn), finished=waiting)
         return [task_id for task_id, _ in deleted]
 
     def _deleted_ids(self, rows: Sequence[Row[Any]]) -> list[tuple[UUID, str]]:
@@ -436,7 +475,7 @@ class SQLQueueBackend(SQLBackendBase):
             stmt = _state.resume_statement(table, self.dialect, self.tables.channel)
             resumed = (await conn.execute(stmt, params)).first() is not None
             if resumed and self.dialect == "sqlite":
-                await self._notify(conn, work=True)
+                await self._notify(SQLRunner(conn), work=True)
         if resumed:
             self._work.fire()
 
@@ -555,7 +594,7 @@ class SQLQueueBackend(SQLBackendBase):
                 row = (await conn.execute(stmt, params)).first()
                 if row is None:  # refused: nothing was written, nothing is enqueued
                     return None
-                (stored,) = await self._enqueue_on(conn, [record], rows)
+                (stored,) = await self._enqueue_on(SQLRunner(conn), [record], rows)
                 if stored.record.id != record.id:  # an active record holds the key: note it
                     holder = {"p_name": name, "p_task": stored.record.id}
                     row = (await conn.execute(_schedules.holder_statement(table), holder)).one()
@@ -615,7 +654,7 @@ class SQLQueueBackend(SQLBackendBase):
         async with self._statement("query") as conn:
             for _ in range(_REREADS):
                 rows = (await conn.execute(stmt, params)).mappings().all()
-                records = await self._decode(conn, rows)
+                records = await self._decode(SQLRunner(conn), rows)
                 if len(records) == len(rows):
                     break
         return records
@@ -626,11 +665,10 @@ class SQLQueueBackend(SQLBackendBase):
         Raises:
             MalformedRecordError: The stored row cannot be decoded (it is moved aside).
         """
-        tasks = self.tables.tasks
-        stmt = select(*record_columns(tasks, self.dialect)).where(tasks.c.id == task_id)
-        async with self._statement("get") as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-            records = await self._decode(conn, rows)
+        stmt = get_statement(self.tables.tasks, self.dialect)
+        async with self._running("get") as run:
+            rows = await run.rows(stmt, {"p_id": task_id})
+            records = await self._decode(run, rows)
         if records:
             return records[0]
         if rows:
