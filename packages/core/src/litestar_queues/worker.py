@@ -40,7 +40,7 @@ _PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
 
 
 class _Running:
-    __slots__ = ("lease_id", "lost", "record", "released", "scope", "spared")
+    __slots__ = ("lease_id", "lost", "record", "released", "scope", "spared_until")
 
     def __init__(self, record: TaskRecord) -> None:
         if record.lease_id is None:
@@ -51,8 +51,9 @@ class _Running:
         self.released = False
         self.lost = False
         # a remote run (execution backend with writes_outcomes) loses its lease when the remote
-        # side writes the outcome: it gets one heartbeat interval to end before it is cancelled
-        self.spared = False
+        # side writes the outcome: it gets up to lease_seconds to end (its container to exit)
+        # before it is cancelled, unless the backend reported a cancel of it
+        self.spared_until: float | None = None
 
 
 class Worker:
@@ -321,9 +322,17 @@ class Worker:
                 continue
             for record in records:
                 # the backend hands a task out again only after this worker's lease on it was lost:
-                # an earlier run still unwinding here is stale, and stopped now
+                # an earlier run still unwinding here is stale, and stopped now; unless it runs
+                # remotely and its remote side wrote the outcome (a retry, not a reclaim): its
+                # container is exiting, and is left to end on its own
                 for stale in [e for e in self._running.values() if e.record.id == record.id]:
                     stale.lost = True
+                    if (
+                        self.attempts.writes_outcomes(stale.record)
+                        and record.reclaims == stale.record.reclaims
+                        and record.id not in self._told_cancelled
+                    ):
+                        continue
                     stale.scope.cancel()
                 entry = _Running(record)
                 self._running[entry.lease_id] = entry
@@ -500,10 +509,14 @@ class Worker:
             if self._running.get(entry.lease_id) is not entry:
                 continue
             if entry.record.id in lost and leases[entry.record.id] == entry.lease_id:
-                if not entry.spared and self.attempts.writes_outcomes(entry.record):
-                    entry.spared = True
-                    continue
-                if entry.record.id in self._told_cancelled:
+                told = entry.record.id in self._told_cancelled
+                if not told and self.attempts.writes_outcomes(entry.record):
+                    now = anyio.current_time()
+                    if entry.spared_until is None:
+                        entry.spared_until = now + self.config.lease_seconds
+                    if now < entry.spared_until:
+                        continue
+                if told:
                     logger.info("task %s was cancelled: stopping it", entry.record.id)
                 else:
                     logger.warning(
