@@ -446,7 +446,8 @@ def _add_run_task(commands: Any) -> None:
         "run-task",
         help="run one stored task here and write its outcome (the remote-execution protocol)",
         description="Exit status: 0 completed, 10 failed, 11 scheduled for retry, 12 lease lost, "
-        "13 record not found or not claimable, 64 usage or configuration error.",
+        "13 record not found or not claimable (or held back by its queue's limit), 64 usage or "
+        "configuration error.",
     )
     run_task.add_argument("task_id", help="id of the task record")
     run_task.add_argument("--app", required=True, help="MODULE:ATTR of a QueueConfig or QueueService")
