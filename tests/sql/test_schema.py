@@ -25,6 +25,7 @@ def test_default_metadata_and_custom_namespaces() -> None:
         "lq_duties",
         "lq_schedules",
         "lq_workers",
+        "lq_limits",
     }
     app = MetaData()
     jobs = queue_tables(app, table_prefix="jobs_", schema="work")
@@ -35,6 +36,7 @@ def test_default_metadata_and_custom_namespaces() -> None:
         "work.jobs_duties",
         "work.jobs_schedules",
         "work.jobs_workers",
+        "work.jobs_limits",
     }
     assert jobs.all == (
         jobs.tasks,
@@ -43,8 +45,10 @@ def test_default_metadata_and_custom_namespaces() -> None:
         jobs.duties,
         jobs.schedules,
         jobs.workers,
+        jobs.limits,
     )
     assert {i.name for i in jobs.tasks.indexes} >= {
+        "jobs_tasks_running",
         "jobs_tasks_ready",
         "jobs_tasks_active_key",
         "jobs_tasks_finished_at",

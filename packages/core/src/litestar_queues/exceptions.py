@@ -42,7 +42,7 @@ class QueueConfigurationError(QueueError, ValueError):
 
 
 class QueueLimitError(QueueConfigurationError):
-    """A queue's limit (:class:`~litestar_queues.QueueLimit`) is invalid; the message names the field and the fix."""
+    """A queue's limit (:class:`~litestar_queues.QueueLimit`) is invalid; the message names the fix."""
 
 
 class ScheduleError(QueueConfigurationError):

@@ -107,7 +107,8 @@ class QueueLimit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         msgspec.structs.force_setattr(self, "per", float(per))
         if self.rate is None and self.per != 1.0:
             raise QueueLimitError(
-                "per is the period of rate: give rate too (QueueLimit(rate=100, per=60.0): 100 starts a minute)"
+                "per is the period of rate: give rate too "
+                "(QueueLimit(rate=100, per=60.0): 100 starts a minute)"
             )
         if self.concurrency is None and self.rate is None and self.key_concurrency is None:
             raise QueueLimitError(
@@ -197,6 +198,10 @@ class LimitGate:
         """Whether ``queue`` has a limit."""
         return queue in self._limits
 
+    def limited_queues(self) -> list[str]:
+        """The queues with a limit, by name."""
+        return sorted(self._limits)
+
     def queue_open(self, queue: str) -> bool:
         """Whether a record of ``queue`` may start as far as the queue's cap and bucket go."""
         limit = self._limits.get(queue)
@@ -204,10 +209,22 @@ class LimitGate:
             return True
         if limit.concurrency is not None and self._running.get(queue, 0) >= limit.concurrency:
             return False
-        if limit.rate is not None and self._tokens[queue] < 1:
-            self._starved.add(queue)
-            return False
-        return True
+        return limit.rate is None or self._tokens[queue] >= 1
+
+    def closed_keys(self) -> list[tuple[str, str]]:
+        """The ``(queue, limit_key)`` pairs at their queue's key cap: no record of theirs may start."""
+        closed = []
+        for (queue, key), running in self._key_running.items():
+            cap = self._limits[queue].key_concurrency if queue in self._limits else None
+            if cap is not None and running >= cap:
+                closed.append((queue, key))
+        return sorted(closed)
+
+    def note_held(self, queues: list[str]) -> None:
+        """Note that ``queues`` hold back due records: those out of tokens count for :meth:`token_wait`."""
+        for queue in queues:
+            if queue in self._tokens and self._tokens[queue] < 1:
+                self._starved.add(queue)
 
     def key_open(self, queue: str, limit_key: str | None) -> bool:
         """Whether a record with ``limit_key`` may start as far as the queue's key cap goes."""
@@ -221,6 +238,7 @@ class LimitGate:
         if queue not in self._limits:
             return True
         if not (self.queue_open(queue) and self.key_open(queue, limit_key)):
+            self.note_held([queue])
             return False
         self._running[queue] = self._running.get(queue, 0) + 1
         if limit_key is not None:

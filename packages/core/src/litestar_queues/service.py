@@ -357,8 +357,7 @@ class QueueService:
         if record.status in WAITING_STATUSES:
             # the queue's limit held it back (docs/limits.md): it waits in its queue for a worker
             logger.info(
-                "task %s (%s) was not run immediately: the limit of queue %s holds it back; a "
-                "worker runs it",
+                "task %s (%s) was not run immediately: the limit of queue %s holds it back; a worker runs it",
                 record.id,
                 record.task_name,
                 record.queue,

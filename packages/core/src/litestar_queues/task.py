@@ -112,7 +112,9 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
         if self.key is not None and (not isinstance(self.key, str) or not self.key):
             raise QueueConfigurationError("key must be a non-empty string")
         if self.limit_key is not None and (not isinstance(self.limit_key, str) or not self.limit_key):
-            raise QueueConfigurationError("limit_key must be a non-empty string (e.g. limit_key='customer:42')")
+            raise QueueConfigurationError(
+                "limit_key must be a non-empty string (e.g. limit_key='customer:42')"
+            )
         if self.metadata is not None and not isinstance(self.metadata, Mapping):
             raise QueueConfigurationError(
                 f"metadata must be a mapping of JSON values, got {type(self.metadata).__name__}"

@@ -31,7 +31,9 @@ async def explain_claim(
     Returns:
         The plan, one line per item.
     """
-    stmt = claim_statement(tables.tasks, tables.paused_queues, conn.dialect.name, by_queue=queues is not None)
+    stmt = claim_statement(
+        tables.tasks, tables.paused_queues, tables.limits, conn.dialect.name, by_queue=queues is not None
+    )
     now = datetime.now(UTC)
     params: dict[str, Any] = {"p_now": now, "p_until": now + timedelta(seconds=30), "p_worker": "explain"}
     params["p_limit"] = limit

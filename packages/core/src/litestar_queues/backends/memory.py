@@ -239,6 +239,7 @@ class MemoryQueueBackend:
                     if not self._is_ready(task_id, now):
                         heapq.heappop(heap)
                     elif not gate.queue_open(name):
+                        gate.note_held([name])
                         break
                     elif not gate.key_open(name, self._records[task_id].limit_key):
                         held.append((name, heapq.heappop(heap)))  # held back: it keeps its entry

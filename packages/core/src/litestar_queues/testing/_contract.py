@@ -85,9 +85,10 @@ class QueueBackendContract(
         records unchanged, deleted records gone, paused queues never claimed, after each claim
         (and claim by id) no queue running more records than its cap, no limit key more than
         the key cap, no more starts than the token bucket held (at the claim's time), and no
-        record the limits allow passed over for a later one, one live holder per duty, attempts never above ``max_retries + 1``, each record equal to the model's,
-        the schedule states equal to the model's, exactly one winner of a compare-and-set that
-        applies (none of one that does not), nothing stored by a refused advance, and at most
+        record the limits allow passed over for a later one, one live holder per duty, attempts
+        never above ``max_retries + 1``, each record equal to the model's, the schedule states
+        equal to the model's, exactly one winner of a compare-and-set that applies (none of one
+        that does not), nothing stored by a refused advance, and at most
         one record enqueued by advances for each due time of a schedule, the live workers equal
         to the model's (expired ones never listed, in ``(started_at, worker_id)`` order), and
         the finished counts equal to the model's.

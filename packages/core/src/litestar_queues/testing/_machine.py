@@ -72,7 +72,9 @@ class _BackendMachine(ScheduleRules, PresenceRules, LimitRules):
 
     # -- rules ---------------------------------------------------------------------------------
 
-    @initialize(limit=st.sampled_from(FIRST_LIMITS), backlog=st.lists(st.sampled_from(LIMIT_KEYS), max_size=4))
+    @initialize(
+        limit=st.sampled_from(FIRST_LIMITS), backlog=st.lists(st.sampled_from(LIMIT_KEYS), max_size=4)
+    )
     def start(self, limit: QueueLimit | None, backlog: list[str | None]) -> None:
         """Start with a limit on the default queue (or none) and a backlog there, under limit keys."""
         if limit is not None:

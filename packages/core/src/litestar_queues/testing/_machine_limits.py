@@ -71,7 +71,9 @@ class LimitRules(MachineBase):
             return dict(await backend.limits())
 
         stored = self._step(change)
-        expect_equal(stored, self.model.limits, "set_limit", f"limits() after set_limit({queue!r}, {limit!r})")
+        expect_equal(
+            stored, self.model.limits, "set_limit", f"limits() after set_limit({queue!r}, {limit!r})"
+        )
         self._verify()
 
     def _running_stored(self, queue: str, limit_key: str | None = None) -> int:

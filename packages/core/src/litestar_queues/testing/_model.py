@@ -163,9 +163,13 @@ class Model:
             if key is not None and (queue, key) not in keyed:
                 keyed[queue, key] = self.running(queue, key)
             if queue_limit.concurrency is not None and running[queue] >= queue_limit.concurrency:
-                plan.held[task_id] = f"queue {queue!r} runs {running[queue]} of its cap {queue_limit.concurrency}"
-            elif queue_limit.key_concurrency is not None and key is not None and (
-                keyed[queue, key] >= queue_limit.key_concurrency
+                plan.held[task_id] = (
+                    f"queue {queue!r} runs {running[queue]} of its cap {queue_limit.concurrency}"
+                )
+            elif (
+                queue_limit.key_concurrency is not None
+                and key is not None
+                and (keyed[queue, key] >= queue_limit.key_concurrency)
             ):
                 plan.held[task_id] = (
                     f"limit key {key!r} runs {keyed[queue, key]} in queue {queue!r}, its key cap is "

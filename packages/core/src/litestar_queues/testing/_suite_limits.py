@@ -85,11 +85,14 @@ class LimitSuite(ContractHooks):
             expect_equal(await _ids(backend, clock), [], "concurrency limit", "a claim while mail runs 2")
             running = first[:2]
             handed: list[UUID] = []
-            for kind in ("complete", "fail", "retry", "release"):
+            kinds: tuple[OutcomeKind, ...] = ("complete", "fail", "retry", "release")
+            for kind in kinds:
                 ended = running.pop(0)
-                await _end(backend, clock, ended, kind)  # type: ignore[arg-type]
+                await _end(backend, clock, ended, kind)
                 again = await _claim(backend, clock, queues=["mail"])
-                expect_equal(len(again), 1, "concurrency limit", f"records claimed once a {kind} gave a slot back")
+                expect_equal(
+                    len(again), 1, "concurrency limit", f"records claimed once a {kind} gave a slot back"
+                )
                 running.extend(again)
                 handed.extend(r.id for r in again)
             # the released record went back to its place, ahead of the others: it comes again
@@ -102,7 +105,9 @@ class LimitSuite(ContractHooks):
             cancelled = running.pop(0)
             await backend.cancel(cancelled.id, now=clock.now())
             again = await _claim(backend, clock, queues=["mail"])
-            expect_equal([r.id for r in again], [records[5].id], "concurrency limit", "claimed after a cancel")
+            expect_equal(
+                [r.id for r in again], [records[5].id], "concurrency limit", "claimed after a cancel"
+            )
             clock.advance(31)  # both leases expire: a reclaim gives both slots back
             await backend.reclaim_expired(now=clock.now())
             expect_equal(
@@ -201,7 +206,9 @@ class LimitSuite(ContractHooks):
         async with self.opened_backend() as backend:
             await backend.set_limit("mail", QueueLimit(concurrency=1))
             first = await enqueue_one(backend, make_record(clock.now(), queue="mail"))
-            second = await enqueue_one(backend, make_record(clock.now(), queue="mail", run_at=clock.later(60)))
+            second = await enqueue_one(
+                backend, make_record(clock.now(), queue="mail", run_at=clock.later(60))
+            )
 
             async def by_id(record: TaskRecord) -> TaskRecord | None:
                 return await backend.claim_task(
@@ -219,11 +226,15 @@ class LimitSuite(ContractHooks):
             )
             assert running is not None
             await _end(backend, clock, running, "complete")
-            expect(await by_id(second) is not None, "concurrency limit", "claim_task after the slot came back")
+            expect(
+                await by_id(second) is not None, "concurrency limit", "claim_task after the slot came back"
+            )
             await backend.set_limit("api", QueueLimit(rate=1, per=10.0))
             tasks = [await enqueue_one(backend, make_record(clock.now(), queue="api")) for _ in range(2)]
             expect(await by_id(tasks[0]) is not None, "rate limit", "claim_task with a token held it back")
-            expect_equal(await _ids(backend, clock), [], "rate limit", "a claim after claim_task took the token")
+            expect_equal(
+                await _ids(backend, clock), [], "rate limit", "a claim after claim_task took the token"
+            )
             clock.advance(10)
             expect_equal(await _ids(backend, clock), [tasks[1].id], "rate limit", "a claim once a token came")
 
@@ -242,4 +253,6 @@ class LimitSuite(ContractHooks):
             clock.advance(2)
             expect_equal(len(await _claim(backend, clock)), 2, "rate limit", "starts 2 s later at 4 per 4 s")
             await backend.set_limit("api", None)
-            expect_equal(len(await _claim(backend, clock)), 4, "set_limit", "starts once the limit is removed")
+            expect_equal(
+                len(await _claim(backend, clock)), 4, "set_limit", "starts once the limit is removed"
+            )
