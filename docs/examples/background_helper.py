@@ -14,7 +14,10 @@ async def background_process(value: int) -> None:
 
 @post("/trigger")
 async def trigger() -> Response[dict[str, str]]:
-    return Response({"status": "queued"}, background=QueuedBackgroundTask(background_process, 42))
+    return Response(
+        {"status": "queued"},
+        background=QueuedBackgroundTask(background_process, 42)
+    )
 
 
 # QueuePlugin opens the QueueService that the helper finds

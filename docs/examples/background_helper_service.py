@@ -16,7 +16,8 @@ async def background_process(value: int) -> None:
 @post("/trigger")
 async def trigger(queue_service: NamedDependency[QueueService]) -> Response[dict[str, str]]:
     return Response(
-        {"status": "queued"}, background=QueuedBackgroundTask(background_process, 42, service=queue_service)
+        {"status": "queued"},
+        background=QueuedBackgroundTask(background_process, 42, service=queue_service)
     )
 
 

@@ -15,7 +15,10 @@ async def background_process(value: int) -> None:
 
 @post("/trigger")
 async def trigger() -> Response[dict[str, str]]:
-    return Response({"status": "queued"}, background=BackgroundTask(background_process.enqueue, 42))
+    return Response(
+        {"status": "queued"},
+        background=BackgroundTask(background_process.enqueue, 42)
+    )
 
 
 app = Litestar([trigger], plugins=[QueuePlugin()])

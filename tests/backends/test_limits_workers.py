@@ -101,7 +101,9 @@ def _service(url: str) -> QueueService:
     return QueueService(QueueConfig(queue_backend=url, registry=limits_app.registry))
 
 
-async def _enqueue(service: QueueService, queue: str, tag: str, n: int, seconds: float, **options: Any) -> None:
+async def _enqueue(
+    service: QueueService, queue: str, tag: str, n: int, seconds: float, **options: Any
+) -> None:
     task = limits_app.work.using(queue=queue, **options)
     for start in range(0, n, 500):
         await service.enqueue_many(TaskCall(task, (tag, seconds)) for _ in range(min(500, n - start)))

@@ -443,11 +443,14 @@ class CountsFinishedAsRunning(MemoryQueueBackend):
 
 
 class HeldBackLosesItsPlace(MemoryQueueBackend):
-    """A record a key cap held back goes back to the end of its queue (a fresh sequence number)."""
+    """A record a key cap held back goes back to the end of its queue, behind every other record.
+
+    As a backend that pops held-back records and pushes them again at the tail of a list would.
+    """
 
     def _put_back(self, queue: str, entry: tuple[int, int, UUID]) -> None:
         self._seq[entry[2]] = seq = next(self._counter)
-        heapq.heappush(self._ready[queue], (entry[0], seq, entry[2]))
+        heapq.heappush(self._ready[queue], (2**62, seq, entry[2]))
 
 
 class NeverRefillsTheBucket(MemoryQueueBackend):

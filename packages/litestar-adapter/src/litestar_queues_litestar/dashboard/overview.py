@@ -1,4 +1,4 @@
-"""What the queues page shows, read through the service: counts, pause state, limits, lag, throughput, workers."""
+"""What the queues page shows, read through the service: counts, pause, limits, lag, throughput, workers."""
 
 from __future__ import annotations
 
