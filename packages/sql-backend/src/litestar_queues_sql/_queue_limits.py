@@ -65,11 +65,13 @@ if TYPE_CHECKING:
     from litestar_queues_sql.schema import QueueTables
 
 __all__ = (
+    "candidates_statement",
     "claim_limited",
     "claim_one_limited",
     "limit_params",
     "read_limits",
     "remove_statement",
+    "running_statement",
     "set_statement",
 )
 
@@ -176,7 +178,8 @@ async def read_limits(
 
 
 @functools.cache
-def _running_statement(tasks: Table) -> Any:
+def running_statement(tasks: Table) -> Any:
+    """Running records per ``(queue, limit_key)`` of the queues ``p_queues`` (the ``tasks_running`` index)."""
     c = tasks.c
     return (
         select(c.queue, c.limit_key, func.count())
@@ -191,7 +194,7 @@ async def _gate(
     """The limits' rule of one claim: the stored limits and buckets, and what runs now."""
     running: dict[str, int] = {}
     keyed: dict[tuple[str, str], int] = {}
-    rows = (await conn.execute(_running_statement(tasks), {"p_queues": sorted(stored)})).all()
+    rows = (await conn.execute(running_statement(tasks), {"p_queues": sorted(stored)})).all()
     for queue, limit_key, count in rows:
         name = text_label(queue)
         running[name] = running.get(name, 0) + count
@@ -203,7 +206,7 @@ async def _gate(
 
 
 @functools.cache
-def _candidates_statement(
+def candidates_statement(
     tasks: Table, paused: Table, dialect: str, *, by_queue: bool, closed: bool, closed_keys: bool, after: bool
 ) -> Any:
     """Due records of unpaused queues in claim order, a page of ``p_limit`` (locked, SKIP LOCKED).
@@ -282,7 +285,7 @@ async def _choose(
         if open_queues is not None and not open_queues:
             break
         closed_keys = gate.closed_keys()
-        stmt = _candidates_statement(
+        stmt = candidates_statement(
             tables.tasks,
             tables.paused_queues,
             dialect,
