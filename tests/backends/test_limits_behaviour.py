@@ -142,3 +142,28 @@ async def test_a_slot_freed_by_another_process_wakes_a_waiting_worker(
                 await woken.wait()
             took = time.monotonic() - began
     assert took < 2.0, f"woken {took:.2f} s after the slot was freed"
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+async def test_a_limit_raised_by_another_process_wakes_a_waiting_worker(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    url = str(request.getfixturevalue(f"{kind}_url"))
+    async with _service(url) as operator, _service(url) as waiter:
+        await operator.set_limit("q", QueueLimit(concurrency=1))
+        await waiter.backend.wait_for_work(["q"], 0.2)  # takes the wake-up of the first set_limit
+        woken = anyio.Event()
+
+        async def wait() -> None:
+            await waiter.backend.wait_for_work(["q"], 20.0)
+            woken.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait)
+            await anyio.sleep(0.2)
+            began = time.monotonic()
+            await operator.set_limit("q", QueueLimit(concurrency=5))
+            with anyio.fail_after(5):
+                await woken.wait()
+            took = time.monotonic() - began
+    assert took < 2.0, f"woken {took:.2f} s after the limit was raised"
