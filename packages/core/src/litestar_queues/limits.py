@@ -32,7 +32,7 @@ from litestar_queues.exceptions import QueueLimitError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ("MAX_LIMIT", "MAX_PER", "MIN_PER", "Bucket", "LimitGate", "QueueLimit")
+__all__ = ("MAX_LIMIT", "MAX_PER", "MIN_PER", "Bucket", "LimitGate", "QueueLimit", "describe_period")
 
 MAX_LIMIT = 2**31 - 1
 """The largest ``concurrency``, ``rate`` and ``key_concurrency`` (every backend stores them exactly)."""

@@ -38,12 +38,15 @@ LIMIT_KEYS = (None, "c1", "c1", "c2")
 
 FIRST_LIMITS = (
     None,
+    None,
+    None,
+    QueueLimit(key_concurrency=1),
     QueueLimit(key_concurrency=1),
     QueueLimit(concurrency=2, key_concurrency=1),
     QueueLimit(concurrency=1),
     QueueLimit(rate=2, per=0.5),
 )
-"""The limit a run starts with on the default queue (with a backlog): most runs claim under one."""
+"""The limit a run starts with on the default queue (with a backlog there): often one, mostly a key cap."""
 
 _LIMITS = (
     None,
