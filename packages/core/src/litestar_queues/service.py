@@ -342,9 +342,11 @@ class QueueService:
 
     async def _run_immediately(self, handle: TaskResult[Any]) -> None:
         # attempts run inline one after another (waiting out the backoff) until one is final
+        held_back = False
         while True:
             claimed = await self.attempts.claim_task(handle.id, worker_id="immediate")
             if claimed is None:
+                held_back = True  # unless it is no longer waiting: checked below
                 break
             attempt = await self.attempts.drive(claimed, None)
             outcome = attempt.outcome
@@ -354,7 +356,7 @@ class QueueService:
             assert outcome is not None and outcome.run_at is not None
             await anyio.sleep(max(0.0, (outcome.run_at - self.config.clock.now()).total_seconds()))
         record = (await handle.refresh()).record
-        if record.status in WAITING_STATUSES:
+        if held_back and record.status in WAITING_STATUSES:
             # the queue's limit held it back (docs/limits.md): it waits in its queue for a worker
             logger.info(
                 "task %s (%s) was not run immediately: the limit of queue %s holds it back; a worker runs it",
