@@ -8,12 +8,14 @@ backend must do, in the plainest code. It passes the contract kit
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
 
 from litestar_queues.backends.signals import CancelSignals
+from litestar_queues.limits import LimitGate
 from litestar_queues.models import EnqueueResult, ScheduleState, TaskRecord, WorkerInfo
 from litestar_queues.ports import BackendReach
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
+    from litestar_queues.limits import Bucket, QueueLimit
     from litestar_queues.models import Outcome, RecordQuery
 
 ACTIVE = ("pending", "scheduled", "running")
@@ -45,6 +48,8 @@ class ListQueueBackend:
         self._finished = anyio.Event()  # broadcast: replaced by a fresh event when set
         self._cancels = CancelSignals()  # running records' cancels, per worker
         self._paused: set[str] = set()
+        self._limits: dict[str, QueueLimit] = {}  # queue: its limit
+        self._buckets: dict[str, Bucket] = {}  # rate-limited queue: its token bucket
         self._turns: dict[str, tuple[str, datetime]] = {}  # duty: (holder, end of its turn)
         self._schedules: dict[str, ScheduleState] = {}  # schedule name: its state
         self._workers: dict[str, WorkerInfo] = {}  # worker id: its latest presence
@@ -76,7 +81,7 @@ class ListQueueBackend:
         now: datetime,
         lease_until: datetime,
     ) -> list[TaskRecord]:
-        """Claim due records: highest priority first, then enqueue order."""
+        """Claim due records: highest priority first, then enqueue order, within the queues' limits."""
         due = [
             record
             for record in (self._records[task_id] for task_id in self._order)
@@ -85,15 +90,27 @@ class ListQueueBackend:
             and record.queue not in self._paused
         ]
         due.sort(key=lambda record: -record.priority)  # a stable sort keeps enqueue order
-        return [self._start(record, worker_id, now, lease_until) for record in due[: max(limit, 0)]]
+        gate = self._gate(now)
+        claimed = []
+        for record in due:
+            if len(claimed) >= limit:
+                break
+            if gate.admit(record.queue, record.limit_key):  # else held back: it keeps its place
+                claimed.append(self._start(record, worker_id, now, lease_until))
+        self._buckets.update(gate.buckets())  # the tokens taken, in the same step
+        return claimed
 
     async def claim_task(
         self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
     ) -> TaskRecord | None:
-        """Claim one pending or scheduled record by id, due or not."""
+        """Claim one pending or scheduled record by id, due or not, within its queue's limit."""
         record = self._records.get(task_id)
         if record is None or record.status not in ("pending", "scheduled"):
             return None
+        gate = self._gate(now)
+        if not gate.admit(record.queue, record.limit_key):
+            return None  # its queue's limit holds it back
+        self._buckets.update(gate.buckets())
         return self._start(record, worker_id, now, lease_until)
 
     async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
@@ -201,6 +218,20 @@ class ListQueueBackend:
     async def paused_queues(self) -> set[str]:
         """The queues paused now."""
         return set(self._paused)
+
+    async def set_limit(self, queue: str, limit: QueueLimit | None) -> None:
+        """Store, replace or remove a queue's limit; its token bucket lives as long as its rate."""
+        if limit is None:
+            self._limits.pop(queue, None)
+        else:
+            self._limits[queue] = limit
+        if limit is None or limit.rate is None:
+            self._buckets.pop(queue, None)
+        self._wake_workers()
+
+    async def limits(self) -> dict[str, QueueLimit]:
+        """The stored limits, by queue."""
+        return dict(self._limits)
 
     async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
         """Give ``holder`` the duty until ``until`` unless another holder's turn is still live."""
@@ -365,9 +396,20 @@ class ListQueueBackend:
         )
         if status in TERMINAL:
             self._wake_finish_waiters()
-        else:
-            self._wake_workers()
+        if status not in TERMINAL or record.queue in self._limits:
+            self._wake_workers()  # new work, or a slot of a limited queue came free
         return updated
+
+    def _gate(self, now: datetime) -> LimitGate:
+        """The limits' rule for one claim at ``now``: what runs, and the stored buckets."""
+        running = [r for r in self._records.values() if r.status == "running"]
+        return LimitGate(
+            self._limits,
+            now,
+            running=Counter(r.queue for r in running),
+            key_running=Counter((r.queue, r.limit_key) for r in running if r.limit_key is not None),
+            buckets=self._buckets,
+        )
 
     def _wake_workers(self) -> None:
         self._work.set()

@@ -14,12 +14,14 @@ import anyio
 import msgspec
 
 from litestar_queues import MemoryQueueBackend
+from litestar_queues.limits import Bucket, LimitGate
 from litestar_queues.models import EnqueueResult, ScheduleState
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from uuid import UUID
 
+    from litestar_queues.limits import QueueLimit
     from litestar_queues.models import Outcome, RecordQuery, TaskRecord, WorkerInfo
 
 
@@ -405,3 +407,56 @@ class KeepsStaleFinishEntries(MemoryQueueBackend):
                 per_queue = counts.setdefault(queue, {})
                 per_queue[status] = per_queue.get(status, 0) + 1
         return counts
+
+
+class IgnoresTheCap(MemoryQueueBackend):
+    """claim and claim_task ignore the limits (they are stored and listed, but not applied)."""
+
+    def _gate(self, limits: dict[str, QueueLimit], now: datetime) -> LimitGate:
+        return super()._gate({}, now)
+
+    async def claim(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[TaskRecord]:
+        limits, self._limits = self._limits, {}
+        try:
+            return await super().claim(
+                queues=queues, worker_id=worker_id, limit=limit, now=now, lease_until=lease_until
+            )
+        finally:
+            self._limits = limits
+
+
+class CountsFinishedAsRunning(MemoryQueueBackend):
+    """A record that completes, fails or is cancelled keeps its slot: the running count only grows."""
+
+    def _stopped_running(self, record: TaskRecord) -> None:
+        current = self._records[record.id]
+        if current.status in ("pending", "scheduled"):  # released, retried or reclaimed: counted out
+            super()._stopped_running(record)
+
+
+class HeldBackLosesItsPlace(MemoryQueueBackend):
+    """A record a key cap held back goes back to the end of its queue, behind every other record.
+
+    As a backend that pops held-back records and pushes them again at the tail of a list would.
+    """
+
+    def _put_back(self, queue: str, entry: tuple[int, int, UUID]) -> None:
+        self._seq[entry[2]] = seq = next(self._counter)
+        heapq.heappush(self._ready[queue], (2**62, seq, entry[2]))
+
+
+class NeverRefillsTheBucket(MemoryQueueBackend):
+    """The token bucket starts full but never refills: the rate counts its tokens from the far future."""
+
+    def _gate(self, limits: dict[str, QueueLimit], now: datetime) -> LimitGate:
+        never = datetime.max.replace(tzinfo=now.tzinfo)
+        frozen = {queue: Bucket(bucket.tokens, never) for queue, bucket in self._buckets.items()}
+        return LimitGate(limits, now, running=self._running, key_running=self._key_running, buckets=frozen)

@@ -11,13 +11,16 @@ from tests._docs import assert_blocks_come_from, run_example
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
 FILES = sorted([*EXAMPLES.glob("core_*.py"), *EXAMPLES.glob("events_*.py")])
-PAGES = ["tasks.md", "enqueueing.md", "workers.md", "ports.md", "events.md", "operations.md"]
+PAGES = ["tasks.md", "enqueueing.md", "workers.md", "ports.md", "events.md", "operations.md", "limits.md"]
 
 EXPECTED_OUTPUT = {
     "core_tasks.py": "payments.charge  failed",
     "core_enqueueing.py": "'slow-reports'",
     "core_workers.py": "completed sent to last@example.com",
     "core_ports.py": "'hello later' ran at 2030-01-01 00:01:00+00:00",
+    "core_limits.py": (
+        "emails sent at once, at most: 5\nemails: concurrency 10, 600 per 1m\nimports: 1 per limit key"
+    ),
     "core_operations.py": (
         "pruned: {}\npurged: 1 {'reports': {'completed': 2}}\nlive: reporter ('reports',) running 0/10\n"
         "after a clean stop: []\nfinished in the last hour: {'reports': {'completed': 2}}"

@@ -18,7 +18,15 @@ from litestar.di import NamedDependency  # noqa: TC002 - Litestar reads handler 
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, JSONBody  # noqa: TC002
 
-from litestar_queues import QueueConfig, QueueService, Schedule, TaskRegistry, WorkerConfig, task
+from litestar_queues import (
+    QueueConfig,
+    QueueLimit,
+    QueueService,
+    Schedule,
+    TaskRegistry,
+    WorkerConfig,
+    task,
+)
 from litestar_queues.events import QueueEventConfig, publish_task_progress
 from litestar_queues_litestar import QueuePlugin
 from litestar_queues_litestar.dashboard import DashboardConfig
@@ -80,6 +88,11 @@ def build_app(queue_url: str) -> Litestar:
         registry=registry,
         worker=WorkerConfig(in_app=True, concurrency=4, poll_interval=0.2, heartbeat_interval=1.0),
         event_config=QueueEventConfig(enabled=True, channels_backend=channels),
+        # the queues page shows each queue's limit (the in-app worker writes them at start)
+        limits={
+            "mail": QueueLimit(concurrency=5, rate=60, per=60.0),
+            "billing": QueueLimit(key_concurrency=1),
+        },
         schedules=[
             Schedule(
                 name="hourly-digest",

@@ -176,3 +176,16 @@ def test_every_page_and_fragment_renders(client: TestClient[Any]) -> None:
         response = client.get(path)
         assert response.status_code == 200, (path, response.text[:500])
     assert client.get("/queues/static/other.js").status_code == 404
+
+
+def test_the_queues_page_shows_each_queue_s_limit(client: TestClient[Any]) -> None:
+    from litestar_queues import QueueLimit
+
+    service = _service(client)
+    _call(client, service.set_limit, "mail", QueueLimit(concurrency=5, rate=60, per=60.0))
+    _call(client, service.set_limit, "imports", QueueLimit(key_concurrency=1))
+    page = client.get("/queues/").text
+    assert '<td class="queue-limit">concurrency 5, 60 per 1m</td>' in page
+    assert '<td class="queue-limit">1 per limit key</td>' in page  # a queue without tasks is listed
+    _call(client, service.set_limit, "mail", None)
+    assert "concurrency 5" not in client.get("/queues/").text

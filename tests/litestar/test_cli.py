@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from litestar.cli.main import litestar_group
 
-from litestar_queues import QueueConfig, QueueService, WorkerInfo
+from litestar_queues import QueueConfig, QueueLimit, QueueService, WorkerInfo
 from tests.core.test_cli_workers import serve_in_a_thread
 from tests.litestar._cli_tasks import boom, record
 
@@ -261,3 +261,27 @@ def test_unreachable_backend_is_an_error_not_a_traceback(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)  # a ClickException, reported as a message
     assert "127.0.0.1:1" in result.output
+
+
+def test_limit_sets_lists_and_clears_and_bad_input_stores_nothing(cli: Cli, shared_queue_url: str) -> None:
+    assert cli("limits").output.startswith("no limits")
+    assert cli("limit", "default", "--concurrency", "2", "--rate", "120/1m").output.splitlines()[0] == (
+        "queue default: limit set to concurrency 2, 120 per 1m"
+    )
+    assert json.loads(cli("limits", "--json").output) == {
+        "default": {"concurrency": 2, "rate": 120, "per": 60.0, "key_concurrency": None}
+    }
+    assert cli("status").output.splitlines()[-2:] == ["limits:", "  default  concurrency 2, 120 per 1m"]
+    for options, message in (
+        ((), "give --concurrency N, --rate N/PERIOD or --key-concurrency N"),
+        (("--rate", "fast"), "--rate takes N/PERIOD"),
+        (("--concurrency", "0"), "--concurrency must be a whole number from 1 to"),
+        (("--clear", "--key-concurrency", "1"), "--clear removes the queue's limit"),
+    ):
+        refused = cli("limit", "default", *options, ok=False)
+        assert refused.exit_code == 2, refused.output
+        assert message in refused.output
+    stored = run(shared_queue_url, lambda s: s.limits())
+    assert stored == {"default": QueueLimit(concurrency=2, rate=120, per=60)}
+    assert cli("limit", "default", "--clear").output.splitlines() == ["queue default: limit removed"]
+    assert run(shared_queue_url, lambda s: s.limits()) == {}

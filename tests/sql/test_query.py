@@ -540,7 +540,8 @@ async def test_a_table_from_before_the_history_column_is_upgraded_on_open(db_url
             await conn.execute(text(f"CREATE TABLE {prefix}tasks ({_OLD_COLUMNS[dialect]})"))
             for ddl in _OLD_INDEXES:
                 await conn.execute(text(ddl.format(p=prefix)))
-            old_columns = [c for c in plain.tables.tasks.c if c.name not in ("seq", "history")]
+            added = ("seq", "history", "limit_key")  # columns the old release did not have
+            old_columns = [c for c in plain.tables.tasks.c if c.name not in added]
             for record in old:
                 values = {c.name: getattr(record, c.name) for c in old_columns}
                 for name in ("args", "kwargs", "metadata", "result"):
@@ -560,8 +561,8 @@ async def test_a_table_from_before_the_history_column_is_upgraded_on_open(db_url
                     {ix["name"] for ix in inspect(c).get_indexes(f"{prefix}tasks")},
                 )
             )
-        assert "history" in columns
-        assert {f"{prefix}tasks_finished", f"{prefix}tasks_finished_key"} <= indexes
+        assert {"history", "limit_key"} <= columns
+        assert {f"{prefix}tasks_finished", f"{prefix}tasks_finished_key", f"{prefix}tasks_running"} <= indexes
         for record in old:
             assert await backend.get(record.id) == record  # history [] on the old rows
         assert [r.id for r in await backend.query(RecordQuery())] == [old[1].id, old[0].id]

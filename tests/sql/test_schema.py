@@ -10,7 +10,7 @@ from sqlalchemy import MetaData, inspect, text
 
 from litestar_queues_sql import SQLQueueBackend, create_schema, metadata, queue_tables
 from litestar_queues_sql.__main__ import main as cli_main
-from litestar_queues_sql._explain import explain_claim
+from litestar_queues_sql._explain import explain_claim, explain_limited_claim
 
 from .conftest import record
 
@@ -25,6 +25,7 @@ def test_default_metadata_and_custom_namespaces() -> None:
         "lq_duties",
         "lq_schedules",
         "lq_workers",
+        "lq_limits",
     }
     app = MetaData()
     jobs = queue_tables(app, table_prefix="jobs_", schema="work")
@@ -35,6 +36,7 @@ def test_default_metadata_and_custom_namespaces() -> None:
         "work.jobs_duties",
         "work.jobs_schedules",
         "work.jobs_workers",
+        "work.jobs_limits",
     }
     assert jobs.all == (
         jobs.tasks,
@@ -43,8 +45,10 @@ def test_default_metadata_and_custom_namespaces() -> None:
         jobs.duties,
         jobs.schedules,
         jobs.workers,
+        jobs.limits,
     )
     assert {i.name for i in jobs.tasks.indexes} >= {
+        "jobs_tasks_running",
         "jobs_tasks_ready",
         "jobs_tasks_active_key",
         "jobs_tasks_finished_at",
@@ -129,5 +133,38 @@ async def test_claim_is_an_index_scan_on_a_large_table(postgres_url: str, queues
         assert (
             "NOT (hashed SubPlan 1)" in plan and f"Seq Scan on {backend.tables.paused_queues.name} " in plan
         ), plan
+    finally:
+        await backend.close()
+
+
+async def test_a_claim_under_limits_reads_the_running_and_ready_indexes(postgres_url: str) -> None:
+    backend = SQLQueueBackend(postgres_url)
+    await backend.open()
+    try:
+        tasks = backend.tables.tasks.name
+        async with backend.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    f"INSERT INTO {tasks} (id, task_name, queue, priority, status, limit_key, args, kwargs,"
+                    " metadata, attempts, max_retries, runs, reclaims, max_reclaims, created_at, run_at)"
+                    " SELECT gen_random_uuid(), 't', 'q' || (n % 4), 0,"
+                    " CASE WHEN n % 50 = 0 THEN 'pending' WHEN n % 999 = 0 THEN 'running'"
+                    " ELSE 'completed' END,"
+                    " 'k' || (n % 20), '[]', '{}', '{}', 0, 0, 0, 0, 3, now(), now()"
+                    " FROM generate_series(1, 20000) AS n"
+                )
+            )
+            await conn.execute(text(f"ANALYZE {tasks}"))
+        async with backend.engine.connect() as conn:
+            plans = await explain_limited_claim(
+                conn, backend.tables, queues=["q1"], closed_keys=[("q1", "k1")]
+            )
+        running, candidates = "\n".join(plans["running"]), "\n".join(plans["candidates"])
+        # the count reads the running rows only (an index or bitmap scan, whichever is cheaper)
+        assert f"Scan using {tasks}_running " in running or f"Scan on {tasks}_running " in running, running
+        assert f"Index Scan using {tasks}_ready_queue " in candidates, candidates
+        assert "Sort" not in candidates, candidates
+        for plan in (running, candidates):
+            assert f"Seq Scan on {tasks} " not in plan, plan
     finally:
         await backend.close()

@@ -23,6 +23,7 @@ from litestar_queues.exceptions import (
     PayloadTooLargeError,
     QueueConfigurationError,
     QueueError,
+    QueueLimitError,
     ScheduleError,
     ScheduleNotFoundError,
     SerializationError,
@@ -32,6 +33,7 @@ from litestar_queues.exceptions import (
     UnknownTaskError,
     non_retryable,
 )
+from litestar_queues.limits import QueueLimit
 from litestar_queues.models import (
     AttemptRecord,
     Outcome,
@@ -80,6 +82,8 @@ __all__ = (
     "QueueConfig",
     "QueueConfigurationError",
     "QueueError",
+    "QueueLimit",
+    "QueueLimitError",
     "QueueObserver",
     "QueuePlugin",
     "QueueService",

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from litestar_queues._admin_limits import limit_summary
 from litestar_queues.exceptions import QueueConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from datetime import datetime
 
+    from litestar_queues.limits import QueueLimit
     from litestar_queues.models import TaskRecord, WorkerInfo
     from litestar_queues.schedules.operations import ScheduleInfo
     from litestar_queues.service import QueueService
@@ -92,11 +94,13 @@ def status_lines(
     counts: Mapping[str, Mapping[str, int]],
     paused: Iterable[str] = (),
     finished: Mapping[str, Mapping[str, int]] | None = None,
+    limits: Mapping[str, QueueLimit] | None = None,
 ) -> list[str]:
     """The ``status`` table: one line per queue and status, or ``no tasks``; paused queues named.
 
     With ``finished`` (:meth:`QueueService.finished_counts <litestar_queues.QueueService.finished_counts>`
     over the last hour), a second table gives each queue's completed and failed tasks of that hour.
+    With ``limits``, each queue's limit is named last.
     """
     paused = sorted(paused)
     lines = ["no tasks"]
@@ -113,6 +117,8 @@ def status_lines(
         hour = {queue: finished.get(queue, {}) for queue in sorted({*counts, *finished})}
         rows = [(q, str(per.get("completed", 0)), str(per.get("failed", 0))) for q, per in hour.items()]
         lines += ["", "finished in the last hour:", *_table(("queue", "completed", "failed"), rows)]
+    if limits:
+        lines += ["", *limit_summary(limits)]
     return lines
 
 
@@ -121,7 +127,7 @@ async def status_output(service: QueueService, *, as_json: bool) -> list[str]:
     stats = await service.stats()
     if as_json:
         return [json.dumps(stats.queues, sort_keys=True)]
-    return status_lines(stats.queues, stats.paused, await service.finished_counts())
+    return status_lines(stats.queues, stats.paused, await service.finished_counts(), stats.limits)
 
 
 def _age(seconds: float) -> str:
@@ -209,6 +215,7 @@ async def show_lines(service: QueueService, task_id: str, *, as_json: bool) -> l
         ("status", record.status),
         ("priority", record.priority),
         ("key", record.key),
+        ("limit key", record.limit_key),
         ("attempts", f"{record.attempts} of {record.max_retries + 1}"),
         ("runs", record.runs),
         ("reclaims", record.reclaims),

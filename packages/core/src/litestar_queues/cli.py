@@ -1,7 +1,7 @@
 """The ``litestar-queues`` console script, for deployments without Litestar.
 
 Commands: ``worker``, ``status``, ``workers``, ``list``, ``show``, ``retry``, ``cancel``, ``purge``,
-``prune``, ``pause``, ``resume``, ``schedules`` (the same as ``litestar queues``),
+``prune``, ``pause``, ``resume``, ``limits``, ``limit``, ``schedules`` (the same as ``litestar queues``),
 ``dashboard`` (the web dashboard, with the ``dashboard`` extra) and ``run-task`` (the
 remote-execution protocol). ``-v`` / ``-q`` before the command make the logs
 more or less detailed.
@@ -39,6 +39,7 @@ from litestar_queues._admin import (
     status_output,
     workers_lines,
 )
+from litestar_queues._admin_limits import limit_from_options, limit_lines, limits_lines
 from litestar_queues.config import QueueConfig
 from litestar_queues.exceptions import (
     BackendUnavailableError,
@@ -303,6 +304,29 @@ def _add_admin(commands: Any) -> None:
         command = commands.add_parser(name, help=text)
         command.add_argument("target", help=target_help)
         command.add_argument("queue")
+    limits = commands.add_parser(
+        "limits", help="list the queues' global limits: concurrency, rate, key concurrency"
+    )
+    limits.add_argument("target", help=target_help)
+    limits.add_argument("--json", action="store_true", help="print JSON: {queue: limit}")
+    limit = commands.add_parser(
+        "limit",
+        help="set or remove a queue's global limit, for every worker",
+        description="Stores the limit in the queue backend: every worker's next claim applies it. "
+        "A worker that starts with QueueConfig.limits naming the queue writes its configured limit again.",
+    )
+    limit.add_argument("target", help=target_help)
+    limit.add_argument("queue")
+    limit.add_argument(
+        "--concurrency", type=int, default=None, help="at most N tasks of the queue run at once"
+    )
+    limit.add_argument(
+        "--rate", default=None, help="at most N starts per period: 60/1m, 10/s, 5/10s, 1000/1h"
+    )
+    limit.add_argument(
+        "--key-concurrency", type=int, default=None, help="at most N tasks per limit_key run at once"
+    )
+    limit.add_argument("--clear", action="store_true", help="remove the queue's limit")
     schedules = commands.add_parser(
         "schedules", help="list the schedules (state, last and next fire), or pause, resume or delete one"
     )
@@ -344,6 +368,19 @@ async def _run_admin(args: argparse.Namespace) -> list[str]:
     if args.command == "workers":
         workers: list[str] = await _admin(args, lambda s: workers_lines(s, as_json=args.json))
         return workers
+    if args.command == "limits":
+        listed: list[str] = await _admin(args, lambda s: limits_lines(s, as_json=args.json))
+        return listed
+    if args.command == "limit":
+        # read before anything is opened: bad options store nothing
+        limit = limit_from_options(
+            concurrency=args.concurrency,
+            rate=args.rate,
+            key_concurrency=args.key_concurrency,
+            clear=args.clear,
+        )
+        changed: list[str] = await _admin(args, lambda s: limit_lines(s, args.queue, limit))
+        return changed
     filters = _filters(args)
     if args.command == "list":
         lines: list[str] = await _admin(args, lambda s: list_lines(s, filters, as_json=args.json))
@@ -446,7 +483,8 @@ def _add_run_task(commands: Any) -> None:
         "run-task",
         help="run one stored task here and write its outcome (the remote-execution protocol)",
         description="Exit status: 0 completed, 10 failed, 11 scheduled for retry, 12 lease lost, "
-        "13 record not found or not claimable, 64 usage or configuration error.",
+        "13 record not found or not claimable (or held back by its queue's limit), 64 usage or "
+        "configuration error.",
     )
     run_task.add_argument("task_id", help="id of the task record")
     run_task.add_argument("--app", required=True, help="MODULE:ATTR of a QueueConfig or QueueService")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from litestar_queues._conformance import require_members
+from litestar_queues._limit_ops import check_limits
 from litestar_queues._loading import unknown_execution_backend
 from litestar_queues.exceptions import QueueConfigurationError, ScheduleError
 from litestar_queues.observability.observer import QueueObserver
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from litestar_queues.events.config import QueueEventConfig
+    from litestar_queues.limits import QueueLimit
     from litestar_queues.ports import Clock, ExecutionBackend, QueueBackend
 
 __all__ = ("QueueConfig", "WorkerConfig")
@@ -150,6 +152,11 @@ class QueueConfig:
         observers: Told what happens to tasks (:class:`~litestar_queues.QueueObserver`):
             Prometheus metrics, OpenTelemetry traces, your own hooks (``docs/observability.md``).
             None by default, and then the core makes no call at all.
+        limits: Global limits per queue (:class:`~litestar_queues.QueueLimit`), enforced by the
+            queue backend across every worker: ``{"emails": QueueLimit(concurrency=5)}``. Each
+            worker writes them to the store when it starts; the store holds the effective
+            limits (a change made at run time stays until a worker starts with a configuration
+            that says otherwise; a queue left out keeps what is stored). See ``docs/limits.md``.
     """
 
     queue_backend: QueueBackend | str = "memory://"
@@ -166,6 +173,7 @@ class QueueConfig:
     retention: Retention = field(default_factory=Retention)
     schedules: Sequence[Schedule] = ()
     observers: Sequence[QueueObserver] = ()
+    limits: Mapping[str, QueueLimit] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.queue_backend, str) and not hasattr(self.queue_backend, "claim"):
@@ -206,6 +214,7 @@ class QueueConfig:
         self.observers = tuple(self.observers)
         for observer in self.observers:
             require_members(observer, QueueObserver, "an observer")
+        self.limits = check_limits(self.limits)
 
     def _check_schedules(self) -> None:
         if not isinstance(self.schedules, list | tuple) or not all(

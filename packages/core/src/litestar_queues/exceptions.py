@@ -21,6 +21,7 @@ __all__ = (
     "PayloadTooLargeError",
     "QueueConfigurationError",
     "QueueError",
+    "QueueLimitError",
     "ScheduleError",
     "ScheduleNotFoundError",
     "SerializationError",
@@ -38,6 +39,10 @@ class QueueError(Exception):
 
 class QueueConfigurationError(QueueError, ValueError):
     """A configuration value is invalid, or a backend named by URL is not installed."""
+
+
+class QueueLimitError(QueueConfigurationError):
+    """A queue's limit (:class:`~litestar_queues.QueueLimit`) is invalid; the message names the fix."""
 
 
 class ScheduleError(QueueConfigurationError):

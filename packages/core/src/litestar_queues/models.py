@@ -97,6 +97,9 @@ class TaskRecord(msgspec.Struct, kw_only=True):
         args: Positional arguments, as JSON values.
         kwargs: Keyword arguments, as JSON values.
         key: Dedup key: at most one active record holds a key at a time.
+        limit_key: Partition key of the queue's limit (``customer:42``): with the queue's
+            ``key_concurrency`` (:class:`~litestar_queues.QueueLimit`), at most that many records
+            with the same limit key run at once in the queue.
         status: Current status.
         attempts: Attempts counted against ``max_retries`` (incremented by each claim; an
             attempt whose lease expired or that was released is not counted).
@@ -131,6 +134,7 @@ class TaskRecord(msgspec.Struct, kw_only=True):
     args: list[Any] = msgspec.field(default_factory=list)
     kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
     key: str | None = None
+    limit_key: str | None = None
     status: TaskStatus = "pending"
     attempts: int = 0
     max_retries: int = 0

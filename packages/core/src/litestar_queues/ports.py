@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from litestar_queues.config import QueueConfig
     from litestar_queues.events.envelope import QueueEvent
+    from litestar_queues.limits import QueueLimit
     from litestar_queues.models import (
         EnqueueResult,
         Outcome,
@@ -79,6 +80,15 @@ class QueueBackend(Protocol):
       with a fresh ``lease_id``, ``lease_expires_at=lease_until``, ``worker_id``,
       ``started_at=now``, ``attempts + 1`` and ``runs + 1``. A record is never handed to two
       claimers while its lease is live.
+    * **limits** (see :meth:`set_limit`): ``claim`` and ``claim_task`` hold back a record of a
+      queue with a :class:`~litestar_queues.QueueLimit` when starting it would make the queue's
+      running records more than ``concurrency``, those with its ``limit_key`` more than
+      ``key_concurrency``, or when the queue's token bucket holds less than one token at ``now``
+      (the records started earlier in the same call counted). A held-back record stays where
+      it is (due, in its priority and enqueue order place); the claim goes on with the next
+      one. Each record started from a rate-limited queue takes a token; the bucket (tokens, and
+      the time they were counted) is stored in the same atomic step, as
+      :meth:`QueueLimit.tokens <litestar_queues.QueueLimit.tokens>` counts it.
     * **extend_leases**: moves ``lease_expires_at`` of held records to ``until``; returns the ids
       whose lease is no longer held (expired and reclaimed, cancelled, or finished).
     * **finish**: applies :class:`~litestar_queues.models.Outcome` values, each only when the
@@ -95,6 +105,8 @@ class QueueBackend(Protocol):
       record frees its dedup key.
     * **set_paused** / **paused_queues**: a paused queue keeps its records and takes enqueues,
       but ``claim`` hands out none of them until it is resumed.
+    * **set_limit** / **limits**: a queue's limit is stored, replaced or removed, and applies
+      to every claim that starts after the call returned.
     * **take_turn**: at most one holder holds a duty at a time, until its turn ends.
     * **record_worker** / **live_workers** / **forget_worker**: the latest
       :class:`~litestar_queues.models.WorkerInfo` per ``worker_id``, listed while its
@@ -145,6 +157,9 @@ class QueueBackend(Protocol):
     ) -> Sequence[TaskRecord]:
         """Claim up to ``limit`` due records from ``queues`` (``None``: every queue).
 
+        Records the queues' limits hold back are passed over and keep their place (see
+        :meth:`set_limit`).
+
         Returns:
             The claimed records, already ``running``, in claim order.
         """
@@ -153,10 +168,14 @@ class QueueBackend(Protocol):
     async def claim_task(
         self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
     ) -> TaskRecord | None:
-        """Claim one pending or scheduled record by id, whether or not it is due.
+        """Claim one pending or scheduled record by id, whether or not it is due or its queue paused.
+
+        Its queue's limit applies as in :meth:`claim`: a record the limit holds back is not
+        claimed (and stays where it is).
 
         Returns:
-            The claimed record, or ``None`` when it does not exist or is not pending/scheduled.
+            The claimed record, or ``None`` when it does not exist, is not pending/scheduled, or
+            its queue's limit holds it back.
         """
         ...
 
@@ -241,6 +260,22 @@ class QueueBackend(Protocol):
 
     async def paused_queues(self) -> set[str]:
         """The names of the queues paused now."""
+        ...
+
+    async def set_limit(self, queue: str, limit: QueueLimit | None) -> None:
+        """Store ``limit`` as the limit of ``queue`` (replacing its limit), or remove it (``None``).
+
+        Every claim that starts after this returns applies it. The queue's token bucket is kept
+        while the queue keeps a rate (a full bucket when it had none: its tokens are capped at
+        the new rate by the next claim), and forgotten when the limit or its rate is removed.
+        The queue's waiting workers are woken (a raised or removed limit may let records
+        start). Setting a queue's limit to the limit it has changes nothing else: workers write
+        their configured limits each time they start.
+        """
+        ...
+
+    async def limits(self) -> dict[str, QueueLimit]:
+        """The stored limit of every queue that has one, by queue name."""
         ...
 
     async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,6 +13,7 @@ import anyio
 
 from litestar_queues._active import pop_active, push_active
 from litestar_queues._conformance import require_members
+from litestar_queues._limit_ops import set_limit, stored_limits
 from litestar_queues._loading import backend_from_url, unknown_execution_backend, unknown_execution_profile
 from litestar_queues._operator import finished_counts, live_workers
 from litestar_queues._query import MAX_PAGE, build_query, encode_cursor
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
     from types import TracebackType
 
+    from litestar_queues.limits import QueueLimit
     from litestar_queues.models import WorkerInfo
     from litestar_queues.schedules.definition import Schedule
 
@@ -74,15 +76,17 @@ class TaskPage:
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
-    """Record counts per queue and status, and the paused queues.
+    """Record counts per queue and status, the paused queues and the queues' limits.
 
     Attributes:
         queues: ``{queue: {status: count}}``.
         paused: Names of the queues paused now (workers claim nothing from them).
+        limits: The stored limit of each queue that has one (``docs/limits.md``).
     """
 
     queues: dict[str, dict[str, int]]
     paused: frozenset[str] = frozenset()
+    limits: Mapping[str, QueueLimit] = field(default_factory=dict)
 
     def count(self, status: str, queue: str | None = None) -> int:
         """Records with ``status`` in ``queue`` (``None``: all queues)."""
@@ -232,6 +236,7 @@ class QueueService:
             args=payload["args"],
             kwargs=payload["kwargs"],
             key=opts.key,
+            limit_key=opts.limit_key,
             status="scheduled" if run_at > now else "pending",
             max_retries=opts.retries,
             max_reclaims=self.config.max_reclaims,
@@ -274,6 +279,7 @@ class QueueService:
         task: Task[..., R] | str,
         *args: Any,
         key: str | None = None,
+        limit_key: str | None = None,
         queue: str | None = None,
         priority: int | None = None,
         retries: int | None = None,
@@ -293,6 +299,8 @@ class QueueService:
             task: A :class:`Task` or a registered task name.
             *args: Positional arguments of the task (JSON-serialisable).
             key: Dedup key: while an active record holds it, that record is returned instead.
+            limit_key: Partition key of the queue's limit: with its ``key_concurrency``, at most
+                that many tasks with the same limit key run at once (``docs/limits.md``).
             queue: Queue override.
             priority: Priority override (higher runs first).
             retries: Retries override.
@@ -334,9 +342,11 @@ class QueueService:
 
     async def _run_immediately(self, handle: TaskResult[Any]) -> None:
         # attempts run inline one after another (waiting out the backoff) until one is final
+        held_back = False
         while True:
             claimed = await self.attempts.claim_task(handle.id, worker_id="immediate")
             if claimed is None:
+                held_back = True  # unless it is no longer waiting: checked below
                 break
             attempt = await self.attempts.drive(claimed, None)
             outcome = attempt.outcome
@@ -345,7 +355,15 @@ class QueueService:
                 break
             assert outcome is not None and outcome.run_at is not None
             await anyio.sleep(max(0.0, (outcome.run_at - self.config.clock.now()).total_seconds()))
-        await handle.refresh()
+        record = (await handle.refresh()).record
+        if held_back and record.status in WAITING_STATUSES:
+            # the queue's limit held it back (docs/limits.md): it waits in its queue for a worker
+            logger.info(
+                "task %s (%s) was not run immediately: the limit of queue %s holds it back; a worker runs it",
+                record.id,
+                record.task_name,
+                record.queue,
+            )
 
     # -- reads and changes ----------------------------------------------------------------------
 
@@ -530,8 +548,12 @@ class QueueService:
             cursor = page.next_cursor
 
     async def stats(self) -> QueueStats:
-        """Count records per queue and status, and name the paused queues."""
-        return QueueStats(dict(await self.backend.counts()), frozenset(await self.backend.paused_queues()))
+        """Count records per queue and status; name the paused queues and the queues' limits."""
+        return QueueStats(
+            dict(await self.backend.counts()),
+            frozenset(await self.backend.paused_queues()),
+            await stored_limits(self.backend),
+        )
 
     async def workers(self) -> list[WorkerInfo]:
         """The live workers, by start time: each worker's latest presence that has not expired.
@@ -640,6 +662,21 @@ class QueueService:
     async def paused_queues(self) -> set[str]:
         """The names of the queues paused now."""
         return set(await self.backend.paused_queues())
+
+    async def set_limit(self, queue: str, limit: QueueLimit | None) -> None:
+        """Set the global limit of ``queue`` for every worker (``None`` removes it).
+
+        Stored in the queue backend, so every worker's next claim applies it; it stays until a
+        worker starts with a ``QueueConfig.limits`` entry for the queue that says otherwise.
+
+        Raises:
+            QueueLimitError: ``queue`` is empty or ``limit`` is not a QueueLimit (nothing stored).
+        """
+        await set_limit(self.backend, queue, limit)
+
+    async def limits(self) -> dict[str, QueueLimit]:
+        """The stored limit of every queue that has one, by queue name."""
+        return await stored_limits(self.backend)
 
     # -- schedules ------------------------------------------------------------------------------
 

@@ -51,6 +51,9 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
         execution_profile: Execution profile name.
         metadata: Free JSON metadata stored on the record.
         key: Dedup key.
+        limit_key: Partition key of the queue's limit (``"customer:42"``): with a
+            ``key_concurrency`` in the queue's :class:`~litestar_queues.QueueLimit`, at most that
+            many tasks with the same limit key run at once, across every worker.
     """
 
     queue: str | None = None
@@ -62,6 +65,7 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
     execution_profile: str | None = None
     metadata: Mapping[str, Any] | None = None
     key: str | None = None
+    limit_key: str | None = None
 
     @classmethod
     def from_call(cls, arguments: Mapping[str, Any]) -> EnqueueOptions:
@@ -112,6 +116,10 @@ class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
             raise QueueConfigurationError(f"priority must be an integer, got {priority!r}")
         if self.key is not None and (not isinstance(self.key, str) or not self.key):
             raise QueueConfigurationError("key must be a non-empty string")
+        if self.limit_key is not None and (not isinstance(self.limit_key, str) or not self.limit_key):
+            raise QueueConfigurationError(
+                "limit_key must be a non-empty string (e.g. limit_key='customer:42')"
+            )
         if self.metadata is not None and not isinstance(self.metadata, Mapping):
             raise QueueConfigurationError(
                 f"metadata must be a mapping of JSON values, got {type(self.metadata).__name__}"
@@ -242,6 +250,7 @@ class Task(Generic[P, R]):
         execution_profile: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         key: str | None = None,
+        limit_key: str | None = None,
     ) -> Task[P, R]:
         """Return a copy with other enqueue defaults; the original is unchanged.
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from litestar_queues._limit_ops import write_configured
 from litestar_queues._presence import WorkerPresence
 from litestar_queues._watchdog import LeaseWatchdog
 from litestar_queues.backends.signals import Latch
@@ -260,6 +261,8 @@ class Worker:
         if self._watchdog is not None:
             self._watchdog.start()
         try:
+            # the configured limits are in the store before this worker claims anything
+            await write_configured(self.service.backend, self.service.config.limits)
             await self._presence.beat()
             task_status.started()
             async with anyio.create_task_group() as service_tg:

@@ -1,4 +1,4 @@
-"""``litestar queues``: run workers, list live workers, find, retry, cancel and purge tasks, pause queues...
+"""``litestar queues``: run workers, list workers, find, retry, cancel and purge tasks, pause, limit queues...
 
 ``litestar queues -v ...`` / ``-q ...`` make the logs more or less detailed (the worker logs one
 line per task outcome at INFO by default).
@@ -30,6 +30,7 @@ from litestar_queues._admin import (
     status_output,
     workers_lines,
 )
+from litestar_queues._admin_limits import limit_from_options, limit_lines, limits_lines
 from litestar_queues.cli import log_level, open_when_reachable, process_local_message
 from litestar_queues.exceptions import QueueError
 from litestar_queues_litestar._supervisor import child_command, supervise
@@ -318,6 +319,42 @@ def pause_command(app: Litestar, queue: str) -> None:
 def resume_command(app: Litestar, queue: str) -> None:
     """Resume a paused QUEUE."""
     _echo(_plugin(app), lambda service: pause_lines(service, queue, paused=False))
+
+
+@queues_group.command(name="limits")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {queue: limit}.")
+def limits_command(app: Litestar, as_json: bool) -> None:
+    """List the queues' global limits: concurrency, rate and key concurrency."""
+    _echo(_plugin(app), lambda service: limits_lines(service, as_json=as_json))
+
+
+@queues_group.command(name="limit")
+@click.argument("queue")
+@click.option("--concurrency", type=int, default=None, help="At most N tasks of the queue run at once.")
+@click.option("--rate", default=None, help="At most N starts per period: 60/1m, 10/s, 5/10s, 1000/1h.")
+@click.option("--key-concurrency", type=int, default=None, help="At most N tasks per limit_key run at once.")
+@click.option("--clear", is_flag=True, help="Remove the queue's limit.")
+def limit_command(
+    app: Litestar,
+    queue: str,
+    concurrency: int | None,
+    rate: str | None,
+    key_concurrency: int | None,
+    clear: bool,
+) -> None:
+    """Set or remove QUEUE's global limit, for every worker (stored in the queue backend).
+
+    A worker that starts with QueueConfig.limits naming the queue writes its configured limit again.
+    """
+    try:  # read before anything is opened: bad options store nothing
+        limit = limit_from_options(
+            concurrency=concurrency, rate=rate, key_concurrency=key_concurrency, clear=clear
+        )
+    except QueueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not queue:
+        raise click.UsageError("QUEUE must be a queue name")
+    _echo(_plugin(app), lambda service: limit_lines(service, queue, limit))
 
 
 @queues_group.command(name="schedules")

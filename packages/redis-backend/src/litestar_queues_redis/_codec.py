@@ -8,7 +8,8 @@ from uuid import UUID
 
 import msgspec
 
-from litestar_queues.exceptions import MalformedRecordError
+from litestar_queues.exceptions import MalformedRecordError, QueueLimitError
+from litestar_queues.limits import QueueLimit
 from litestar_queues.models import ALL_STATUSES, AttemptRecord, ScheduleState
 from litestar_queues.serialization import decode_record, encode_record
 from litestar_queues_redis._limits import EPOCH, MAX_US, check_outcome, check_time, encode_failure
@@ -89,7 +90,7 @@ def _opt(value: str | None) -> str:
 
 
 def record_args(record: TaskRecord) -> list[str | bytes]:
-    """The 13 arguments of one record for ``enqueue.lua`` (the record was checked by ``check_record``).
+    """The 14 arguments of one record for ``enqueue.lua`` (the record was checked by ``check_record``).
 
     Raises:
         QueueConfigurationError: ``created_at`` lies outside the range the backend stores exactly.
@@ -114,6 +115,7 @@ def record_args(record: TaskRecord) -> list[str | bytes]:
         encoded,
         listing_position(record.created_at, record.id),
         record.task_name,
+        record.limit_key or "",
     ]
 
 
@@ -230,3 +232,39 @@ def decode_schedule(reply: Sequence[bytes], name: str | None = None) -> Schedule
         last_task_id=UUID(last_task_id.decode()) if last_task_id else None,
         updated_at=_us(updated_at),
     )
+
+
+def encode_limit(limit: QueueLimit) -> str:
+    """A limit as ``limits.lua`` reads it: ``"concurrency rate per key_concurrency"``, ``-`` for none.
+
+    ``per`` is written with ``repr``, which a Lua ``tonumber`` reads back to the same double.
+    """
+    parts = (
+        limit.concurrency,
+        limit.rate,
+        limit.per if limit.rate is not None else None,
+        limit.key_concurrency,
+    )
+    return " ".join("-" if value is None else repr(value) for value in parts)
+
+
+def decode_limit(queue: str, raw: bytes | str) -> QueueLimit:
+    """The limit stored for ``queue`` (see :func:`encode_limit`).
+
+    Raises:
+        QueueLimitError: The stored text is not a valid limit (written behind the backend's back).
+    """
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+    try:
+        concurrency, rate, per, key_concurrency = (None if part == "-" else part for part in text.split(" "))
+        return QueueLimit(
+            concurrency=None if concurrency is None else int(concurrency),
+            rate=None if rate is None else int(rate),
+            per=1.0 if per is None else float(per),
+            key_concurrency=None if key_concurrency is None else int(key_concurrency),
+        )
+    except (ValueError, QueueLimitError) as exc:
+        raise QueueLimitError(
+            f"the stored limit of queue {queue!r} is invalid ({exc}): set it again "
+            "(service.set_limit, or the CLI's limit command)"
+        ) from None

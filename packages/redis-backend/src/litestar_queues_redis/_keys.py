@@ -47,6 +47,19 @@ class Keys:
         return f"{self.tag}:index_version"
 
     @property
+    def limits(self) -> str:
+        """The hash of the queues' limits: queue -> ``"concurrency rate per key_concurrency"``."""
+        return f"{self.tag}:limits"
+
+    def bucket(self, queue: str) -> str:
+        """The hash of a rate-limited queue's token bucket: ``tokens`` and ``at`` (µs)."""
+        return self.queue(queue, "bucket")
+
+    def limit_key_running(self, queue: str, limit_key: str) -> str:
+        """The set of the running records of ``queue`` with ``limit_key`` (mirrors ``lkkey`` in Lua)."""
+        return f"{self.tag}:lk:{len(queue)}:{queue}:{limit_key}"
+
+    @property
     def paused(self) -> str:
         """The set of the paused queues' names (``claim.lua`` skips them)."""
         return f"{self.tag}:paused"

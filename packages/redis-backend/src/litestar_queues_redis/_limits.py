@@ -86,7 +86,7 @@ def _plain(record: TaskRecord) -> bool:
     of ``run_at`` is checked when it is encoded (:func:`check_time`).
     """
     r = record
-    timeout, key, run_at = r.timeout, r.key, r.run_at
+    timeout, key, run_at, limit_key = r.timeout, r.key, r.run_at, r.limit_key
     return (
         type(r.id) is UUID
         and type(r.task_name) is str
@@ -94,6 +94,7 @@ def _plain(record: TaskRecord) -> bool:
         and type(r.queue) is str
         and r.queue != ""
         and (key is None or (type(key) is str and key != ""))
+        and (limit_key is None or (type(limit_key) is str and limit_key != ""))
         and r.status in _NEW_STATUSES
         and type(r.priority) is int
         and -MAX_PRIORITY <= r.priority <= MAX_PRIORITY
@@ -141,6 +142,7 @@ def check_record(record: TaskRecord) -> None:
     _text(record.task_name, "task_name")
     _text(record.queue, "queue")
     _text(record.key, "key", optional=True)
+    _text(record.limit_key, "limit_key", optional=True)
     if record.status not in _NEW_STATUSES:
         raise QueueConfigurationError(
             "a new task record's status must be 'pending' or 'scheduled': enqueue stores new records only"

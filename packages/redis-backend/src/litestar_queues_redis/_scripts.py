@@ -4,8 +4,8 @@ Some share more code, placed between ``common.lua`` and the script (``_PRELUDES`
 ``delete`` share ``lua/select.lua``, so ``delete`` removes exactly what ``query`` lists;
 ``enqueue`` and ``schedule`` share ``lua/store.lua``, so a schedule's fire is stored by the one
 implementation of the enqueue rules; the schedule scripts share ``lua/schedules.lua``; ``claim``
-and ``claim_task`` share ``lua/take.lua`` (each function in ``common.lua`` is created on every
-call of every script, so code only some scripts use is kept out of it).
+and ``claim_task`` share ``lua/take.lua`` and ``lua/limits.lua`` (each function in ``common.lua`` is
+created on every call of every script, so code only some scripts use is kept out of it).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ SCRIPT_NAMES = (
     "finished",
     "forget",
     "get",
+    "limit",
     "pause",
     "query",
     "reclaim",
@@ -45,8 +46,8 @@ SCRIPT_NAMES = (
     "workers",
 )
 _PRELUDES = {
-    "claim": ("take",),
-    "claim_task": ("take",),
+    "claim": ("take", "limits"),
+    "claim_task": ("take", "limits"),
     "query": ("select",),
     "delete": ("select",),
     "enqueue": ("store",),
@@ -90,6 +91,7 @@ class Scripts:
     finished: AsyncScript
     forget: AsyncScript
     get: AsyncScript
+    limit: AsyncScript
     pause: AsyncScript
     query: AsyncScript
     reclaim: AsyncScript

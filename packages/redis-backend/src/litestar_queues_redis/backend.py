@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -16,8 +17,10 @@ from litestar_queues.models import ALL_STATUSES, EnqueueResult, WorkerInfo
 from litestar_queues.ports import BackendReach
 from litestar_queues.serialization import decode_record
 from litestar_queues_redis._codec import (
+    decode_limit,
     decode_reply,
     decode_schedule,
+    encode_limit,
     is_buried,
     listing_position,
     outcome_args,
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 
     import redis.asyncio as aioredis
 
+    from litestar_queues.limits import QueueLimit
     from litestar_queues.models import Outcome, RecordQuery, ScheduleState, TaskRecord
 
 __all__ = ("RedisQueueBackend",)
@@ -104,6 +108,7 @@ class RedisQueueBackend:
         "_owns_clients",
         "_route",
         "_scripts",
+        "_token_due",
         "_ttl_ms",
         "_url",
         "_where",
@@ -149,6 +154,8 @@ class RedisQueueBackend:
         self._blocking: aioredis.Redis | RedisCluster | None = client
         self._scripts: Scripts | None = None
         self._finish_waiter: FinishWaiter | None = None
+        # when a record a claim held back for want of a token may start (time.monotonic)
+        self._token_due: float | None = None
 
     def __repr__(self) -> str:
         return f"<RedisQueueBackend prefix={self._keys.prefix!r}>"
@@ -302,7 +309,10 @@ class RedisQueueBackend:
         now: datetime,
         lease_until: datetime,
     ) -> list[TaskRecord]:
-        """Claim up to ``limit`` due records in one round trip (promoting due delayed ones)."""
+        """Claim up to ``limit`` due records in one round trip (promoting due delayed ones).
+
+        The queues' limits apply in the same script (``lua/claim.lua``, ``lua/limits.lua``).
+        """
         if limit <= 0:
             return []
         names = [] if queues is None else list(queues)
@@ -311,7 +321,21 @@ class RedisQueueBackend:
         leases = [uuid.uuid4().hex for _ in range(limit)]
         times = [to_us(now, "now"), to_us(lease_until, "lease_until")]
         args = [*times, worker_id, str(limit), str(len(names)), *names, *leases]
-        return await self._decode_all(await self._run(self._s.claim, args))
+        replies = list(await self._run(self._s.claim, args))
+        self._note_token_wait(replies)
+        return await self._decode_all(replies)
+
+    def _note_token_wait(self, replies: list[Any]) -> None:
+        """Take the claim's last reply ``{'~', µs}`` (a record held back for want of a token), if any.
+
+        ``wait_for_work`` then ends when the token is due.
+        """
+        last = replies[-1] if replies else None
+        if isinstance(last, list) and len(last) == 2 and _text(last[0]) == "~":
+            replies.pop()
+            self._token_due = time.monotonic() + int(last[1]) / 1_000_000
+        else:
+            self._token_due = None
 
     async def claim_task(
         self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
@@ -325,6 +349,11 @@ class RedisQueueBackend:
             uuid.uuid4().hex,
         ]
         reply = await self._run(self._s.claim_task, args)
+        if isinstance(reply, list):
+            held = [reply]
+            self._note_token_wait(held)  # held back for want of a token: reply {'~', µs}
+            if not held:
+                return None
         return await self._decode(reply) if reply else None
 
     async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
@@ -406,6 +435,30 @@ class RedisQueueBackend:
         assert self._client is not None
         with mapped_errors(self._where):
             return {_text(name) for name in await self._client.smembers(self._keys.paused)}
+
+    async def set_limit(self, queue: str, limit: QueueLimit | None) -> None:
+        """Store, replace or remove the limit of ``queue`` (``lua/limit.lua``), and wake its workers.
+
+        The token bucket stays while the queue keeps a rate. Every claim that starts after this
+        returns applies it.
+
+        Raises:
+            QueueConfigurationError: ``queue`` is not a non-empty string.
+        """
+        if not isinstance(queue, str) or not queue:
+            raise QueueConfigurationError("a limit's queue must be a non-empty string")
+        await self._run(self._s.limit, [queue, "" if limit is None else encode_limit(limit)])
+
+    async def limits(self) -> dict[str, QueueLimit]:
+        """The stored limit of every queue that has one (one ``HGETALL``).
+
+        Raises:
+            QueueLimitError: A stored limit is invalid (written behind the backend's back).
+        """
+        assert self._client is not None
+        with mapped_errors(self._where):
+            raw = await self._client.hgetall(self._keys.limits)
+        return {_text(queue): decode_limit(_text(queue), value) for queue, value in raw.items()}
 
     async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
         """Take ``duty`` until ``until`` unless another holder's turn is live, in one script.
@@ -727,10 +780,15 @@ class RedisQueueBackend:
     async def wait_for_work(self, queues: Sequence[str] | None, timeout: float) -> None:
         """Block on the queues' wake-up lists until work arrives or ``timeout`` passes.
 
-        Each list holds at most one token, pushed by enqueue, requeue and by a claim that left
-        work behind; a token pushed while nobody waits stays until the next call takes it.
+        Each list holds at most one token, pushed by enqueue, requeue, a claim that left work
+        behind, a change of a limit and a running record of a limited queue that stops; a token
+        pushed while nobody waits stays until the next call takes it. After a claim held a record
+        back for want of a token, the wait ends when one is due.
         """
         keys = self._keys.wake_lists(queues)
+        due, self._token_due = self._token_due, None  # one wait ends early; the next claim notes it again
+        if due is not None:
+            timeout = min(timeout, due - time.monotonic())
         if timeout <= 0:
             return
         if not keys:  # no queue to serve: nothing can wake us

@@ -97,6 +97,10 @@ class SQLBackendBase:
         self._watch: DataVersionWatch | None = None
         self._work_waiters = 0
         self._driver: DriverConnections | None = None
+        # when a record a claim held back for want of a token may start (time.monotonic)
+        self._token_due: float | None = None
+        # the limited queues the last claim under limits met: their finishes wake local workers
+        self._limited: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         return f"<SQLQueueBackend {self._url.render_as_string()} prefix={self.tables.table_prefix!r}>"

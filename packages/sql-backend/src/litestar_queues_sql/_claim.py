@@ -10,6 +10,12 @@ A claim skips the records of paused queues in the same statement: ``queue NOT IN
 FROM paused_queues)`` is read once per claim (PostgreSQL: a hashed subplan; SQLite: a
 temporary index) and probed for each candidate row, so a claim that starts after a pause
 committed never hands out a record of that queue, and a claim by id ignores pauses.
+
+These statements claim only where no queue limit applies: ``NOT EXISTS (SELECT 1 FROM limits
+WHERE queue IN (...))``, evaluated once per statement (an init plan), stops the whole claim when
+one of the queues asked for has a limit (and the by-id claim when its record's queue has one).
+The backend then claims under the limits (:mod:`litestar_queues_sql._queue_limits`): a claim of
+unlimited queues costs one probe of a small table, and nothing else.
 """
 
 from __future__ import annotations
@@ -68,6 +74,15 @@ def unpaused(tasks: Table, paused: Table) -> ColumnElement[bool]:
     return tasks.c.queue.not_in(select(paused.c.queue))
 
 
+def unlimited(limits: Table, queues: Any) -> ColumnElement[bool]:
+    """True when none of ``queues`` (``None``: any queue) has a limit: one probe per statement."""
+    limited: Any = select(literal_column("1")).select_from(limits)
+    if queues is not None:
+        limited = limited.where(limits.c.queue.in_(queues))
+    unlimited: ColumnElement[bool] = ~limited.exists()
+    return unlimited
+
+
 def _taken(tasks: Table, dialect: str) -> dict[str, Any]:
     c = tasks.c
     return {
@@ -82,10 +97,11 @@ def _taken(tasks: Table, dialect: str) -> dict[str, Any]:
 
 
 @functools.cache
-def claim_statement(tasks: Table, paused: Table, dialect: str, *, queues: int | None) -> Any:
+def claim_statement(tasks: Table, paused: Table, limits: Table, dialect: str, *, queues: int | None) -> Any:
     """The statement claiming up to ``p_limit`` due records of unpaused queues, returning their rows.
 
-    The rows come back in any order. Parameters: ``p_now``, ``p_until``, ``p_worker``,
+    Claims nothing when one of the queues asked for (every queue, with ``queues=None``) has a
+    limit. The rows come back in any order. Parameters: ``p_now``, ``p_until``, ``p_worker``,
     ``p_limit`` and, for a claim from ``queues`` named queues, ``p_queue_0``, ``p_queue_1``, ...
     (see :func:`claim_params`). One statement per table and number of queues, built once:
     SQLAlchemy and the driver cache it, and each queue is a parameter of its own, so the
@@ -96,7 +112,7 @@ def claim_statement(tasks: Table, paused: Table, dialect: str, *, queues: int | 
     now = bindparam("p_now", type_=UTCDateTime())
     chosen = (
         select(c.seq)
-        .where(due(tasks, named, now), unpaused(tasks, paused))
+        .where(due(tasks, named, now), unpaused(tasks, paused), unlimited(limits, named))
         .order_by(c.priority.desc(), c.seq)
         .limit(bindparam("p_limit", type_=Integer()))
     )
@@ -119,11 +135,28 @@ def claim_params(
 
 
 @functools.cache
-def claim_one_statement(tasks: Table, dialect: str) -> Any:
-    """The statement claiming the record ``p_id`` if it is pending or scheduled, due or not."""
+def claim_one_statement(tasks: Table, limits: Table | None, dialect: str) -> Any:
+    """The statement claiming the record ``p_id`` if it is pending or scheduled, due or not.
+
+    With ``limits``, only when its queue has no limit.
+    """
+    conditions: list[Any] = [tasks.c.id == bindparam("p_id", type_=Uuid()), text(WAITING)]
+    if limits is not None:
+        conditions.append(tasks.c.queue.not_in(select(limits.c.queue)))
     return (
         update(tasks)
-        .where(tasks.c.id == bindparam("p_id", type_=Uuid()), text(WAITING))
+        .where(*conditions)
+        .values(_taken(tasks, dialect))
+        .returning(*record_columns(tasks, dialect))
+    )
+
+
+@functools.cache
+def take_statement(tasks: Table, dialect: str) -> Any:
+    """The statement claiming the waiting records whose ``seq`` is in ``p_seqs`` (chosen under limits)."""
+    return (
+        update(tasks)
+        .where(tasks.c.seq.in_(bindparam("p_seqs", expanding=True)), text(WAITING))
         .values(_taken(tasks, dialect))
         .returning(*record_columns(tasks, dialect))
     )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from litestar_queues_sql._claim import claim_params, claim_statement
 from litestar_queues_sql._operator import finished_counts_statement
 from litestar_queues_sql._query import delete_statement, query_statement
+from litestar_queues_sql._queue_limits import candidates_statement, running_statement
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,7 +33,7 @@ async def explain_claim(
         The plan, one line per item.
     """
     count = None if queues is None else len(queues)
-    stmt = claim_statement(tables.tasks, tables.paused_queues, conn.dialect.name, queues=count)
+    stmt = claim_statement(tables.tasks, tables.paused_queues, tables.limits, conn.dialect.name, queues=count)
     now = datetime.now(UTC)
     params = claim_params(
         queues, worker_id="explain", limit=limit, now=now, lease_until=now + timedelta(seconds=30)
@@ -41,6 +42,49 @@ async def explain_claim(
         lines = await _explain(conn, stmt, params, analyze=analyze)
         await savepoint.rollback()
     return lines
+
+
+async def explain_limited_claim(
+    conn: AsyncConnection,
+    tables: QueueTables,
+    *,
+    queues: Sequence[str] | None = None,
+    closed_keys: Sequence[tuple[str, str]] = (),
+    limit: int = 10,
+    analyze: bool = True,
+) -> dict[str, list[str]]:
+    """``EXPLAIN`` of the two reads of a claim under limits, inside a savepoint that is rolled back.
+
+    ``running``: the count of the running records of ``queues`` (by queue and limit key);
+    ``candidates``: the first page of due records in claim order, leaving out ``closed_keys``
+    (``(queue, limit_key)`` pairs at their key cap).
+
+    Returns:
+        The plans by name, one line per item.
+    """
+    now = datetime.now(UTC)
+    named = list(queues) if queues is not None else ["q0"]
+    plans: dict[str, list[str]] = {}
+    async with conn.begin_nested() as savepoint:
+        counted = {"p_queues": named}
+        plans["running"] = await _explain(conn, running_statement(tables.tasks), counted, analyze=analyze)
+        stmt = candidates_statement(
+            tables.tasks,
+            tables.paused_queues,
+            conn.dialect.name,
+            by_queue=queues is not None,
+            closed=False,
+            closed_keys=bool(closed_keys),
+            after=False,
+        )
+        params: dict[str, Any] = {"p_now": now, "p_limit": limit}
+        if queues is not None:
+            params["p_queues"] = list(queues)
+        if closed_keys:
+            params["p_closed_keys"] = list(closed_keys)
+        plans["candidates"] = await _explain(conn, stmt, params, analyze=analyze)
+        await savepoint.rollback()
+    return plans
 
 
 async def explain_query(
@@ -97,17 +141,19 @@ async def explain_finished_counts(
 
 
 async def _explain(conn: AsyncConnection, stmt: Any, params: dict[str, Any], *, analyze: bool) -> list[str]:
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    sql = str(compiled)
+    # expanding parameters (IN lists) rendered for the values given
+    compiled = stmt.compile(dialect=conn.dialect)
+    state = compiled.construct_expanded_state(params)
+    sql = state.statement
     # the parameters as the driver takes them (each type's bind processing applied)
-    processors = compiled._bind_processors
-    values = compiled.construct_params(params)
+    processors = {**compiled._bind_processors, **state.processors}
+    values = state.parameters
 
     def processed(name: str) -> Any:
         process = processors.get(name)
         return process(values[name]) if callable(process) else values[name]
 
-    args = tuple(processed(name) for name in compiled.positiontup or ())
+    args = tuple(processed(name) for name in state.positiontup or ())
     if conn.dialect.name != "postgresql":
         result = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", args)
         depth: dict[int, int] = {0: -1}

@@ -99,12 +99,13 @@ def finish_many_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, 
 
 
 @functools.cache
-def finish_many_statement(tasks: Table, channel: str) -> Any:
+def finish_many_statement(tasks: Table, limits: Table, channel: str) -> Any:
     """Apply a batch of outcomes in one PostgreSQL statement (see :func:`finish_many_params`).
 
     The outcomes travel as eight arrays joined with ``unnest``, so the statement is the same
     for every batch (built, compiled and prepared once); each changed row sends its own wake-up
-    with ``pg_notify`` in ``RETURNING`` (no extra round trip).
+    with ``pg_notify`` in ``RETURNING`` (no extra round trip), and a row of a queue with a limit
+    also the work wake-up: its slot is free, so workers held back by the limit claim again.
     """
     c = tasks.c
     v = (
@@ -151,8 +152,19 @@ def finish_many_statement(tasks: Table, channel: str) -> Any:
             history=func.coalesce(cast(v.c.history, JSONDocument()), c.history),
             **_CLEARED,
         )
-        .returning(*record_columns(tasks, "postgresql"), notify_changed(tasks, channel))
+        .returning(
+            *record_columns(tasks, "postgresql"),
+            notify_changed(tasks, channel),
+            notify_freed(tasks, limits, channel),
+        )
     )
+
+
+def notify_freed(tasks: Table, limits: Table, channel: str) -> Any:
+    """``pg_notify`` of a work wake-up per returned row of a queue with a limit (NULL for the others)."""
+    limited = tasks.c.queue.in_(select(limits.c.queue))
+    work = func.pg_notify(literal_column(_quote(channel)), literal_column("'w'", Text()))
+    return case((limited, work)).label("_freed")
 
 
 def notify_changed(tasks: Table, channel: str) -> Any:

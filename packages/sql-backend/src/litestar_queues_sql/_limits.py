@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from litestar_queues.models import Outcome, TaskRecord
 
 INDEXED_TEXT_BYTES = 2000
-"""PostgreSQL: most UTF-8 bytes in a queue name or a dedup key (btree index rows hold ~2,700)."""
+"""PostgreSQL: most UTF-8 bytes in a queue name, a dedup key or a limit key (btree index rows hold ~2,700)."""
 
 _INT_RANGE = {"postgresql": (-(2**31), 2**31 - 1), "sqlite": (-(2**63), 2**63 - 1)}
 _INT_FIELDS = {
@@ -33,10 +33,11 @@ _TEXT_FIELDS = {
     "task_name": "the task name",
     "queue": "queue",
     "key": "key",
+    "limit_key": "limit_key",
     "execution_backend": "execution_backend",
     "execution_profile": "execution_profile",
 }
-_INDEXED = ("queue", "key")
+_INDEXED = ("queue", "key", "limit_key")
 _PAYLOAD = ("args", "kwargs", "metadata")
 _NUL = "\x00"
 _NUL_IN_JSON = "\\u0000"

@@ -53,7 +53,7 @@ _ROW_FIELDS = tuple(name for name in _FIELDS if name != "history")
 _ROW_JSON_FIELDS = tuple(name for name in _JSON_FIELDS if name != "history")
 _TIME_FIELDS = ("created_at", "run_at", "started_at", "finished_at", "lease_expires_at")
 _TEXT_FIELDS = (
-    *("task_name", "queue", "status", "key", "execution_backend", "execution_profile"),
+    *("task_name", "queue", "status", "key", "limit_key", "execution_backend", "execution_profile"),
     *("lease_id", "worker_id", "error"),
 )
 # how the SQLite DATETIME column stores a timestamp (SQLAlchemy's storage format, UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, EnqueueResult
-from litestar_queues_sql import _enqueue, _finish, _operator, _query, _schedules, _state
+from litestar_queues_sql import _enqueue, _finish, _operator, _query, _queue_limits, _schedules, _state
 from litestar_queues_sql._asyncpg import DriverRunner
 from litestar_queues_sql._base import SQLBackendBase
 from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_params, claim_statement
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Row
 
+    from litestar_queues.limits import QueueLimit
     from litestar_queues.models import Outcome, RecordQuery, ScheduleState, TaskRecord, WorkerInfo
 
 __all__ = ("SQLQueueBackend",)
@@ -244,30 +246,79 @@ class SQLQueueBackend(SQLBackendBase):
         now: datetime,
         lease_until: datetime,
     ) -> list[TaskRecord]:
-        """Claim up to ``limit`` due records in one statement, highest priority first, then FIFO."""
+        """Claim up to ``limit`` due records, highest priority first, then FIFO, within the limits.
+
+        One statement when no queue asked for has a limit; otherwise it claims nothing, and the
+        claim runs under the limits in one transaction (:mod:`litestar_queues_sql._queue_limits`):
+        on SQLite in the statement's own write transaction, on PostgreSQL in the next one.
+        """
         if limit <= 0 or (queues is not None and not queues):
             return []
         check_claim(queues, worker_id, self.dialect)
+        tables = self.tables
         count = None if queues is None else len(queues)
-        stmt = claim_statement(self.tables.tasks, self.tables.paused_queues, self.dialect, queues=count)
+        stmt = claim_statement(tables.tasks, tables.paused_queues, tables.limits, self.dialect, queues=count)
         params = claim_params(queues, worker_id=worker_id, limit=limit, now=now, lease_until=lease_until)
+
+        async def under_limits(conn: AsyncConnection) -> list[Any]:
+            rows, wait, self._limited = await _queue_limits.claim_limited(
+                conn,
+                tables,
+                queues=queues,
+                worker_id=worker_id,
+                limit=limit,
+                now=now,
+                lease_until=lease_until,
+            )
+            self._note_token_wait(wait)
+            return rows
+
         async with self._running("claim") as run:
             rows = await run.rows(stmt, params)
+            if not rows and isinstance(run, SQLRunner) and self.dialect == "sqlite":
+                rows = await under_limits(run.conn)  # a limit may apply: same write transaction
             # decoded (and bad rows moved aside) before the SQLite transaction commits: a row
             # that fails here cannot leave the claimed ones running with nobody holding them
             decoded = await self._decode_rows(run, rows)
+        if not rows and self.dialect == "postgresql":  # a limit may apply: claim under it
+            async with self._transaction("claim under limits") as conn:
+                rows = await under_limits(conn)
+                decoded = await self._decode_rows(SQLRunner(conn), rows)
         decoded.sort(key=lambda pair: (-pair[1].priority, pair[0]))
         return [record for _, record in decoded]
+
+    def _note_token_wait(self, wait: float | None) -> None:
+        """After a claim: when a record held back for want of a token may start (``wait_for_work``)."""
+        self._token_due = None if wait is None else time.monotonic() + wait
 
     async def claim_task(
         self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
     ) -> TaskRecord | None:
-        """Claim one pending or scheduled record by id, due or not."""
-        stmt = claim_one_statement(self.tables.tasks, self.dialect)
+        """Claim one pending or scheduled record by id, due or not, within its queue's limit."""
+        tables = self.tables
         check_claim(None, worker_id, self.dialect)
         params = {"p_id": task_id, "p_now": now, "p_until": lease_until, "p_worker": worker_id}
+
+        async def under_limit(conn: AsyncConnection) -> list[Any]:
+            rows, wait, unlimited = await _queue_limits.claim_one_limited(
+                conn, tables, task_id, worker_id=worker_id, now=now, lease_until=lease_until
+            )
+            self._note_token_wait(wait)
+            if unlimited:  # its queue's limit was removed meanwhile
+                plain = claim_one_statement(tables.tasks, None, self.dialect)
+                rows = list((await conn.execute(plain, params)).mappings().all())
+            return rows
+
+        stmt = claim_one_statement(tables.tasks, tables.limits, self.dialect)
         async with self._running("claim task") as run:
-            records = await self._decode(run, await run.rows(stmt, params))
+            rows = list(await run.rows(stmt, params))
+            if not rows and isinstance(run, SQLRunner) and self.dialect == "sqlite":
+                rows = await under_limit(run.conn)
+            records = await self._decode(run, rows)
+        if not rows and self.dialect == "postgresql":
+            async with self._transaction("claim task under its limit") as conn:
+                rows = await under_limit(conn)
+                records = await self._decode(SQLRunner(conn), rows)
         return records[0] if records else None
 
     async def extend_leases(self, leases: Sequence[tuple[UUID, str]], *, until: datetime) -> set[UUID]:
@@ -327,7 +378,7 @@ class SQLQueueBackend(SQLBackendBase):
         async with self._running("finish") as run:
             for batch in _finish.rounds(outcomes):
                 if self.dialect == "postgresql":
-                    stmt = _finish.finish_many_statement(tasks, self.tables.channel)
+                    stmt = _finish.finish_many_statement(tasks, self.tables.limits, self.tables.channel)
                     params = _finish.finish_many_params([outcomes[i] for i in batch], now)
                 else:
                     stmt = _finish.finish_json_statement(tasks)
@@ -339,7 +390,8 @@ class SQLQueueBackend(SQLBackendBase):
             if self.dialect == "sqlite":
                 await self._notify(
                     run,
-                    work=any(r.status in WAITING_STATUSES for r in done),
+                    # work again, or a slot of a limited queue free (as last seen by a claim here)
+                    work=any(r.status in WAITING_STATUSES or r.queue in self._limited for r in done),
                     finished=[r.id for r in done if r.status in TERMINAL_STATUSES],
                 )
             else:  # other processes were notified by the statement itself
@@ -356,7 +408,7 @@ class SQLQueueBackend(SQLBackendBase):
             if changed:
                 await self._notify(
                     SQLRunner(conn),
-                    work=any(r.status == "pending" for r in changed),
+                    work=True,  # pending again, or (failed) a slot of its queue free
                     finished=[r.id for r in changed if r.status == "failed"],
                 )
         return changed
@@ -379,7 +431,10 @@ class SQLQueueBackend(SQLBackendBase):
             records = await self._decode(SQLRunner(conn), rows)
             if records:
                 cancelled = [(text_label(worker_id), task_id)] if worker_id is not None else []
-                await self._notify(SQLRunner(conn), finished=[task_id], cancelled=cancelled)
+                # a running record's slot is free: workers a limit held back claim again
+                await self._notify(
+                    SQLRunner(conn), work=bool(cancelled), finished=[task_id], cancelled=cancelled
+                )
         if records:
             return records[0]
         if rows:
@@ -485,6 +540,39 @@ class SQLQueueBackend(SQLBackendBase):
         async with self._statement("paused queues") as conn:
             names = (await conn.execute(select(table.c.queue))).scalars().all()
         return {text_label(name) for name in names}
+
+    async def set_limit(self, queue: str, limit: QueueLimit | None) -> None:
+        """Store, replace or remove the limit of ``queue`` (a row of the limits table), in one statement.
+
+        An upsert keeps the queue's token bucket while it keeps a rate; a removal deletes the
+        row. Either wakes waiting workers (PostgreSQL: every process, from the statement's
+        ``RETURNING``). Every claim that starts after this returns applies it.
+
+        Raises:
+            QueueConfigurationError: The name cannot be stored (see the Limits docs).
+        """
+        check_names(self.dialect, queue=queue)
+        table, channel = self.tables.limits, self.tables.channel
+        if limit is None:
+            stmt, params = _queue_limits.remove_statement(table, self.dialect, channel), {"p_queue": queue}
+        else:
+            stmt = _queue_limits.set_statement(table, self.dialect, channel)
+            params = _queue_limits.limit_params(queue, limit)
+        async with self._statement("set limit") as conn:
+            await conn.execute(stmt, params)
+            if self.dialect == "sqlite":
+                await self._notify(SQLRunner(conn), work=True)
+        self._work.fire()
+
+    async def limits(self) -> dict[str, QueueLimit]:
+        """The stored limit of every queue that has one.
+
+        Raises:
+            QueueLimitError: A stored row holds no valid limit (written behind the backend's back).
+        """
+        async with self._statement("limits") as conn:
+            stored = await _queue_limits.read_limits(conn, self.tables.limits, None)
+        return {queue: limit for queue, (limit, _) in stored.items()}
 
     async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
         """Take ``duty`` until ``until`` when it is free, its turn ended, or ``holder`` holds it.
@@ -694,10 +782,14 @@ class SQLQueueBackend(SQLBackendBase):
         """Return on a work notification (kept if it arrived during a claim), or after ``timeout``.
 
         Without notifications from other processes (SQLite, or PostgreSQL while LISTEN is
-        reconnecting) the wait is at most ``poll_interval``.
+        reconnecting) the wait is at most ``poll_interval``. After a claim held a record back for
+        want of a token, the wait ends when one is due.
         """
         if not await self._listening():
             timeout = min(timeout, self.poll_interval)
+        due, self._token_due = self._token_due, None  # one wait ends early; the next claim notes it again
+        if due is not None:
+            timeout = max(0.0, min(timeout, due - time.monotonic()))
         with self._waiting_for_work():
             await self._work.wait(timeout)
 

@@ -77,6 +77,8 @@ class QueueTables:
             next, whether it is paused, its last fire.
         workers: One row per live worker's presence (``record_worker``): where it runs, what it
             serves, how busy it is, until when it counts as live.
+        limits: One row per queue with a limit (``set_limit``): its caps, its rate, and its token
+            bucket (tokens and when they were counted).
         table_prefix: Prefix of every table and index name.
         schema: Database schema (``None``: the default one).
     """
@@ -88,13 +90,22 @@ class QueueTables:
     duties: Table
     schedules: Table
     workers: Table
+    limits: Table
     table_prefix: str
     schema: str | None
 
     @property
     def all(self) -> tuple[Table, ...]:
         """Every table of the namespace, in creation order."""
-        return (self.tasks, self.dead_letters, self.paused_queues, self.duties, self.schedules, self.workers)
+        return (
+            self.tasks,
+            self.dead_letters,
+            self.paused_queues,
+            self.duties,
+            self.schedules,
+            self.workers,
+            self.limits,
+        )
 
     @property
     def channel(self) -> str:
@@ -132,6 +143,8 @@ def queue_tables(
         Column("priority", Integer(), nullable=False),
         Column("status", Text(), nullable=False),
         Column("key", Text()),
+        # added with queue limits: ensure_tables adds it to older tables (NULL: no limit key)
+        Column("limit_key", Text()),
         Column("args", JSONText(), nullable=False),
         Column("kwargs", JSONText(), nullable=False),
         Column("metadata", JSONText(), nullable=False),
@@ -185,6 +198,15 @@ def queue_tables(
     Index(
         f"{p}tasks_leases",
         c.lease_expires_at,
+        postgresql_where=text(RUNNING_ROWS),
+        sqlite_where=text(RUNNING_ROWS),
+    )
+    # the running records of a queue, and of a limit key in it: a claim under a limit counts them
+    # from this index (its entries are the running records only: about the workers' concurrency)
+    Index(
+        f"{p}tasks_running",
+        c.queue,
+        c.limit_key,
         postgresql_where=text(RUNNING_ROWS),
         sqlite_where=text(RUNNING_ROWS),
     )
@@ -275,6 +297,20 @@ def queue_tables(
         Column("stopping", Boolean(), nullable=False, server_default=text("false")),
         schema=schema,
     )
+    # added with queue limits: create_all makes it on older databases. tokens and counted_at are
+    # the token bucket of a rate (NULL: full); claims under the limit lock the row (PostgreSQL)
+    limits = Table(
+        f"{p}limits",
+        md,
+        Column("queue", Text(), primary_key=True),
+        Column("concurrency", Integer()),
+        Column("rate", Integer()),
+        Column("per", Float(), nullable=False, server_default=text("1")),
+        Column("key_concurrency", Integer()),
+        Column("tokens", Float()),
+        Column("counted_at", UTCDateTime()),
+        schema=schema,
+    )
     return QueueTables(
         metadata=md,
         tasks=tasks,
@@ -283,6 +319,7 @@ def queue_tables(
         duties=duties,
         schedules=schedules,
         workers=workers,
+        limits=limits,
         table_prefix=table_prefix,
         schema=schema,
     )
@@ -299,7 +336,7 @@ async def ensure_tables(connection: AsyncConnection, namespace: QueueTables) -> 
     """Create the tables, columns and indexes that do not exist yet (idempotent, safe under concurrency).
 
     A database made by an earlier version gains the tables (paused queues, duties, schedules,
-    workers), and its tasks table the columns and indexes, added since.
+    workers, limits), and its tasks table the columns and indexes, added since.
 
     Runs inside the caller's transaction; a transaction-scoped advisory lock (PostgreSQL) or the
     write lock (SQLite) keeps several processes from creating the same objects at once.

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import time
 import uuid
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from litestar_queues.backends.signals import Broadcast, CancelSignals, Latch
+from litestar_queues.limits import LimitGate
 from litestar_queues.models import (
     RETRYABLE_STATUSES,
     TERMINAL_STATUSES,
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
+    from litestar_queues.limits import Bucket, QueueLimit
     from litestar_queues.models import Outcome, RecordQuery, WorkerInfo
 
 __all__ = ("MemoryQueueBackend",)
@@ -44,15 +48,20 @@ class MemoryQueueBackend:
 
     __slots__ = (
         "_active_keys",
+        "_buckets",
         "_cancel_signals",
         "_counter",
         "_delayed",
         "_finish_signal",
+        "_key_running",
+        "_limits",
         "_paused",
         "_ready",
         "_records",
+        "_running",
         "_schedules",
         "_seq",
+        "_token_due",
         "_turns",
         "_work_signal",
         "_workers",
@@ -71,6 +80,13 @@ class MemoryQueueBackend:
         self._delayed: list[tuple[datetime, int, UUID]] = []
         self._counter = itertools.count()
         self._paused: set[str] = set()
+        self._limits: dict[str, QueueLimit] = {}
+        self._buckets: dict[str, Bucket] = {}
+        # running records per queue and per (queue, limit key): counted as they start and stop
+        self._running: Counter[str] = Counter()
+        self._key_running: Counter[tuple[str, str]] = Counter()
+        # when a record held back for want of a token may start (time.monotonic), for wait_for_work
+        self._token_due: float | None = None
         self._turns: dict[str, tuple[str, datetime]] = {}
         self._schedules: dict[str, ScheduleState] = {}
         self._workers: dict[str, WorkerInfo] = {}
@@ -142,7 +158,32 @@ class MemoryQueueBackend:
             worker_id=worker_id,
         )
         self._records[record.id] = claimed
+        self._running[record.queue] += 1
+        if record.limit_key is not None:
+            self._key_running[record.queue, record.limit_key] += 1
         return claimed
+
+    def _stopped_running(self, record: TaskRecord) -> None:
+        """Count out a running record that leaves ``running``; its queue's workers may claim again."""
+        self._running[record.queue] -= 1
+        if record.limit_key is not None:
+            pair = (record.queue, record.limit_key)
+            self._key_running[pair] -= 1
+            if not self._key_running[pair]:
+                del self._key_running[pair]
+        if record.queue in self._limits:
+            self._work_signal.fire()  # a slot of a limited queue is free
+
+    def _gate(self, limits: dict[str, QueueLimit], now: datetime) -> LimitGate:
+        return LimitGate(
+            limits, now, running=self._running, key_running=self._key_running, buckets=self._buckets
+        )
+
+    def _spend(self, gate: LimitGate) -> None:
+        """Store the buckets a claim took tokens from; note when a starved queue has a token again."""
+        self._buckets.update(gate.buckets())
+        wait = gate.token_wait()
+        self._token_due = None if wait is None else time.monotonic() + wait
 
     async def claim(
         self,
@@ -153,10 +194,13 @@ class MemoryQueueBackend:
         now: datetime,
         lease_until: datetime,
     ) -> list[TaskRecord]:
-        """Claim due records, highest priority first, then in enqueue order."""
+        """Claim due records, highest priority first, then in enqueue order (limits applied)."""
         self._promote_due(now)
         wanted = self._ready if queues is None else queues
         names = [q for q in wanted if q in self._ready and q not in self._paused]
+        limited = {name: self._limits[name] for name in names if name in self._limits}
+        if limited:
+            return self._claim_limited(names, limited, worker_id, limit, now, lease_until)
         heaps = [self._ready[name] for name in names]
         claimed: list[TaskRecord] = []
         while len(claimed) < limit:
@@ -172,6 +216,54 @@ class MemoryQueueBackend:
             claimed.append(self._take(self._records[task_id], worker_id, now, lease_until))
         return claimed
 
+    def _claim_limited(
+        self,
+        names: list[str],
+        limited: dict[str, QueueLimit],
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[TaskRecord]:
+        """The claim when a queue has a limit: held-back heads are set aside, then put back as they were."""
+        gate = self._gate(limited, now)
+        heaps = {name: self._ready[name] for name in names}
+        held: list[tuple[str, tuple[int, int, UUID]]] = []
+        claimed: list[TaskRecord] = []
+        while len(claimed) < limit:
+            best: str | None = None
+            for name in list(heaps):
+                heap = heaps[name]
+                while heap:
+                    task_id = heap[0][2]
+                    if not self._is_ready(task_id, now):
+                        heapq.heappop(heap)
+                    elif not gate.queue_open(name):
+                        gate.note_held([name])
+                        break
+                    elif not gate.key_open(name, self._records[task_id].limit_key):
+                        held.append((name, heapq.heappop(heap)))  # held back: it keeps its entry
+                    else:
+                        break
+                if not heap or not gate.queue_open(name):
+                    del heaps[name]  # drained, or at its cap / out of tokens: nothing more starts
+                elif best is None or heap[0] < heaps[best][0]:
+                    best = name
+            if best is None:
+                break
+            _, _, task_id = heapq.heappop(heaps[best])
+            record = self._records[task_id]
+            gate.admit(best, record.limit_key)
+            claimed.append(self._take(record, worker_id, now, lease_until))
+        for name, entry in held:
+            self._put_back(name, entry)
+        self._spend(gate)
+        return claimed
+
+    def _put_back(self, queue: str, entry: tuple[int, int, UUID]) -> None:
+        """Return a held-back record's entry to its queue as it was: it keeps its place."""
+        heapq.heappush(self._ready[queue], entry)
+
     async def claim_task(
         self, task_id: UUID, *, worker_id: str, now: datetime, lease_until: datetime
     ) -> TaskRecord | None:
@@ -179,6 +271,13 @@ class MemoryQueueBackend:
         record = self._records.get(task_id)
         if record is None or record.status not in WAITING_STATUSES:
             return None
+        limit = self._limits.get(record.queue)
+        if limit is not None:
+            gate = self._gate({record.queue: limit}, now)
+            admitted = gate.admit(record.queue, record.limit_key)
+            self._spend(gate)
+            if not admitted:
+                return None  # held back: it stays where it is
         return self._take(record, worker_id, now, lease_until)
 
     def _holds(self, task_id: UUID, lease_id: str) -> TaskRecord | None:
@@ -201,6 +300,8 @@ class MemoryQueueBackend:
     def _end(self, record: TaskRecord, **changes: object) -> TaskRecord:
         updated = msgspec.structs.replace(record, lease_id=None, lease_expires_at=None, **changes)
         self._records[record.id] = updated
+        if record.status == "running":
+            self._stopped_running(record)
         if updated.status in ("completed", "failed", "cancelled"):
             if record.key is not None and self._active_keys.get(record.key) == record.id:
                 del self._active_keys[record.key]
@@ -334,6 +435,20 @@ class MemoryQueueBackend:
         """The queues paused now."""
         return set(self._paused)
 
+    async def set_limit(self, queue: str, limit: QueueLimit | None) -> None:
+        """Store, replace or remove the limit of ``queue`` (its bucket kept while it keeps a rate)."""
+        if limit is None:
+            self._limits.pop(queue, None)
+        else:
+            self._limits[queue] = limit
+        if limit is None or limit.rate is None:
+            self._buckets.pop(queue, None)
+        self._work_signal.fire()
+
+    async def limits(self) -> dict[str, QueueLimit]:
+        """The stored limits, by queue."""
+        return dict(self._limits)
+
     async def take_turn(self, duty: str, *, holder: str, now: datetime, until: datetime) -> bool:
         """Give ``holder`` the duty until ``until`` unless another holder's turn is live."""
         current = self._turns.get(duty)
@@ -433,7 +548,13 @@ class MemoryQueueBackend:
         return result
 
     async def wait_for_work(self, queues: Sequence[str] | None, timeout: float) -> None:
-        """Return on the next enqueue or requeue, or after ``timeout``."""
+        """Return on the next enqueue, requeue or freed slot of a limited queue, or after ``timeout``.
+
+        After a claim held a record back for want of a token, the wait ends when one is due.
+        """
+        due, self._token_due = self._token_due, None  # one wait ends early; the next claim notes it again
+        if due is not None:
+            timeout = max(0.0, min(timeout, due - time.monotonic()))
         await self._work_signal.wait(timeout)
 
     async def wait_for_cancel(self, worker_id: str, timeout: float) -> set[UUID]:

@@ -42,7 +42,8 @@ class ExitCode(enum.IntEnum):
     LEASE_LOST = 12
     """The lease was not (or no longer) held: cancelled, reclaimed or finished elsewhere."""
     NOT_CLAIMABLE = 13
-    """No record has that id, or (without ``--lease``) it is not pending or scheduled."""
+    """No record has that id, or (without ``--lease``) it is not pending or scheduled, or its
+    queue's limit holds it back (it stays in its queue for a worker)."""
     USAGE = 64
     """Bad arguments, or the application could not be loaded."""
 

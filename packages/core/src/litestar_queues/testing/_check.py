@@ -40,6 +40,7 @@ def make_record(
     queue: str = "default",
     priority: int = 0,
     key: str | None = None,
+    limit_key: str | None = None,
     run_at: datetime | None = None,
     max_retries: int = 0,
     max_reclaims: int = 3,
@@ -58,6 +59,7 @@ def make_record(
         queue: Queue name.
         priority: Higher runs first.
         key: Dedup key.
+        limit_key: Partition key of the queue's limit.
         run_at: When the record becomes due.
         max_retries: Retries allowed after the first attempt.
         max_reclaims: Expired leases tolerated before the record fails.
@@ -79,6 +81,7 @@ def make_record(
         args=[] if args is None else args,
         kwargs={} if kwargs is None else kwargs,
         key=key,
+        limit_key=limit_key,
         status="scheduled" if due > now else "pending",
         max_retries=max_retries,
         max_reclaims=max_reclaims,

@@ -24,6 +24,7 @@ _PAYLOAD_FIELDS = (
     "args",
     "kwargs",
     "key",
+    "limit_key",
     "max_retries",
     "max_reclaims",
     "timeout",

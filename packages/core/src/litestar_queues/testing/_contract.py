@@ -6,6 +6,7 @@ from litestar_queues.testing._machine import run_backend_machine
 from litestar_queues.testing._suite_cancels import CancelSignalSuite
 from litestar_queues.testing._suite_claim import ClaimSuite
 from litestar_queues.testing._suite_lifecycle import LifecycleSuite
+from litestar_queues.testing._suite_limits import LimitSuite
 from litestar_queues.testing._suite_presence import PresenceSuite
 from litestar_queues.testing._suite_query import QuerySuite
 from litestar_queues.testing._suite_reads import ReadSuite
@@ -17,6 +18,7 @@ __all__ = ("QueueBackendContract",)
 
 class QueueBackendContract(
     ClaimSuite,
+    LimitSuite,
     LifecycleSuite,
     ReadSuite,
     QuerySuite,
@@ -80,10 +82,13 @@ class QueueBackendContract(
         and count the records finished since a time around now. After every step the store is loaded
         and checked: no task lost, no task held by two workers, claims by priority then enqueue
         order, one active record per dedup key, delayed records never claimed early, terminal
-        records unchanged, deleted records gone, paused queues never claimed, one live holder
-        per duty, attempts never above ``max_retries + 1``, each record equal to the model's,
-        the schedule states equal to the model's, exactly one winner of a compare-and-set that
-        applies (none of one that does not), nothing stored by a refused advance, and at most
+        records unchanged, deleted records gone, paused queues never claimed, after each claim
+        (and claim by id) no queue running more records than its cap, no limit key more than
+        the key cap, no more starts than the token bucket held (at the claim's time), and no
+        record the limits allow passed over for a later one, one live holder per duty, attempts
+        never above ``max_retries + 1``, each record equal to the model's, the schedule states
+        equal to the model's, exactly one winner of a compare-and-set that applies (none of one
+        that does not), nothing stored by a refused advance, and at most
         one record enqueued by advances for each due time of a schedule, the live workers equal
         to the model's (expired ones never listed, in ``(started_at, worker_id)`` order), and
         the finished counts equal to the model's.

@@ -15,18 +15,20 @@ import hypothesis
 import hypothesis.strategies as st
 import msgspec
 from anyio.from_thread import start_blocking_portal
-from hypothesis.stateful import precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import initialize, precondition, rule, run_state_machine_as_test
 
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, Outcome, QueryPosition, RecordQuery
 from litestar_queues.testing._check import ContractViolation, expect, expect_equal, make_record
 from litestar_queues.testing._compare import check_record
 from litestar_queues.testing._machine_base import QUEUES, WORKERS, BackendFactory
+from litestar_queues.testing._machine_limits import FIRST_LIMITS, LIMIT_KEYS, LimitRules
 from litestar_queues.testing._machine_presence import PresenceRules
 from litestar_queues.testing._machine_schedules import ScheduleRules
 
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from litestar_queues.limits import QueueLimit
     from litestar_queues.models import TaskRecord
     from litestar_queues.ports import QueueBackend
 
@@ -38,6 +40,7 @@ _SPEC = st.fixed_dictionaries(
         "queue": st.sampled_from(QUEUES),
         "priority": st.integers(-1, 2),
         "key": st.sampled_from((None, None, "k1", "k2")),
+        "limit_key": st.sampled_from(LIMIT_KEYS),
         "delay": st.sampled_from((0.0, 0.0, 0.0, 0.0, 1.0, 5.0, 20.0)),
         "max_retries": st.integers(0, 2),
         "max_reclaims": st.integers(0, 2),
@@ -64,10 +67,21 @@ _DELETE_FILTERS: tuple[tuple[str, ...] | None, ...] = (
 )
 
 
-class _BackendMachine(ScheduleRules, PresenceRules):
+class _BackendMachine(ScheduleRules, PresenceRules, LimitRules):
     """Drives one backend and the reference model with the same operations."""
 
     # -- rules ---------------------------------------------------------------------------------
+
+    @initialize(
+        limit=st.sampled_from(FIRST_LIMITS), backlog=st.lists(st.sampled_from(LIMIT_KEYS), max_size=4)
+    )
+    def start(self, limit: QueueLimit | None, backlog: list[str | None]) -> None:
+        """Start with a limit on the default queue (or none) and a backlog there, under limit keys."""
+        if limit is not None:
+            self.set_limit("default", limit)
+        if backlog:
+            spec = {"queue": "default", "priority": 0, "key": None, "delay": 0.0}
+            self.enqueue([{**spec, "limit_key": key, "max_retries": 1, "max_reclaims": 1} for key in backlog])
 
     @rule(specs=st.lists(_SPEC, min_size=1, max_size=3))
     def enqueue(self, specs: list[dict[str, Any]]) -> None:
@@ -79,6 +93,7 @@ class _BackendMachine(ScheduleRules, PresenceRules):
                 queue=s["queue"],
                 priority=s["priority"],
                 key=s["key"],
+                limit_key=s["limit_key"],
                 run_at=self.clock.later(s["delay"]),
                 max_retries=s["max_retries"],
                 max_reclaims=s["max_reclaims"],
@@ -107,9 +122,11 @@ class _BackendMachine(ScheduleRules, PresenceRules):
         lease=st.sampled_from((5.0, 30.0)),
     )
     def claim(self, worker: str, limit: int, queues: tuple[str, ...] | None, lease: float) -> None:
-        """Claim by one of several workers."""
+        """Claim by one of several workers (the queues' limits applied)."""
         now, until = self.clock.now(), self.clock.later(lease)
-        expected = self.model.due_order(queues, now)[:limit]
+        due = self.model.due_order(queues, now)
+        plan = self.model.plan_claim(due, now, limit)
+        expected = plan.ids
         names = None if queues is None else list(queues)
         claimed = self._step(
             lambda b: b.claim(queues=names, worker_id=worker, limit=limit, now=now, lease_until=until)
@@ -124,6 +141,7 @@ class _BackendMachine(ScheduleRules, PresenceRules):
                 f"{record.id} is in {record.queue!r}",
             )
         expect(len(set(ids)) == len(ids), "no task held by two workers", f"one claim returned {ids}")
+        self._check_limits(ids, plan, due, now, "claim")
         if ids != expected:
             if set(ids) == set(expected):
                 raise ContractViolation(
@@ -137,21 +155,28 @@ class _BackendMachine(ScheduleRules, PresenceRules):
             )
         for record in claimed:
             self._accept_claim(record, worker, now, until)
+        self.model.buckets.update(plan.buckets)
         self._verify()
 
     @precondition(lambda self: bool(self.model.records))
     @rule(data=st.data(), worker=st.sampled_from(WORKERS), lease=st.sampled_from((5.0, 30.0)))
     def claim_task(self, data: st.DataObject, worker: str, lease: float) -> None:
-        """Claim one record by id, due or not."""
+        """Claim one record by id, due or not (its queue's limit applied)."""
         task_id = data.draw(st.sampled_from(list(self.model.records)), label="task_id")
         now, until = self.clock.now(), self.clock.later(lease)
         claimable = self.model.records[task_id].status in WAITING_STATUSES
+        plan = self.model.plan_claim([task_id] if claimable else [], now, 1)
         claimed = self._step(lambda b: b.claim_task(task_id, worker_id=worker, now=now, lease_until=until))
         if claimed is not None:
             self._check_claimable(task_id, worker, now, by_id=True)
+            self._check_limits([task_id], plan, [task_id], now, "claim_task")
             self._accept_claim(claimed, worker, now, until)
-        else:
-            expect(not claimable, "claim_task", f"{task_id} is claimable but claim_task returned None")
+            self.model.buckets.update(plan.buckets)
+        elif claimable and plan.ids:
+            raise ContractViolation(
+                f"claim_task: {task_id} is claimable (and within its queue's limit) but claim_task "
+                "returned None"
+            )
         self._verify()
 
     def _check_claimable(self, task_id: UUID, worker: str, now: Any, *, by_id: bool = False) -> None:

@@ -7,6 +7,7 @@ with it step by step. It keeps only what the rules decide; lease ids come from t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -18,9 +19,12 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
+    from litestar_queues.limits import QueueLimit
     from litestar_queues.models import Outcome, RecordQuery, TaskRecord, WorkerInfo
 
-__all__ = ("Model", "ModelRecord")
+__all__ = ("ClaimPlan", "Model", "ModelRecord")
+
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass
@@ -57,12 +61,33 @@ class ModelRecord:
         return self.status == "pending" or (self.status == "scheduled" and self.run_at <= now)
 
 
+@dataclass
+class ClaimPlan:
+    """What a claim must do under the limits: the records it hands out, and why others wait.
+
+    Attributes:
+        ids: The records handed out, in claim order.
+        held: Records due and passed over, with the limit that held each back.
+        tokens: Per rate-limited queue, the bucket's tokens at the claim's time (before it).
+        buckets: The buckets to store after the claim: ``(tokens, counted_at)`` per queue it
+            took tokens from.
+    """
+
+    ids: list[UUID]
+    held: dict[UUID, str] = field(default_factory=dict)
+    tokens: dict[str, float] = field(default_factory=dict)
+    buckets: dict[str, tuple[float, datetime]] = field(default_factory=dict)
+
+
 class Model:
     """The reference: records in a dict, enqueue order as a counter, schedule states by name."""
 
     def __init__(self) -> None:
         self.records: dict[UUID, ModelRecord] = {}
         self.paused: set[str] = set()
+        self.limits: dict[str, QueueLimit] = {}
+        # per rate-limited queue: the tokens left by the last claim that took some, and its time
+        self.buckets: dict[str, tuple[float, datetime]] = {}
         self.turns: dict[str, tuple[str, datetime]] = {}
         self.schedules: dict[str, ScheduleState] = {}
         self.workers: dict[str, WorkerInfo] = {}
@@ -90,6 +115,87 @@ class Model:
         ]
         due.sort(key=lambda r: (-r.submitted.priority, r.seq))
         return [r.id for r in due]
+
+    def running(self, queue: str, limit_key: str | None = None) -> int:
+        """Running records of ``queue`` (with ``limit_key`` only, when given)."""
+        return sum(
+            1
+            for r in self.records.values()
+            if r.status == "running"
+            and r.submitted.queue == queue
+            and (limit_key is None or r.submitted.limit_key == limit_key)
+        )
+
+    def tokens(self, queue: str, now: datetime) -> float:
+        """The tokens of ``queue``'s bucket at ``now``: full when none is stored, refilled since."""
+        limit = self.limits[queue]
+        assert limit.rate is not None
+        stored = self.buckets.get(queue)
+        if stored is None:
+            return float(limit.rate)
+        tokens, counted_at = stored
+        elapsed = max(0, (now - counted_at) // _MICROSECOND)
+        return min(float(limit.rate), tokens + elapsed * limit.rate / (limit.per * 1_000_000))
+
+    def plan_claim(self, candidates: Sequence[UUID], now: datetime, limit: int | None) -> ClaimPlan:
+        """Which of ``candidates`` (due, in claim order) a claim at ``now`` hands out under the limits.
+
+        Each record is held back when its queue is at its cap, its limit key at the key cap, or
+        its queue's bucket holds less than one token, counting those handed out before it.
+        """
+        plan = ClaimPlan(ids=[])
+        running: dict[str, int] = {}
+        keyed: dict[tuple[str, str], int] = {}
+        left: dict[str, float] = {}
+        for task_id in candidates:
+            if limit is not None and len(plan.ids) >= limit:
+                break
+            submitted = self.records[task_id].submitted
+            queue, key = submitted.queue, submitted.limit_key
+            queue_limit = self.limits.get(queue)
+            if queue_limit is None:
+                plan.ids.append(task_id)
+                continue
+            if queue not in running:
+                running[queue] = self.running(queue)
+                if queue_limit.rate is not None:
+                    plan.tokens[queue] = left[queue] = self.tokens(queue, now)
+            if key is not None and (queue, key) not in keyed:
+                keyed[queue, key] = self.running(queue, key)
+            if queue_limit.concurrency is not None and running[queue] >= queue_limit.concurrency:
+                plan.held[task_id] = (
+                    f"queue {queue!r} runs {running[queue]} of its cap {queue_limit.concurrency}"
+                )
+            elif (
+                queue_limit.key_concurrency is not None
+                and key is not None
+                and (keyed[queue, key] >= queue_limit.key_concurrency)
+            ):
+                plan.held[task_id] = (
+                    f"limit key {key!r} runs {keyed[queue, key]} in queue {queue!r}, its key cap is "
+                    f"{queue_limit.key_concurrency}"
+                )
+            elif queue in left and left[queue] < 1:
+                plan.held[task_id] = f"queue {queue!r}'s bucket holds {left[queue]:g} token(s)"
+            else:
+                plan.ids.append(task_id)
+                running[queue] += 1
+                if key is not None:
+                    keyed[queue, key] += 1
+                if queue in left:
+                    left[queue] -= 1
+                    stored = self.buckets.get(queue)
+                    plan.buckets[queue] = (left[queue], now if stored is None else max(stored[1], now))
+        return plan
+
+    def set_limit(self, queue: str, limit: QueueLimit | None) -> None:
+        """Store or remove ``queue``'s limit; its bucket stays while the queue keeps a rate."""
+        if limit is None:
+            self.limits.pop(queue, None)
+        else:
+            self.limits[queue] = limit
+        if limit is None or limit.rate is None:
+            self.buckets.pop(queue, None)
 
     def holds(self, task_id: UUID, lease_id: str) -> bool:
         """Whether ``lease_id`` is the live lease of a running record."""

@@ -57,6 +57,7 @@ class ClaimSuite(ContractHooks):
             queue="mail",
             priority=3,
             key="k",
+            limit_key="customer:42",
             max_retries=2,
             max_reclaims=1,
             args=[1, "two", {"three": [3.5, None, True]}],

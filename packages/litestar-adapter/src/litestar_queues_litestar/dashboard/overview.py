@@ -1,4 +1,4 @@
-"""What the queues page shows, read through the service: counts, pause state, lag, throughput, workers."""
+"""What the queues page shows, read through the service: counts, pause, limits, lag, throughput, workers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from litestar_queues import QueueService
+    from litestar_queues.limits import QueueLimit
     from litestar_queues.models import TaskRecord, WorkerInfo
 
 __all__ = ("LAG_SAMPLE", "RUNNING_SHOWN", "WINDOW", "Overview", "QueueRow", "WorkerRow", "read_overview")
@@ -36,6 +37,7 @@ class QueueRow:
         paused: Whether workers claim nothing from it now.
         lag: How long the oldest due pending task has waited (``None``: none waits).
         finished: Tasks finished in the window per status (completed, failed, cancelled).
+        limit: The queue's global limit (``None``: none), see ``docs/limits.md``.
     """
 
     name: str
@@ -43,6 +45,7 @@ class QueueRow:
     paused: bool
     lag: timedelta | None = None
     finished: dict[str, int] = field(default_factory=dict)
+    limit: QueueLimit | None = None
 
     @property
     def throughput(self) -> int:
@@ -106,14 +109,15 @@ async def read_overview(service: QueueService) -> Overview:
     now = service.config.clock.now()
     stats = await service.stats()
     finished = await service.finished_counts(since=now - WINDOW, window=WINDOW)
-    names = sorted(set(stats.queues) | set(stats.paused) | set(finished))
+    names = sorted(set(stats.queues) | set(stats.paused) | set(finished) | set(stats.limits))
     rows = []
     for name in names:
         counts: dict[str, int] = {
             status: stats.queues.get(name, {}).get(status, 0) for status in ALL_STATUSES
         }
         lag = await _lag(service, name, now) if counts["pending"] else None
-        rows.append(QueueRow(name, counts, name in stats.paused, lag, dict(finished.get(name, {}))))
+        finished_here = dict(finished.get(name, {}))
+        rows.append(QueueRow(name, counts, name in stats.paused, lag, finished_here, stats.limits.get(name)))
     running = await service.list_tasks(statuses=["running"], newest_first=False, limit=RUNNING_SHOWN)
     workers = await _workers(service, [handle.record for handle in running.tasks])
     return Overview(

@@ -11,7 +11,7 @@ local META = {'status', 'attempts', 'runs', 'reclaims', 'run_at', 'started_at', 
 -- position of META[i] in STATE.
 local STATE = {'status', 'queue', 'key', 'member', 'score', 'attempts', 'runs', 'reclaims',
   'max_reclaims', 'run_at', 'started_at', 'finished_at', 'lease_exp', 'lease_id', 'rec',
-  'worker_id', 'error', 'result', 'ix', 'history'}
+  'worker_id', 'error', 'result', 'ix', 'history', 'lkey'}
 local META_AT = {1, 6, 7, 8, 10, 11, 12, 14, 13, 16, 17, 18}
 local KNOWN = {pending = true, scheduled = true, running = true, completed = true, failed = true,
   cancelled = true}
@@ -20,6 +20,9 @@ local STATUSES = {'pending', 'scheduled', 'running', 'completed', 'failed', 'can
 
 local function rkey(id) return P .. ':t:' .. id end
 local function qkey(q, name) return P .. ':q:' .. q .. ':' .. name end
+-- The set of the running records of a queue with one limit key (the key cap counts it); the
+-- queue's length keeps a queue name and a limit key that contain ':' apart.
+local function lkkey(q, lkey) return P .. ':lk:' .. #q .. ':' .. q .. ':' .. lkey end
 -- The listing index of one queue and status: a sorted set whose members (all scored 0, so in
 -- byte order) are the records' `ix`: created_at as 14 hex digits of (microseconds + 2^53), then
 -- the id, so the byte order is the order (created_at, id).
@@ -91,7 +94,7 @@ local function state(id)
   if why then return false, why end
   return {status = v[1], queue = v[2], key = v[3], member = v[4], score = v[5],
     attempts = tonumber(v[6]), runs = tonumber(v[7]), reclaims = tonumber(v[8]),
-    max_reclaims = tonumber(v[9]), lease_id = v[14], ix = v[19], v = v}
+    max_reclaims = tonumber(v[9]), lease_id = v[14], ix = v[19], lkey = v[21], v = v}
 end
 
 -- The reply of a record from the fields state() read and the fields written since (`changed`,
@@ -180,12 +183,13 @@ local function bury(id, reason)
   local dk = P .. ':dead:' .. id
   local ix = nil
   if redis.call('EXISTS', k) == 1 then
-    local f = redis.pcall('HMGET', k, 'queue', 'member', 'key', 'ix')
+    local f = redis.pcall('HMGET', k, 'queue', 'member', 'key', 'ix', 'lkey')
     if not f.err then
       local q, member, key = f[1], f[2], f[3]
       if q and member and #member == 16 + #id and string.sub(member, 17) == id then
         redis.call('ZREM', qkey(q, 'ready'), member)
       end
+      if q and f[5] then redis.call('SREM', lkkey(q, f[5]), id) end
       if key and redis.call('HGET', P .. ':keys', key) == id then redis.call('HDEL', P .. ':keys', key) end
       if f[4] and #f[4] == 14 + #id and string.sub(f[4], 15) == id then
         ix = f[4]
@@ -251,10 +255,29 @@ local function trim(q, status, t, most)
   if #listed > 0 then redis.call('ZREM', xkey(q, status), unpack(listed)) end
 end
 
--- Drops the lease entry; the caller writes lease_id and lease_exp as '' with its other fields.
+-- Whether queue q has a limit (P:limits, read once per script and queue; nothing is read when
+-- no queue has one).
+local limited = nil
+local function has_limit(q)
+  if limited == nil then
+    limited = {}
+    if redis.call('EXISTS', P .. ':limits') == 0 then limited = false end
+  end
+  if limited == false then return false end
+  if limited[q] == nil then limited[q] = redis.call('HEXISTS', P .. ':limits', q) == 1 end
+  return limited[q]
+end
+
+-- Drops the lease entry (and the entry in its limit key's running set); the caller writes
+-- lease_id and lease_exp as '' with its other fields. A running record of a limited queue frees
+-- a slot: the queue's workers are woken.
 local function clear_lease(id, s, changed)
   redis.call('ZREM', qkey(s.queue, 'leases'), id)
   changed.lease_id, changed.lease_exp = '', ''
+  if s.status == 'running' then
+    if s.lkey then redis.call('SREM', lkkey(s.queue, s.lkey), id) end
+    if has_limit(s.queue) then wake(s.queue) end
+  end
 end
 
 -- Terminal bookkeeping: release the dedup key, note the finish time `now` (for the finish-time

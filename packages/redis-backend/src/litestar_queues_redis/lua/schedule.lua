@@ -1,6 +1,6 @@
 -- advance_schedule: one compare-and-set of a schedule's next_fire, enqueueing the fire's record
 -- in the same step. ARGV: P, name, expected (microseconds; '' = the caller found no state),
--- next_fire, now, then, for a fire, the record's 13 arguments of store() (lua/store.lua).
+-- next_fire, now, then, for a fire, the record's 14 arguments of store() (lua/store.lua).
 -- Applies only when the stored next_fire is `expected` (the same integer text: the client writes
 -- each time as canonical integer microseconds), or with expected '' when no state is stored.
 -- Then it stores next_fire and updated_at = now (paused kept; a new state is not paused); a

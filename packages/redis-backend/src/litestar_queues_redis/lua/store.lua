@@ -1,8 +1,9 @@
 -- The enqueue of one record, shared by enqueue.lua and schedule.lua (placed between common.lua
 -- and each script), so a schedule's fire is stored by exactly the rules of an enqueue.
--- store(b) stores the record whose 13 arguments start at ARGV[b]: id, queue, status, score,
+-- store(b) stores the record whose 14 arguments start at ARGV[b]: id, queue, status, score,
 -- run_at, key ('' = none), attempts, runs, reclaims, max_reclaims, rec (msgspec JSON), ix
--- (listing position), task name. A keyed record is also put in the index of its key,
+-- (listing position), task name, limit key ('' = none; kept in the field lkey, which the
+-- claim reads for a queue's key cap). A keyed record is also put in the index of its key,
 -- P:keyix:<key> (its ix, scored 0 like the listing indexes); an unkeyed one costs nothing more. Returns {1} (stored) or {0, reply} (the active record holding
 -- the key, or the record already stored under the id). A malformed record met under the id or
 -- the key is moved aside first (it holds neither any more). The caller runs flush_index() last.
@@ -34,6 +35,7 @@ local function store(b)
     'member', member, 'run_at', run_at, 'attempts', ARGV[b + 6], 'runs', ARGV[b + 7],
     'reclaims', ARGV[b + 8], 'max_reclaims', ARGV[b + 9], 'ix', ix, 'task', ARGV[b + 12])
   index({queue = q, ix = ix}, nil, status)
+  if ARGV[b + 13] ~= '' then redis.call('HSET', k, 'lkey', ARGV[b + 13]) end
   if key ~= '' then
     redis.call('HSET', k, 'key', key)
     redis.call('HSET', P .. ':keys', key, id)

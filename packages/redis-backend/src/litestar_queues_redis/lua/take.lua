@@ -6,6 +6,7 @@ local function take(id, s, now, lease_until, worker, lease_id)
     started_at = now, attempts = count(s.attempts + 1), runs = count(s.runs + 1)}
   write(id, changed)
   redis.call('ZADD', qkey(s.queue, 'leases'), lease_until, id)
+  if s.lkey then redis.call('SADD', lkkey(s.queue, s.lkey), id) end
   index(s, s.status, 'running')
   return reply(id, s, changed)
 end
