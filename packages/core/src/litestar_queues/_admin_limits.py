@@ -10,44 +10,18 @@ and ``litestar queues limit QUEUE ...`` parse their own arguments, then call
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
+from litestar_queues._rates import parse_rate
 from litestar_queues.exceptions import QueueLimitError
-from litestar_queues.limits import MAX_LIMIT, MAX_PER, MIN_PER, QueueLimit, describe_period
+from litestar_queues.limits import MAX_LIMIT, QueueLimit, describe_period
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from litestar_queues.service import QueueService
 
-__all__ = ("limit_from_options", "limit_lines", "limit_summary", "limits_lines", "parse_rate")
-
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([smhd]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_RATE_HINT = "N/PERIOD, e.g. 60/1m (60 a minute), 10/s, 5/10s, 1000/1h"
-
-
-def parse_rate(text: str) -> tuple[int, float]:
-    """``60/1m``, ``10/s``, ``5/10s``, ``1000/1h`` as ``(rate, per seconds)``.
-
-    Raises:
-        QueueLimitError: The text is not such a rate (the message shows the form).
-    """
-    match = _RATE.match(text)
-    if match is None:
-        raise QueueLimitError(f"--rate takes {_RATE_HINT}; got {text!r}")
-    count, amount, unit = match.groups()
-    rate, per = int(count), float(amount or 1) * _UNIT_SECONDS[unit]
-    if not 1 <= rate <= MAX_LIMIT:
-        raise QueueLimitError(
-            f"--rate needs from 1 to {MAX_LIMIT:,} starts per period ({_RATE_HINT}); got {text!r}"
-        )
-    if not MIN_PER <= per <= MAX_PER:
-        raise QueueLimitError(
-            f"--rate needs a period from {MIN_PER:g} s to {MAX_PER:,.0f} s ({_RATE_HINT}); got {text!r}"
-        )
-    return rate, per
+__all__ = ("limit_from_options", "limit_lines", "limit_summary", "limits_lines")
 
 
 def limit_from_options(
