@@ -18,10 +18,17 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.params import FromPath  # noqa: TC002 - Litestar reads handler annotations at run time
 
-from litestar_queues.exceptions import QueueConfigurationError, ScheduleNotFoundError, TaskNotFoundError
+from litestar_queues._admin_limits import limit_lines
+from litestar_queues.exceptions import (
+    QueueConfigurationError,
+    QueueLimitError,
+    ScheduleNotFoundError,
+    TaskNotFoundError,
+)
 from litestar_queues.models import ALL_STATUSES, RETRYABLE_STATUSES
 from litestar_queues_litestar.dashboard._state import NO_STORE, dashboard_of, parse_task_id, wants_fragment
 from litestar_queues_litestar.dashboard.access import basic_auth_user, cross_origin_problem
+from litestar_queues_litestar.dashboard.limit_form import LIMIT_FIELDS, limit_from_form
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +41,7 @@ __all__ = ("ACTIONS", "Action", "act", "confirm_page")
 logger = logging.getLogger("litestar_queues.admin")
 
 _PURGEABLE = tuple(s for s in ALL_STATUSES if s != "running")
+_OF_A_QUEUE = ("pause", "resume", "set_limit", "clear_limit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,17 @@ async def _resume(service: QueueService, fields: Mapping[str, str]) -> str:
     return f"queue {fields['queue']} resumed"
 
 
+async def _set_limit(service: QueueService, fields: Mapping[str, str]) -> str:
+    # the CLIs' own lines: the same words whichever way the limit was set
+    return "; ".join(await limit_lines(service, fields["queue"], limit_from_form(fields)))
+
+
+async def _clear_limit(service: QueueService, fields: Mapping[str, str]) -> str:
+    if fields["queue"] not in await service.limits():
+        return f"queue {fields['queue']} has no limit: nothing to remove"
+    return "; ".join(await limit_lines(service, fields["queue"], None))
+
+
 async def _pause_schedule(service: QueueService, fields: Mapping[str, str]) -> str:
     await service.pause_schedule(fields["name"])
     return f"schedule {fields['name']} paused: its due times pass without firing until it is resumed"
@@ -151,6 +170,23 @@ ACTIONS: dict[str, Action] = {
         ),
         Action("resume", "Resume", ("queue",), lambda f: f"Resume queue {f['queue']}?", _resume),
         Action(
+            "set_limit",
+            "Set limit",
+            ("queue", *LIMIT_FIELDS),
+            lambda f: (
+                f"Set the limit of queue {f['queue']} to {limit_from_form(f).describe()}, "
+                "across every worker? It replaces the queue's current limit."
+            ),
+            _set_limit,
+        ),
+        Action(
+            "clear_limit",
+            "Remove limit",
+            ("queue",),
+            lambda f: f"Remove the limit of queue {f['queue']}? Its tasks then start without a cap or rate.",
+            _clear_limit,
+        ),
+        Action(
             "pause_schedule",
             "Pause",
             ("name",),
@@ -185,8 +221,13 @@ def _checked(action: Action, given: Mapping[str, Any]) -> dict[str, str]:
     fields = {name: str(given.get(name) or "").strip() for name in action.fields}
     if "task_id" in fields:
         fields["task_id"] = str(parse_task_id(fields["task_id"]))
-    if "queue" in fields and action.name in ("pause", "resume") and not fields["queue"]:
-        raise ClientException(detail=f"{action.name} needs the queue's name")
+    if "queue" in fields and action.name in _OF_A_QUEUE and not fields["queue"]:
+        raise ClientException(detail=f"{action.name.replace('_', ' ')} needs the queue's name")
+    if "concurrency" in fields:
+        try:
+            limit_from_form(fields)
+        except QueueLimitError as exc:
+            raise ClientException(detail=str(exc)) from None
     if "name" in fields and not fields["name"]:
         raise ClientException(detail=f"{action.name.replace('_', ' ')} needs the schedule's name")
     if "statuses" in fields:

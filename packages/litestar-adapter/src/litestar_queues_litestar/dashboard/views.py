@@ -17,6 +17,7 @@ from litestar_queues.exceptions import TaskNotFoundError
 from litestar_queues.models import ALL_STATUSES
 from litestar_queues_litestar.dashboard._state import dashboard_of, parse_task_id
 from litestar_queues_litestar.dashboard.filters import SINCE_CHOICES, TaskFilters
+from litestar_queues_litestar.dashboard.limit_form import form_values
 from litestar_queues_litestar.dashboard.overview import read_overview
 
 if TYPE_CHECKING:
@@ -49,10 +50,17 @@ async def task_context(dashboard: Dashboard, raw_id: str) -> dict[str, Any]:
 
 @get("/", include_in_schema=False)
 async def queues_page(request: Request[Any, Any, Any]) -> Response[str]:
-    """Queues: counts per status, pause state, lag, last hour's throughput, workers and what they run."""
+    """Queues: counts per status, pause state, limit, lag, last hour's throughput, workers and what they run.
+
+    Below them, the form that sets a queue's limit (any queue, one without tasks too);
+    ``?limit=QUEUE`` fills it in with that queue's name and current limit.
+    """
     dashboard = dashboard_of(request)
     overview = await read_overview(dashboard.service)
-    return dashboard.page(request, "queues.html", nav="queues", overview=overview)
+    chosen = str(request.query_params.get("limit") or "").strip()
+    current = next((q.limit for q in overview.queues if q.name == chosen), None)
+    limit_form = {"queue": chosen, **form_values(current)}
+    return dashboard.page(request, "queues.html", nav="queues", overview=overview, limit_form=limit_form)
 
 
 @get("/tasks", include_in_schema=False)
