@@ -189,3 +189,108 @@ def test_the_queues_page_shows_each_queue_s_limit(client: TestClient[Any]) -> No
     assert '<td class="queue-limit">1 per limit key</td>' in page  # a queue without tasks is listed
     _call(client, service.set_limit, "mail", None)
     assert "concurrency 5" not in client.get("/queues/").text
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({}, "a limit needs a concurrency, a rate or a key concurrency; to remove the queue&#39;s limit"),
+        ({"concurrency": "0"}, "concurrency must be a whole number from 1 to 2,147,483,647 (or empty"),
+        ({"concurrency": "five"}, "concurrency must be a whole number"),
+        ({"key_concurrency": "-1"}, "key concurrency must be a whole number"),
+        ({"concurrency": "2147483648"}, "got &#39;2147483648&#39;"),
+        ({"per": "1m"}, "per is the period of rate: give rate too"),
+        ({"rate": "60", "per": "1y"}, "per takes a period such as 1s, 10s, 1m"),
+        ({"rate": "60", "per": "0s"}, "per must be from 0.001 s"),
+        ({"rate": "fast/1m"}, "rate takes N/PERIOD, e.g. 60/1m"),
+        ({"rate": "60/1m", "per": "1s"}, "has its period in it already: leave per empty"),
+        ({"rate": "1" * 41}, "rate is 41 characters long: at most 40"),
+        ({"queue": "", "concurrency": "1"}, "set limit needs the queue&#39;s name"),
+    ],
+)
+def test_a_bad_limit_is_a_clear_400_and_stores_nothing(
+    client: TestClient[Any], form: dict[str, str], message: str
+) -> None:
+    from litestar_queues import QueueLimit
+
+    service = _service(client)
+    _call(client, service.set_limit, "mail", QueueLimit(concurrency=2))
+    posted = {"queue": "mail", **form}
+    for response in (
+        client.post("/queues/actions/set_limit", data=posted, headers=ORIGIN),
+        client.get("/queues/confirm/set_limit", params=posted),
+    ):
+        assert response.status_code == 400, response.text
+        assert message in response.text
+        assert 'class="confirm"' not in response.text
+    assert _call(client, service.limits) == {"mail": QueueLimit(concurrency=2)}
+
+
+def test_limits_are_set_changed_and_removed_from_the_queues_page(
+    client: TestClient[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from litestar_queues import QueueLimit
+
+    service = _service(client)
+    confirm = client.get(
+        "/queues/confirm/set_limit", params={"queue": "exports", "concurrency": " 3 ", "rate": "60/1m"}
+    )
+    assert confirm.status_code == 200
+    assert "Set the limit of queue exports to concurrency 3, 60 per 1m, across every worker?" in confirm.text
+    assert 'name="rate" value="60/1m"' in confirm.text and 'name="concurrency" value="3"' in confirm.text
+    assert _call(client, service.limits) == {}  # asking changes nothing
+    with caplog.at_level(logging.INFO, "litestar_queues.admin"):
+        form = {"queue": "exports", "concurrency": "3", "rate": "60", "per": "1m", "key_concurrency": ""}
+        done = client.post("/queues/actions/set_limit", data=form, headers=ORIGIN)
+        assert done.status_code == 200
+        assert "queue exports: limit set to concurrency 3, 60 per 1m; stored for every worker" in done.text
+        limited = QueueLimit(concurrency=3, rate=60, per=60.0)
+        assert _call(client, service.limits) == {"exports": limited}
+        page = client.get("/queues/?limit=exports").text  # the row's Change limit… link fills in the form
+        assert '<td class="queue-limit">concurrency 3, 60 per 1m</td>' in page  # no tasks, listed
+        assert 'href="/queues/?limit=exports#limit">Change limit…</a>' in page
+        for name, value in (("queue", "exports"), ("concurrency", "3"), ("rate", "60"), ("per", "1m")):
+            assert f'name="{name}"' in page and f'value="{value}"' in page
+        changed = {"queue": "exports", "key_concurrency": "1"}
+        assert client.post("/queues/actions/set_limit", data=changed, headers=ORIGIN).status_code == 200
+        assert _call(client, service.limits) == {"exports": QueueLimit(key_concurrency=1)}
+        removed = client.post("/queues/actions/clear_limit", data={"queue": "exports"}, headers=ORIGIN)
+        assert removed.status_code == 200 and "queue exports: limit removed" in removed.text
+        again = client.post("/queues/actions/clear_limit", data={"queue": "exports"}, headers=ORIGIN)
+        assert "queue exports has no limit: nothing to remove" in again.text
+    assert _call(client, service.limits) == {}
+    assert 'data-queue="exports"' not in client.get("/queues/").text
+    messages = [r.getMessage() for r in caplog.records if r.name == "litestar_queues.admin"]
+    assert any(
+        m.startswith("dashboard: queue exports: limit set to concurrency 3, 60 per 1m")
+        and "(set_limit by" in m
+        for m in messages
+    )
+    assert any(m.startswith("dashboard: queue exports: limit removed (clear_limit by") for m in messages)
+    assert "queue exports: limit removed" in messages  # the service's own line
+
+
+def test_a_cross_site_limit_change_is_refused(client: TestClient[Any]) -> None:
+    form = {"queue": "mail", "concurrency": "1"}
+    refused = client.post("/queues/actions/set_limit", data=form, headers={"origin": "https://evil.example"})
+    assert refused.status_code == 403
+    assert _call(client, _service(client).limits) == {}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"concurrency": 5},
+        {"rate": 60, "per": 60.0, "key_concurrency": 2},
+        {"rate": 7, "per": 0.1234567},
+        {"rate": 1, "per": 1234567.5},
+        {"concurrency": 2_147_483_647, "rate": 3, "per": 90.0},
+    ],
+)
+def test_the_form_shows_a_limit_as_it_reads_it(options: dict[str, Any]) -> None:
+    from litestar_queues import QueueLimit
+    from litestar_queues_litestar.dashboard.limit_form import form_values, limit_from_form
+
+    limit = QueueLimit(**options)
+    assert limit_from_form(form_values(limit)) == limit
+    assert form_values(None) == {"concurrency": "", "rate": "", "per": "", "key_concurrency": ""}
