@@ -48,3 +48,9 @@ class ThreadedServer:
         response = httpx.post(f"{self.url}{path}", json=json, timeout=10)
         response.raise_for_status()
         return response.json()
+
+    def get(self, path: str) -> Any:
+        """GET a route of the app (not the dashboard's) and return the JSON answer."""
+        response = httpx.get(f"{self.url}{path}", timeout=10)
+        response.raise_for_status()
+        return response.json()

@@ -2,7 +2,8 @@
 
 Tasks: ``dash.charge`` fails at its first run (a declined card) and succeeds when run again;
 ``dash.report`` reports progress step by step; ``dash.echo`` returns its argument. Routes under
-``/test/`` (outside the dashboard and its guard) enqueue them, as the app's own handlers would.
+``/test/`` (outside the dashboard and its guard) enqueue them, as the app's own handlers would,
+and read the stored limits.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from litestar import Litestar, post
+from litestar import Litestar, get, post
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.di import NamedDependency  # noqa: TC002 - Litestar reads handler annotations at run time
@@ -74,6 +75,12 @@ async def enqueue(
     return {"id": str(handle.id)}
 
 
+@get("/test/limits")
+async def limits(queue_service: NamedDependency[QueueService]) -> dict[str, str]:
+    """What ``service.limits()`` holds, each limit described."""
+    return {queue: limit.describe() for queue, limit in (await queue_service.limits()).items()}
+
+
 def operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """The app's own guard: an operator's session cookie, as its login would set it."""
     if connection.cookies.get(SESSION_COOKIE) != SESSION:
@@ -108,5 +115,5 @@ def build_app(queue_url: str) -> Litestar:
     )
     # logging_config=None: Litestar would add a root handler bound to the stderr pytest captures now
     return Litestar(
-        [enqueue], plugins=[channels, QueuePlugin(config, dashboard=dashboard)], logging_config=None
+        [enqueue, limits], plugins=[channels, QueuePlugin(config, dashboard=dashboard)], logging_config=None
     )

@@ -214,3 +214,34 @@ def test_pages_are_readable_and_actions_work_with_javascript_off(
         _shoot(page, "phone")
     finally:
         context.close()
+
+
+def test_a_limit_is_set_changed_and_removed_from_the_queues_page(server: ThreadedServer, page: Page) -> None:
+    page.goto("/queues/")
+    form = page.locator("form.limit-form")  # a queue without tasks: its name is typed
+    form.get_by_label("Queue").fill("exports")
+    form.get_by_label("Concurrency", exact=True).fill("3")
+    form.get_by_role("button", name="Set limit…").click()
+    expect(page.locator(".question")).to_contain_text("Set the limit of queue exports to concurrency 3,")
+    page.get_by_role("button", name="Set limit").click()
+    expect(page.locator(".flash")).to_contain_text("queue exports: limit set to concurrency 3")
+    assert server.get("/test/limits")["exports"] == "concurrency 3"
+
+    page.get_by_role("link", name="Back").click()
+    row = page.locator('tr[data-queue="exports"]')
+    expect(row.locator(".queue-limit")).to_have_text("concurrency 3")
+    row.get_by_role("link", name="Change limit…").click()  # the form, filled in with the limit
+    expect(form.get_by_label("Concurrency", exact=True)).to_have_value("3")
+    form.get_by_label("Concurrency", exact=True).fill("4")
+    form.get_by_role("button", name="Set limit…").click()
+    page.get_by_role("button", name="Set limit").click()
+    assert server.get("/test/limits")["exports"] == "concurrency 4"
+
+    page.get_by_role("link", name="Back").click()
+    expect(row.locator(".queue-limit")).to_have_text("concurrency 4")
+    _mark_document(page)
+    row.get_by_role("button", name="Remove limit").click()
+    expect(page.locator("#flash")).to_contain_text("queue exports: limit removed")
+    expect(row).to_have_count(0)  # no tasks and no limit: no longer listed
+    assert "exports" not in server.get("/test/limits")
+    assert _not_reloaded(page)
