@@ -27,6 +27,7 @@ def test_public_modules() -> None:
         "litestar_queues_litestar.dashboard.config",
         "litestar_queues_litestar.dashboard.filters",
         "litestar_queues_litestar.dashboard.fragments",
+        "litestar_queues_litestar.dashboard.limit_form",
         "litestar_queues_litestar.dashboard.mount",
         "litestar_queues_litestar.dashboard.overview",
         "litestar_queues_litestar.dashboard.progress",
