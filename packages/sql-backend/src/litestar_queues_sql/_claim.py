@@ -124,6 +124,20 @@ def claim_statement(tasks: Table, paused: Table, limits: Table, dialect: str, *,
     return update(tasks).where(c.seq.in_(chosen)).values(values).returning(*returned)
 
 
+@functools.cache
+def limited_statement(limits: Table, *, queues: int | None) -> Any:
+    """One row when one of a claim's queues has a limit, else none.
+
+    ``queues``: how many queues the claim names (as :func:`claim_params` does; ``None``: any
+    queue). Tells whether a claim that found nothing should try again under the limits.
+    """
+    named: Any = None if queues is None else [bindparam(f"p_queue_{i}", type_=Text()) for i in range(queues)]
+    stmt: Any = select(literal_column("1")).select_from(limits)
+    if named is not None:
+        stmt = stmt.where(limits.c.queue.in_(named))
+    return stmt.limit(1)
+
+
 def claim_params(
     queues: Sequence[str] | None, *, worker_id: str, limit: int, now: datetime, lease_until: datetime
 ) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, EnqueueR
 from litestar_queues_sql import _enqueue, _finish, _operator, _query, _queue_limits, _schedules, _state
 from litestar_queues_sql._asyncpg import DriverRunner
 from litestar_queues_sql._base import SQLBackendBase
-from litestar_queues_sql._claim import RUNNING, claim_one_statement, claim_params, claim_statement
+from litestar_queues_sql._claim import (
+    RUNNING,
+    claim_one_statement,
+    claim_params,
+    claim_statement,
+    limited_statement,
+)
 from litestar_queues_sql._errors import enqueue_errors, error_code
 from litestar_queues_sql._limits import check_claim, check_names, check_records
 from litestar_queues_sql._records import (
@@ -273,14 +279,20 @@ class SQLQueueBackend(SQLBackendBase):
             self._note_token_wait(wait)
             return rows
 
+        limited = False
         async with self._running("claim") as run:
             rows = await run.rows(stmt, params)
             if not rows and isinstance(run, SQLRunner) and self.dialect == "sqlite":
                 rows = await under_limits(run.conn)  # a limit may apply: same write transaction
+            elif not rows:  # PostgreSQL: one probe on this connection, a transaction only if limited
+                limited = bool(await run.rows(limited_statement(tables.limits, queues=count), params))
+                if not limited:
+                    self._limited = frozenset()
+                    self._note_token_wait(None)
             # decoded (and bad rows moved aside) before the SQLite transaction commits: a row
             # that fails here cannot leave the claimed ones running with nobody holding them
             decoded = await self._decode_rows(run, rows)
-        if not rows and self.dialect == "postgresql":  # a limit may apply: claim under it
+        if limited:  # PostgreSQL: claim under the limits, in a transaction of its own
             async with self._transaction("claim under limits") as conn:
                 rows = await under_limits(conn)
                 decoded = await self._decode_rows(SQLRunner(conn), rows)
