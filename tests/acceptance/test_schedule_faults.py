@@ -22,6 +22,7 @@ import pytest
 
 from litestar_queues import QueueConfig, QueueService
 from litestar_queues.schedules import due_key
+from tests._processes import terminate_all
 from tests.acceptance import schedule_app
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -40,13 +41,7 @@ def start_worker(url: str) -> subprocess.Popen[bytes]:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    terminate_all([process], timeout=20)
 
 
 async def until_fired(service: QueueService, limit: float = 60) -> datetime:

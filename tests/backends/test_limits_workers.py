@@ -30,6 +30,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from litestar_queues import QueueConfig, QueueService, TaskCall
+from tests._processes import terminate_all
 from tests.backends import limits_app
 
 if TYPE_CHECKING:
@@ -61,15 +62,7 @@ class Workers:
         return process
 
     def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate_all(self.processes, timeout=30)
 
 
 @pytest.fixture(params=["redis_url", "postgres_url"])

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from litestar_queues import BackendUnavailableError, QueueConfig, QueueService, TaskCall
 from tests._presence import check_kill_and_stop
+from tests._processes import terminate_all
 from tests.redis import worker_app
 
 if TYPE_CHECKING:
@@ -49,15 +50,7 @@ class Workers:
         return process
 
     def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate_all(self.processes, timeout=20)
 
 
 @pytest.fixture
