@@ -122,7 +122,18 @@ async def test_a_buried_record_wakes_its_waiter(backend: RedisQueueBackend, raw:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"completed", b"deleted", b"buried", b"12:abc", b"3:abc", b"x:y", "completed", b"3:abc2:{}"],
+    [
+        b"",
+        b"completed",
+        b"deleted",
+        b"buried",
+        b"12:abc",
+        b"3:abc",
+        b"x:y",
+        "completed",
+        b"3:abc2:{}",
+        b"-1:a0:",
+    ],
 )
 def test_decode_done_reads_anything_else_as_none(data: bytes | str) -> None:
     assert decode_done(uuid.uuid4(), data) is None

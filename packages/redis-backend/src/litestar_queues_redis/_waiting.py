@@ -31,12 +31,12 @@ def decode_done(task_id: UUID, data: bytes | str) -> TaskRecord | None:
     """
     raw = data.encode() if isinstance(data, str) else data
     try:
-        size, _, rest = raw.partition(b":")
-        rec, rest = rest[: int(size)], rest[int(size) :]
-        size, _, rest = rest.partition(b":")
-        meta, history = rest[: int(size)], rest[int(size) :]
-        if len(meta) != int(size):
-            return None
+        rec_size, _, rest = raw.partition(b":")
+        rec, rest = rest[: int(rec_size)], rest[int(rec_size) :]
+        meta_size, _, rest = rest.partition(b":")
+        meta, history = rest[: int(meta_size)], rest[int(meta_size) :]
+        if len(rec) != int(rec_size) or len(meta) != int(meta_size):
+            return None  # cut short: not a message settle() wrote
         record = decode_reply([str(task_id).encode(), rec, meta, history or None])
     except (ValueError, MalformedRecordError):
         return None
