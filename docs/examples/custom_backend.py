@@ -335,14 +335,15 @@ class ListQueueBackend:
         if event.is_set() and event is self._work:
             self._work = anyio.Event()  # this waiter consumed the wake-up
 
-    async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
-        """Return when the record may be terminal, or after ``timeout``."""
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> TaskRecord | None:
+        """The record when terminal at the look; else ``None`` (read it), on a finish or after ``timeout``."""
         event = self._finished  # subscribe first...
         record = self._records.get(task_id)  # ...then look once
         if record is None or record.status in TERMINAL:
-            return
+            return record  # at hand: the caller takes it without reading it again
         with anyio.move_on_after(timeout):
             await event.wait()
+        return None  # the wake-up does not carry the record: "it may have changed, read it"
 
     async def wait_for_cancel(self, worker_id: str, timeout: float) -> set[UUID]:
         """The ids of ``worker_id``'s running records cancelled since its last call."""

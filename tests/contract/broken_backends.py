@@ -460,3 +460,27 @@ class NeverRefillsTheBucket(MemoryQueueBackend):
         never = datetime.max.replace(tzinfo=now.tzinfo)
         frozen = {queue: Bucket(bucket.tokens, never) for queue, bucket in self._buckets.items()}
         return LimitGate(limits, now, running=self._running, key_running=self._key_running, buckets=frozen)
+
+
+class WaitReturnsTheRecordItSaw(MemoryQueueBackend):
+    """wait_for_finish returns the record as it was when the wait began: stale once it finished.
+
+    As a backend that keeps the record of its first look instead of the one the notification
+    carries (or None, which means "read it").
+    """
+
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> TaskRecord | None:
+        seen = self._records.get(task_id)
+        await super().wait_for_finish(task_id, timeout)
+        return seen
+
+
+class WaitReturnsAnotherRecord(MemoryQueueBackend):
+    """wait_for_finish returns the last record that finished, whichever task it was."""
+
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> TaskRecord | None:
+        returned = await super().wait_for_finish(task_id, timeout)
+        finished = [r for r in self._records.values() if r.is_terminal and r.finished_at is not None]
+        if returned is None or not finished:
+            return returned
+        return max(finished, key=lambda r: (r.finished_at, self._seq[r.id]))

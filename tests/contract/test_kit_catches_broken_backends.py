@@ -161,6 +161,16 @@ CASES = [
         "advance_schedule keeps the paused flag",
         "test_advance_keeps_the_paused_flag",
     ),
+    (
+        broken.WaitReturnsTheRecordItSaw,
+        "wait_for_finish returns the stored terminal record",
+        "test_wait_for_finish_when_already_terminal",
+    ),
+    (
+        broken.WaitReturnsAnotherRecord,
+        "wait_for_finish returns the stored terminal record",
+        "test_wait_for_finish_returns_when_finished",
+    ),
 ]
 
 

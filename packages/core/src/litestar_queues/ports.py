@@ -414,11 +414,20 @@ class QueueBackend(Protocol):
         """
         ...
 
-    async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> TaskRecord | None:
         """Return when the record ``task_id`` may have become terminal, or after ``timeout``.
 
         Must not miss a change made after the call started: implementations subscribe first and
-        then look at the stored record once, returning at once when it is already terminal.
+        then look at the stored record once, returning at once when it is already terminal (or
+        gone).
+
+        Returns:
+            The terminal record, when the backend has it at hand: from its own look at the stored
+            record, or carried by the finish notification. It must be the record ``task_id``, as
+            stored (what ``get`` returns then), and terminal. Otherwise ``None``, which always
+            means "it may have changed: read it": after the timeout, on a notification without the
+            record, when no record has the id. A backend that never carries the record returns
+            ``None`` every time and stays correct; the caller then reads the record with ``get``.
         """
         ...
 

@@ -103,18 +103,29 @@ class TaskResult(Generic[R]):
     async def wait(self, timeout: float | None = None) -> TaskResult[R]:
         """Wait until the task is terminal and return this handle.
 
+        Each round asks the backend's ``wait_for_finish`` first, whose own look at the stored
+        record covers a task finished already; the record it hands back (a terminal one, from
+        that look or from the finish notification) is taken as is. Only when it hands back none
+        (``None``: it may have changed) is the record read again.
+
         Args:
             timeout: Seconds to wait at most (``None``: no limit).
 
         Raises:
             TimeoutError: The task was not terminal in time.
+            TaskNotFoundError: The record is gone while it was not finished (see :meth:`refresh`).
         """
         deadline = math.inf if timeout is None else anyio.current_time() + timeout
         while True:
+            remaining = deadline - anyio.current_time()
+            if remaining > 0:
+                finished = await self._backend.wait_for_finish(self._record.id, min(remaining, _SAFETY_WAKE))
+                # a backend that breaks the port (another record, one not terminal) costs a read
+                if finished is not None and finished.is_terminal and finished.id == self._record.id:
+                    self._record = finished
+                    return self
             await self.refresh()
             if self._record.is_terminal:
                 return self
-            remaining = deadline - anyio.current_time()
-            if remaining <= 0:
+            if deadline - anyio.current_time() <= 0:
                 raise TimeoutError(f"task {self.id} is still {self.status} after {timeout} s")
-            await self._backend.wait_for_finish(self._record.id, min(remaining, _SAFETY_WAKE))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -33,7 +34,7 @@ from litestar_queues_redis._limits import check_record
 from litestar_queues_redis._listing import DELETE_CHUNK, QUERY_BUDGET, query_filters, query_range
 from litestar_queues_redis._scripts import Scripts
 from litestar_queues_redis._url import check_options, connect, parse_ttl, split_url
-from litestar_queues_redis._waiting import FinishWaiter
+from litestar_queues_redis._waiting import FinishWaiter, decode_done
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -812,18 +813,23 @@ class RedisQueueBackend:
             found += await self._client.lpop(key, _CANCELS_DRAINED) or []
         return {task_id for raw in found if (task_id := _uuid_or_none(raw)) is not None}
 
-    async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
-        """Subscribe to the record's completion channel, then check the record, then wait."""
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> TaskRecord | None:
+        """Subscribe to the record's done channel, then read the record, then wait for the message.
+
+        The message carries the finished record (see ``settle()`` in ``lua/common.lua``), which
+        is returned as is; a record too large to carry, a deleted or buried one, or the timeout
+        return ``None`` (the caller reads it). A record already terminal when read is returned.
+        """
         if timeout <= 0:
-            return
+            return None
         assert self._finish_waiter is not None
-
-        async def is_done() -> bool:
-            record = await self.get(task_id)
-            return record is None or record.is_terminal
-
         with mapped_errors(self._where):
-            await self._finish_waiter.wait(self._keys.done_channel(task_id), is_done, timeout)
+            return await self._finish_waiter.wait(
+                self._keys.done_channel(task_id),
+                functools.partial(self.get, task_id),
+                functools.partial(decode_done, task_id),
+                timeout,
+            )
 
 
 _CANCELS_DRAINED = 1000  # ids taken from a worker's cancels list at once

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from sqlalchemy import select
 
-from litestar_queues.backends.signals import CancelSignals, Latch
+from litestar_queues.backends.signals import CancelSignals, FinishSignals, Latch
 from litestar_queues.exceptions import BackendUnavailableError, MalformedRecordError, QueueConfigurationError
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES
 from litestar_queues.ports import BackendReach
@@ -21,7 +21,7 @@ from litestar_queues_sql._dialects import configure_sqlite, engine_from_url, ens
 from litestar_queues_sql._errors import unavailable_as_backend_error
 from litestar_queues_sql._finish import notify_statement
 from litestar_queues_sql._limits import safe_text
-from litestar_queues_sql._notify import WORK, FinishWaiters, PgListener, cancel_payload, finish_payloads
+from litestar_queues_sql._notify import WORK, PgListener, cancel_payload, finish_payloads
 from litestar_queues_sql._records import dead_letter_statements, describe_id, describe_row, row_to_record
 from litestar_queues_sql._run import Runner, SQLRunner
 from litestar_queues_sql._sqlite_watch import DataVersionWatch, watched_file
@@ -91,7 +91,7 @@ class SQLBackendBase:
         sqlite = self.dialect == "sqlite"
         self.poll_interval = poll_interval if poll_interval is not None else (0.25 if sqlite else 1.0)
         self._work = Latch()
-        self._finished = FinishWaiters()
+        self._finished = FinishSignals()
         self._cancels = CancelSignals()
         self._listener: PgListener | None = None
         self._watch: DataVersionWatch | None = None
@@ -233,6 +233,8 @@ class SQLBackendBase:
     ) -> None:
         """Wake local waiters, and other processes through NOTIFY on PostgreSQL.
 
+        ``finished``: ids of records finished (or deleted), for other processes' waiters; the
+        caller hands the records to this process's waiters (``self._finished``) once committed.
         ``cancelled``: (worker id, task id) of running records cancelled, for their workers.
         """
         payloads = ([WORK] if work else []) + finish_payloads(finished)
@@ -243,7 +245,6 @@ class SQLBackendBase:
             await run.rows(notify_statement(self.tables.channel), {"p_payloads": payloads})
         if work:
             self._work.fire()
-        self._finished.fire(finished)
         for worker_id, task_id in cancelled:
             # on PostgreSQL the notification comes back too: a second report of an id is harmless
             self._cancels.fire(worker_id, (task_id,))
@@ -251,7 +252,6 @@ class SQLBackendBase:
     def _wake_locally(self, records: Sequence[TaskRecord]) -> None:
         if any(r.status in WAITING_STATUSES for r in records):
             self._work.fire()
-        self._finished.fire(r.id for r in records if r.status in TERMINAL_STATUSES)
 
     # -- decoding -------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Wake-ups: PostgreSQL LISTEN/NOTIFY on a dedicated connection, and per-task finish waiters."""
+"""Wake-ups: PostgreSQL LISTEN/NOTIFY on a dedicated connection."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from uuid import UUID
 import anyio
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable
 
 logger = logging.getLogger("litestar_queues_sql")
 
@@ -23,45 +23,6 @@ CANCEL = "c:"
 MAX_PAYLOAD = 7900
 """PostgreSQL limits a notification payload to 8000 bytes."""
 _RETRY_AFTER = 1.0
-
-
-class FinishWaiters:
-    """Per-task events for :meth:`wait_for_finish`; subscribe before reading the record."""
-
-    __slots__ = ("_waiters",)
-
-    def __init__(self) -> None:
-        self._waiters: dict[UUID, set[anyio.Event]] = {}
-
-    @contextlib.contextmanager
-    def subscribe(self, task_id: UUID) -> Iterator[anyio.Event]:
-        """Register an event set when ``task_id`` may have finished."""
-        event = anyio.Event()
-        self._waiters.setdefault(task_id, set()).add(event)
-        try:
-            yield event
-        finally:
-            waiting = self._waiters.get(task_id)
-            if waiting is not None:
-                waiting.discard(event)
-                if not waiting:
-                    del self._waiters[task_id]
-
-    def fire(self, task_ids: Iterable[UUID]) -> None:
-        """Wake the waiters of these tasks."""
-        for task_id in task_ids:
-            for event in self._waiters.get(task_id, ()):
-                event.set()
-
-    def waited(self) -> list[UUID]:
-        """The tasks someone waits for now."""
-        return list(self._waiters)
-
-    def fire_all(self) -> None:
-        """Wake every waiter (a notification may have been missed)."""
-        for waiting in self._waiters.values():
-            for event in waiting:
-                event.set()
 
 
 def finish_payloads(task_ids: Iterable[UUID]) -> list[str]:

@@ -408,6 +408,7 @@ class SQLQueueBackend(SQLBackendBase):
                 )
             else:  # other processes were notified by the statement itself
                 self._wake_locally(done)
+        self._finished.deliver(done)  # committed: the records go to this process's waiters
         return applied
 
     async def reclaim_expired(self, *, now: datetime) -> list[TaskRecord]:
@@ -423,6 +424,7 @@ class SQLQueueBackend(SQLBackendBase):
                     work=True,  # pending again, or (failed) a slot of its queue free
                     finished=[r.id for r in changed if r.status == "failed"],
                 )
+        self._finished.deliver(changed)
         return changed
 
     async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
@@ -448,6 +450,7 @@ class SQLQueueBackend(SQLBackendBase):
                     SQLRunner(conn), work=bool(cancelled), finished=[task_id], cancelled=cancelled
                 )
         if records:
+            self._finished.deliver(records)
             return records[0]
         if rows:
             raise self._moved(task_id)
@@ -510,6 +513,7 @@ class SQLQueueBackend(SQLBackendBase):
             waiting = [task_id for task_id, status in deleted if status in WAITING_STATUSES]
             if waiting:
                 await self._notify(SQLRunner(conn), finished=waiting)
+        self._finished.fire(waiting)  # they find no record
         return [task_id for task_id, _ in deleted]
 
     def _deleted_ids(self, rows: Sequence[Row[Any]]) -> list[tuple[UUID, str]]:
@@ -813,13 +817,18 @@ class SQLQueueBackend(SQLBackendBase):
         """
         return await self._cancels.wait(worker_id, timeout)
 
-    async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
-        """Return when ``task_id`` may have become terminal, or after ``timeout``."""
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> TaskRecord | None:
+        """The record once terminal, else ``None`` (read it): after ``timeout``, or when it is gone.
+
+        The record comes from the look at the stored row, or from this backend object's own
+        finish (finish, cancel, reclaim hand it to the waiters once committed). A notification
+        from another process (PostgreSQL NOTIFY, a SQLite commit) carries only the id: the wait
+        then returns ``None`` and the caller reads the record.
+        """
         if not await self._listening():
             timeout = min(timeout, self.poll_interval)
-        with self._finished.subscribe(task_id) as event, self._waiting():
+        with self._finished.subscribe(task_id) as waiting, self._waiting():
             record = await self.get(task_id)
             if record is None or record.is_terminal:
-                return
-            with anyio.move_on_after(timeout):
-                await event.wait()
+                return record
+            return await waiting.wait(timeout)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from litestar_queues.backends.signals import Broadcast, CancelSignals, Latch
+from litestar_queues.backends.signals import CancelSignals, FinishSignals, Latch
 from litestar_queues.limits import LimitGate
 from litestar_queues.models import (
     RETRYABLE_STATUSES,
@@ -52,7 +52,7 @@ class MemoryQueueBackend:
         "_cancel_signals",
         "_counter",
         "_delayed",
-        "_finish_signal",
+        "_finished",
         "_key_running",
         "_limits",
         "_paused",
@@ -92,7 +92,7 @@ class MemoryQueueBackend:
         self._workers: dict[str, WorkerInfo] = {}
         self._work_signal = Latch()
         self._cancel_signals = CancelSignals()
-        self._finish_signal = Broadcast()
+        self._finished = FinishSignals()
 
     async def open(self) -> None:
         """Nothing to open."""
@@ -100,7 +100,7 @@ class MemoryQueueBackend:
     async def close(self) -> None:
         """Wake every waiter; records stay readable until the object is dropped."""
         self._work_signal.fire()
-        self._finish_signal.fire()
+        self._finished.fire_all()
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -312,7 +312,7 @@ class MemoryQueueBackend:
     async def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[TaskRecord | None]:
         """Apply outcomes under their leases; reject the ones whose lease is lost."""
         applied: list[TaskRecord | None] = []
-        requeued = finished = False
+        requeued = False
         for outcome in outcomes:
             record = self._holds(outcome.task_id, outcome.lease_id)
             if record is None:
@@ -322,10 +322,8 @@ class MemoryQueueBackend:
                 record = msgspec.structs.replace(record, history=outcome.history)
             if outcome.kind == "complete":
                 updated = self._end(record, status="completed", result=outcome.result, finished_at=now)
-                finished = True
             elif outcome.kind == "fail":
                 updated = self._end(record, status="failed", error=outcome.error, finished_at=now)
-                finished = True
             elif outcome.kind == "retry":
                 run_at = outcome.run_at if outcome.run_at is not None else now
                 status = "scheduled" if run_at > now else "pending"
@@ -337,8 +335,7 @@ class MemoryQueueBackend:
             applied.append(updated)
         if requeued:
             self._work_signal.fire()
-        if finished:
-            self._finish_signal.fire()
+        self._finished.deliver(r for r in applied if r is not None)
         return applied
 
     async def reclaim_expired(self, *, now: datetime) -> list[TaskRecord]:
@@ -371,7 +368,7 @@ class MemoryQueueBackend:
             changed.append(updated)
         if changed:
             self._work_signal.fire()
-            self._finish_signal.fire()
+            self._finished.deliver(changed)
         return changed
 
     async def cancel(self, task_id: UUID, *, now: datetime) -> TaskRecord | None:
@@ -380,7 +377,7 @@ class MemoryQueueBackend:
         if record is None or record.status in ("completed", "failed", "cancelled"):
             return record
         updated = self._end(record, status="cancelled", finished_at=now)
-        self._finish_signal.fire()
+        self._finished.deliver((updated,))
         if record.status == "running":
             self._cancel_signals.fire(record.worker_id, (task_id,))
         return updated
@@ -421,6 +418,7 @@ class MemoryQueueBackend:
             if record.key is not None and self._active_keys.get(record.key) == record.id:
                 del self._active_keys[record.key]
             deleted.append(record.id)
+        self._finished.fire(deleted)  # their waiters find no record
         return deleted
 
     async def set_paused(self, queue: str, *, paused: bool) -> None:
@@ -561,9 +559,13 @@ class MemoryQueueBackend:
         """The ids of ``worker_id``'s running records cancelled since its last call."""
         return await self._cancel_signals.wait(worker_id, timeout)
 
-    async def wait_for_finish(self, task_id: UUID, timeout: float) -> None:
-        """Return when the record may have become terminal, or after ``timeout``."""
-        record = self._records.get(task_id)
-        if record is None or record.is_terminal:
-            return
-        await self._finish_signal.wait(timeout)
+    async def wait_for_finish(self, task_id: UUID, timeout: float) -> TaskRecord | None:
+        """The record once terminal (handed over by the write that finished it), else ``None``.
+
+        ``None`` when no record has the id, when it was deleted meanwhile, or after ``timeout``.
+        """
+        with self._finished.subscribe(task_id) as waiting:
+            record = self._records.get(task_id)
+            if record is None or record.is_terminal:
+                return record
+            return await waiting.wait(timeout)

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-__all__ = ("ContractViolation", "expect", "expect_equal", "make_record", "schedule_key")
+__all__ = ("ContractViolation", "check_finished", "expect", "expect_equal", "make_record", "schedule_key")
 
 
 class ContractViolation(AssertionError):
@@ -32,6 +32,20 @@ def expect_equal(actual: Any, expected: Any, rule: str, what: str) -> None:
     """Raise :class:`ContractViolation` for ``rule`` unless ``actual == expected``."""
     if actual != expected:
         raise ContractViolation(f"{rule}: {what} is {actual!r}, expected {expected!r}")
+
+
+def check_finished(returned: TaskRecord | None, task_id: UUID, stored: TaskRecord | None) -> None:
+    """Check what ``wait_for_finish(task_id, ...)`` returned against what ``get`` returned after it.
+
+    ``None`` is always allowed (the caller then reads the record); a record must be the record
+    ``task_id``, terminal, and equal to the stored one.
+    """
+    if returned is None:
+        return
+    rule = "wait_for_finish returns the stored terminal record"
+    expect(returned.id == task_id, rule, f"waiting for {task_id} returned the record {returned.id}")
+    expect(returned.is_terminal, rule, f"it returned {task_id} while {returned.status}")
+    expect_equal(returned, stored, rule, f"the record returned for {task_id} (the second: what get returns)")
 
 
 def make_record(

@@ -18,7 +18,13 @@ from anyio.from_thread import start_blocking_portal
 from hypothesis.stateful import initialize, precondition, rule, run_state_machine_as_test
 
 from litestar_queues.models import TERMINAL_STATUSES, WAITING_STATUSES, Outcome, QueryPosition, RecordQuery
-from litestar_queues.testing._check import ContractViolation, expect, expect_equal, make_record
+from litestar_queues.testing._check import (
+    ContractViolation,
+    check_finished,
+    expect,
+    expect_equal,
+    make_record,
+)
 from litestar_queues.testing._compare import check_record
 from litestar_queues.testing._machine_base import QUEUES, WORKERS, BackendFactory
 from litestar_queues.testing._machine_limits import FIRST_LIMITS, LIMIT_KEYS, LimitRules
@@ -26,6 +32,7 @@ from litestar_queues.testing._machine_presence import PresenceRules
 from litestar_queues.testing._machine_schedules import ScheduleRules
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from uuid import UUID
 
     from litestar_queues.limits import QueueLimit
@@ -257,6 +264,7 @@ class _BackendMachine(ScheduleRules, PresenceRules, LimitRules):
             if result is not None:
                 check_record(result, self.model.records[outcome.task_id], now)
         self._verify()
+        self._check_waits(o.task_id for o in outcomes)
 
     def _outcome(self, task_id: UUID, lease_id: str, kind: str) -> Outcome:
         live = self.model.holds(task_id, lease_id)
@@ -307,6 +315,7 @@ class _BackendMachine(ScheduleRules, PresenceRules, LimitRules):
         for record in changed:
             check_record(record, self.model.records[record.id], now)
         self._verify()
+        self._check_waits(ids)
 
     @rule(data=st.data(), unknown=st.sampled_from((False, False, False, True)))
     def cancel(self, data: st.DataObject, unknown: bool) -> None:
@@ -334,6 +343,41 @@ class _BackendMachine(ScheduleRules, PresenceRules, LimitRules):
             check_record(result, expected, now)
         self._verify()
         self._check_cancel_reports()
+        self._check_waits((task_id,))
+
+    def _check_waits(self, task_ids: Iterable[UUID]) -> None:
+        """Wait for these records to finish (an active one for no time): what returns is the stored record.
+
+        Called after the steps that finish records, with the ids they touched: it draws
+        nothing, so the runs (and what they catch) stay the runs of the rules.
+        """
+        # a terminal, deleted or unknown record returns from the look at once: 30 s is never met
+        waits = {
+            task_id: 0.0 if task_id in self.model.records and self.model.finished(task_id) is None else 30.0
+            for task_id in task_ids
+        }
+
+        async def wait_then_get() -> list[tuple[UUID, TaskRecord | None, TaskRecord | None]]:
+            backend = self.backend
+            assert backend is not None
+            return [
+                (task_id, await backend.wait_for_finish(task_id, timeout), await backend.get(task_id))
+                for task_id, timeout in waits.items()
+            ]
+
+        rule = "wait_for_finish returns the stored terminal record"
+        for task_id, returned, stored in self.portal.call(wait_then_get):
+            check_finished(returned, task_id, stored)
+            expected = self.model.finished(task_id)
+            if returned is not None:
+                where = (
+                    "deleted" if task_id in self.deleted else "active" if waits[task_id] == 0 else "unknown"
+                )
+                expect(
+                    expected is not None, rule, f"it returned {returned!r} for a record the model has {where}"
+                )
+                assert expected is not None
+                check_record(returned, expected, self.clock.now())
 
     def _check_cancel_reports(self) -> None:
         """Ask each worker for its cancelled records (without waiting): only its own, cancelled running."""

@@ -347,6 +347,14 @@ class Model:
         record.finished_at = now
         return record
 
+    def finished(self, task_id: UUID) -> ModelRecord | None:
+        """What ``wait_for_finish`` may return besides ``None``: the record once terminal.
+
+        ``None`` here (an active, deleted or unknown record) means the backend must return ``None``.
+        """
+        record = self.records.get(task_id)
+        return record if record is not None and record.status in TERMINAL_STATUSES else None
+
     def delete(self, query: RecordQuery, reported: dict[UUID, str] | None = None) -> list[UUID]:
         """Delete what ``query`` lists (its limit included), except running records; return the ids."""
         chosen = self.listed(query, reported)[: query.limit]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import pytest
@@ -11,14 +11,25 @@ import pytest
 from litestar_queues.models import Outcome
 from litestar_queues.ports import BackendReach
 from litestar_queues.testing._base import ContractHooks
-from litestar_queues.testing._check import ContractViolation, expect, expect_equal, make_record
+from litestar_queues.testing._check import (
+    ContractViolation,
+    check_finished,
+    expect,
+    expect_equal,
+    make_record,
+)
 from litestar_queues.testing._clock import ManualClock
 from litestar_queues.testing._suite_claim import claim_one, enqueue_one
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
+    from uuid import UUID
+
+    from litestar_queues.models import TaskRecord
 
 __all__ = ("ReadSuite",)
+
+T = TypeVar("T")
 
 _LONG = 3600.0  # a wait timeout no test ever reaches: the wait must end by a wake-up
 
@@ -117,7 +128,10 @@ class ReadSuite(ContractHooks):
 
     @pytest.mark.anyio
     async def test_wait_for_finish_returns_when_finished(self) -> None:
-        """Waiters wake when a running record completes and when a scheduled one is cancelled."""
+        """Waiters wake when a running record completes and when a scheduled one is cancelled.
+
+        What each wait returns is ``None`` or the stored terminal record it waited for.
+        """
         self._needs_notifications()
         clock = ManualClock()
         async with self.opened_backend() as backend:
@@ -125,35 +139,50 @@ class ReadSuite(ContractHooks):
             other = await enqueue_one(backend, make_record(clock.now(), run_at=clock.later(60)))
             claimed = await claim_one(backend, clock)
             assert claimed.lease_id is not None
+            returned: dict[UUID, TaskRecord | None] = {}
+
+            async def wait(task_id: UUID, what: str) -> None:
+                returned[task_id] = await self._wait(backend.wait_for_finish(task_id, _LONG), what)
+
             async with anyio.create_task_group() as tg:
-                tg.start_soon(
-                    self._wait, backend.wait_for_finish(record.id, _LONG), "wait_for_finish (complete)"
-                )
-                tg.start_soon(
-                    self._wait, backend.wait_for_finish(other.id, _LONG), "wait_for_finish (cancel)"
-                )
+                tg.start_soon(wait, record.id, "wait_for_finish (complete)")
+                tg.start_soon(wait, other.id, "wait_for_finish (cancel)")
                 await anyio.sleep(0.05)
                 await backend.finish(
-                    [Outcome(task_id=record.id, lease_id=claimed.lease_id, kind="complete")], now=clock.now()
+                    [Outcome(task_id=record.id, lease_id=claimed.lease_id, kind="complete", result=[1, "a"])],
+                    now=clock.now(),
                 )
                 await backend.cancel(other.id, now=clock.now())
+            for task_id, got in returned.items():
+                check_finished(got, task_id, await backend.get(task_id))
 
     @pytest.mark.anyio
     async def test_wait_for_finish_when_already_terminal(self) -> None:
-        """wait_for_finish on a terminal record returns at once; on an active one, by its timeout."""
+        """wait_for_finish on a terminal or unknown record returns at once; on an active one, by its timeout.
+
+        It returns ``None`` for the active and the unknown record, and for the terminal one
+        ``None`` or the record as stored.
+        """
         clock = ManualClock()
         async with self.opened_backend() as backend:
             record = await enqueue_one(backend, make_record(clock.now()))
             with anyio.fail_after(self.wait_limit):
-                await backend.wait_for_finish(record.id, 0.05)
+                active = await backend.wait_for_finish(record.id, 0.05)
+            check_finished(active, record.id, await backend.get(record.id))
             await backend.cancel(record.id, now=clock.now())
-            await self._wait(
+            done = await self._wait(
                 backend.wait_for_finish(record.id, _LONG), "wait_for_finish on a terminal record"
             )
+            check_finished(done, record.id, await backend.get(record.id))
+            unknown = uuid.uuid4()
+            gone = await self._wait(
+                backend.wait_for_finish(unknown, _LONG), "wait_for_finish on an unknown id"
+            )
+            check_finished(gone, unknown, None)
 
-    async def _wait(self, waiting: Awaitable[None], what: str) -> None:
+    async def _wait(self, waiting: Awaitable[T], what: str) -> T:
         try:
             with anyio.fail_after(self.wait_limit):
-                await waiting
+                return await waiting
         except TimeoutError:
             raise ContractViolation(f"wait: {what} did not return within {self.wait_limit} s") from None

@@ -19,7 +19,7 @@ if not TERMINAL[s.status] then
   clear_lease(id, s, changed)
   write(id, changed)
   index(s, s.status, 'cancelled')
-  settle(id, s, 'cancelled', ttl, now)
+  settle(id, s, 'cancelled', ttl, now, changed)
   flush_index()
 end
 return reply(id, s, changed)

@@ -200,6 +200,7 @@ local function bury(id, reason)
     redis.call('RENAME', k, dk)
   end
   redis.call('HSET', P .. ':dead', id, cjson.encode({error = reason, key = dk}))
+  redis.call('PUBLISH', P .. ':done:' .. id, 'buried')  -- a waiter reads it: gone
   for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
     for _, name in ipairs({'leases', 'delayed', 'completed', 'failed', 'cancelled'}) do
       redis.call('ZREM', qkey(q, name), id)
@@ -280,12 +281,26 @@ local function clear_lease(id, s, changed)
   end
 end
 
+-- The message on a record's done channel, sent by settle() (decoded by FinishWaiter): the
+-- status alone while no client of this server subscribes to the channel (nothing to build, copy
+-- or replicate), else the record's reply {id, rec, meta, history} framed as
+-- <#rec>:<rec><#meta>:<meta><history>, so the waiter needs no read. A record of more than
+-- DONE_MAX bytes sends the status alone too: the waiter reads it.
+local DONE_MAX = 65536
+local function done_message(channel, id, s, status, changed)
+  if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return status end
+  local r = reply(id, s, changed)
+  local rec, meta, history = r[2], r[3], r[4] or ''
+  if #rec + #meta + #history > DONE_MAX then return status end
+  return #rec .. ':' .. rec .. #meta .. ':' .. meta .. history
+end
+
 -- Terminal bookkeeping: release the dedup key, note the finish time `now` (for the finish-time
 -- set, added by flush_index(): the caller runs it last), start the retention clock (once per
--- script and retention set, forgetting up to 100 records whose retention ended), notify waiters.
--- The caller moves the listing entry.
+-- script and retention set, forgetting up to 100 records whose retention ended), notify waiters
+-- (`changed`: the fields the caller wrote, for the message). The caller moves the listing entry.
 local trimmed = {}
-local function settle(id, s, status, ttl, now)
+local function settle(id, s, status, ttl, now, changed)
   local k = rkey(id)
   if s.key and redis.call('HGET', P .. ':keys', s.key) == id then
     redis.call('HDEL', P .. ':keys', s.key)
@@ -310,7 +325,8 @@ local function settle(id, s, status, ttl, now)
   end
   noted[#noted + 1] = now
   noted[#noted + 1] = s.ix or id
-  redis.call('PUBLISH', P .. ':done:' .. id, status)
+  local channel = P .. ':done:' .. id
+  redis.call('PUBLISH', channel, done_message(channel, id, s, status, changed))
 end
 
 -- optional strings travel as '' (None) or 's' .. text; stored as '' (None) or the text

@@ -18,12 +18,12 @@ for i = 0, n - 1 do
       changed.status, changed.finished_at, changed.result = 'completed', now, opt(ARGV[b + 3])
       write(id, changed)
       index(s, 'running', 'completed')
-      settle(id, s, 'completed', ttl, now)
+      settle(id, s, 'completed', ttl, now, changed)
     elseif kind == 'fail' then
       changed.status, changed.finished_at, changed.error = 'failed', now, opt(ARGV[b + 4])
       write(id, changed)
       index(s, 'running', 'failed')
-      settle(id, s, 'failed', ttl, now)
+      settle(id, s, 'failed', ttl, now, changed)
     elseif kind == 'retry' then
       local run_at = ARGV[b + 5]
       if run_at == '' then run_at = now end

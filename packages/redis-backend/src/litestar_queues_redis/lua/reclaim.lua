@@ -22,7 +22,7 @@ for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
         changed.error = 'lease expired ' .. reclaims .. ' times: the task\'s worker was lost each time'
         write(id, changed)
         index(s, 'running', 'failed')
-        settle(id, s, 'failed', ttl, now)
+        settle(id, s, 'failed', ttl, now, changed)
       else
         changed.status, changed.error = 'pending', 'lease expired: the worker running the task was lost'
         write(id, changed)
