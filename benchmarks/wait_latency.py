@@ -15,7 +15,7 @@ One measurement (prints one JSON line)::
 Comparison of this tree with another checkout, on throwaway servers (``tests/servers/``),
 alternating which tree runs first in each round::
 
-    uv run python benchmarks/wait_latency.py --compare /work/merge21 --rounds 4 --n 200
+    uv run python benchmarks/wait_latency.py --compare ../before --rounds 4 --n 200   # ../before: a checkout
 """
 
 from __future__ import annotations
