@@ -5,7 +5,8 @@ and health check on the way in and out, a retry wrapper, observability hooks, an
 connection with a socket timeout a task per send (``asyncio.wait_for``). A task enqueue or a
 claim paid about as much for that as for everything else it does. A :class:`DirectLine` sends
 the packed command on a connection it keeps itself and reads the reply with redis-py's own
-parser, under one timeout for both. It keeps the behaviour that matters:
+parser, under one timeout for both (``asyncio.timeout``: redis-py runs on asyncio only, and
+this is its cheapest timeout). It keeps the behaviour that matters:
 
 * a reply the server refused raises as before (the connection stays: its reply was read);
   ``NOSCRIPT`` (a restarted or flushed server) goes the regular way, which loads the script;
@@ -21,6 +22,7 @@ the regular way.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -100,7 +102,7 @@ class DirectLine:
         clean = False  # the reply was read whole: the connection can carry the next command
         try:
             try:
-                with anyio.fail_after(self._timeout):
+                async with asyncio.timeout(self._timeout):
                     if not connection.is_connected:
                         await connection.connect()  # type: ignore[no-untyped-call]
                     await connection.send_packed_command(packed, check_health=False)
