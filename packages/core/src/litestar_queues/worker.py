@@ -347,12 +347,12 @@ class Worker:
                     tasks_tg.start_soon(self._execute, entry)
             if records:
                 self._careful = bool(self._suspects)
-            if len(records) < limit:
+            if len(records) < limit and not self._suspects:
                 # the claim found less than it asked for: nothing more was claimable then, so wait
                 # for work at once instead of claiming again (an empty round trip, sent before the
                 # tasks just spawned start); work that came meanwhile left a wake-up that ends
                 # the wait at once (the port's contract). Those tasks start first: the wait's
-                # round trip is sent after them, not before
+                # round trip is sent after them, not before. A held suspect runs first (above)
                 if records:
                     await anyio.lowlevel.checkpoint()
                 await self._idle(self.config.poll_interval, wait_for_work=True)
