@@ -147,3 +147,22 @@ async def test_a_held_suspect_is_released_uncounted_on_shutdown(tmp_path: Path) 
         record = (await suspect.refresh()).record
     assert record.status in ("pending", "completed")
     assert record.attempts <= 1 and not isinstance(record, Outcome)
+
+
+async def test_a_suspect_claimed_alone_runs_without_waiting_for_work() -> None:
+    """A claim that found fewer records than it asked for, one a suspect, runs it before waiting."""
+    config = QueueConfig(
+        queue_backend="memory://",
+        registry=registry,
+        worker=WorkerConfig(lease_seconds=LEASE, poll_interval=30.0, concurrency=4),
+    )
+    async with QueueService(config) as service:
+        suspect = await service.enqueue(noop, 0)
+        await service.attempts.claim(queues=None, worker_id="dead", limit=1, lease_seconds=0.01)
+        await anyio.sleep(0.05)
+        await service.attempts.reclaim_expired()
+        await service.backend.wait_for_work(None, 0.05)  # takes the wake-ups left so far
+        async with service.worker(watchdog=False):
+            with anyio.fail_after(10):  # not the 30 s of a wait for work
+                await suspect.wait()
+    assert suspect.status == "completed"

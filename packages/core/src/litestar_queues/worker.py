@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 from litestar_queues._limit_ops import write_configured
@@ -309,11 +310,12 @@ class Worker:
                 await self._slot_freed.wait()
                 self._slot_freed = anyio.Event()
                 continue
+            limit = 1 if self._careful else free
             try:
                 records = await self.attempts.claim(
                     queues=self.config.queues,
                     worker_id=self.worker_id,
-                    limit=1 if self._careful else free,
+                    limit=limit,
                     lease_seconds=self.config.lease_seconds,
                 )
                 errors = 0
@@ -345,7 +347,14 @@ class Worker:
                     tasks_tg.start_soon(self._execute, entry)
             if records:
                 self._careful = bool(self._suspects)
-            if not records:
+            if len(records) < limit and not self._suspects:
+                # the claim found less than it asked for: nothing more was claimable then, so wait
+                # for work at once instead of claiming again (an empty round trip, sent before the
+                # tasks just spawned start); work that came meanwhile left a wake-up that ends
+                # the wait at once (the port's contract). Those tasks start first: the wait's
+                # round trip is sent after them, not before. A held suspect runs first (above)
+                if records:
+                    await anyio.lowlevel.checkpoint()
                 await self._idle(self.config.poll_interval, wait_for_work=True)
 
     async def _wait_slot(self) -> None:

@@ -11,11 +11,16 @@ created on every call of every script, so code only some scripts use is kept out
 from __future__ import annotations
 
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from redis.asyncio import Redis, RedisCluster
+    from redis.asyncio.client import Pipeline
     from redis.commands.core import AsyncScript
+
+    from litestar_queues_redis._direct import DirectLine
 
 SCRIPT_NAMES = (
     "backfill",
@@ -73,38 +78,64 @@ def load_sources() -> dict[str, str]:
     }
 
 
+class Script:
+    """One script: EVALSHA on the backend's direct line when it has one, else through redis-py.
+
+    Either way redis-py's script object loads it when the server answers ``NOSCRIPT``.
+    """
+
+    __slots__ = ("_line", "_script")
+
+    def __init__(self, script: AsyncScript, line: DirectLine | None) -> None:
+        self._script = script
+        self._line = line
+
+    async def __call__(
+        self, *, keys: Sequence[str], args: Sequence[Any], client: Pipeline | None = None
+    ) -> Any:
+        """Run the script on ``keys`` with ``args`` (queued on ``client`` when it is a pipeline)."""
+        if client is not None or self._line is None:
+            return await self._script(keys=keys, args=args, client=client)
+        script = self._script
+
+        def regular() -> Any:
+            return script(keys=keys, args=args)
+
+        return await self._line.call(["EVALSHA", script.sha, str(len(keys)), *keys, *args], regular)
+
+
 class Scripts:
     """The scripts registered on one client; each runs with EVALSHA, loading itself on NOSCRIPT."""
 
     __slots__ = SCRIPT_NAMES
 
-    backfill: AsyncScript
-    bury: AsyncScript
-    cancel: AsyncScript
-    claim: AsyncScript
-    claim_task: AsyncScript
-    counts: AsyncScript
-    delete: AsyncScript
-    enqueue: AsyncScript
-    extend: AsyncScript
-    finish: AsyncScript
-    finished: AsyncScript
-    forget: AsyncScript
-    get: AsyncScript
-    limit: AsyncScript
-    pause: AsyncScript
-    query: AsyncScript
-    reclaim: AsyncScript
-    requeue: AsyncScript
-    schedule: AsyncScript
-    schedule_delete: AsyncScript
-    schedule_note: AsyncScript
-    schedule_pause: AsyncScript
-    schedule_states: AsyncScript
-    turn: AsyncScript
-    worker: AsyncScript
-    workers: AsyncScript
+    backfill: Script
+    bury: Script
+    cancel: Script
+    claim: Script
+    claim_task: Script
+    counts: Script
+    delete: Script
+    enqueue: Script
+    extend: Script
+    finish: Script
+    finished: Script
+    forget: Script
+    get: Script
+    limit: Script
+    pause: Script
+    query: Script
+    reclaim: Script
+    requeue: Script
+    schedule: Script
+    schedule_delete: Script
+    schedule_note: Script
+    schedule_pause: Script
+    schedule_states: Script
+    turn: Script
+    worker: Script
+    workers: Script
 
-    def __init__(self, client: Redis | RedisCluster) -> None:
+    def __init__(self, client: Redis | RedisCluster, line: DirectLine | None = None) -> None:
         for name, source in load_sources().items():
-            setattr(self, name, client.register_script(source))
+            setattr(self, name, Script(client.register_script(source), line))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from litestar_queues_redis._codec import (
     record_args,
     to_us,
 )
+from litestar_queues_redis._direct import DirectLine
 from litestar_queues_redis._errors import mapped_errors
 from litestar_queues_redis._keys import Keys
 from litestar_queues_redis._limits import check_record
@@ -106,12 +108,14 @@ class RedisQueueBackend:
         "_client",
         "_finish_waiter",
         "_keys",
+        "_line",
         "_owns_clients",
         "_route",
         "_scripts",
         "_token_due",
         "_ttl_ms",
         "_url",
+        "_waits",
         "_where",
         "reach",
         "result_ttl",
@@ -154,6 +158,9 @@ class RedisQueueBackend:
         self._client: aioredis.Redis | RedisCluster | None = client
         self._blocking: aioredis.Redis | RedisCluster | None = client
         self._scripts: Scripts | None = None
+        # the scripts and the idle wait on connections of their own (clients opened from the URL)
+        self._line: DirectLine | None = None
+        self._waits: DirectLine | None = None
         self._finish_waiter: FinishWaiter | None = None
         # when a record a claim held back for want of a token may start (time.monotonic)
         self._token_due: float | None = None
@@ -188,8 +195,10 @@ class RedisQueueBackend:
         if self._url is not None and self._client is None:
             self._client = connect(self._url, self.socket_timeout)
             self._blocking = connect(self._url, None)
+            self._line = DirectLine(self._client.connection_pool, self.socket_timeout)
+            self._waits = DirectLine(self._blocking.connection_pool, None, most=2)
         assert self._client is not None and self._blocking is not None
-        self._scripts = Scripts(self._client)
+        self._scripts = Scripts(self._client, self._line)
         self._finish_waiter = FinishWaiter(self._blocking)
         with mapped_errors(self._where):
             await self._client.ping()
@@ -205,6 +214,10 @@ class RedisQueueBackend:
         """Close the connections this backend opened (a passed-in client stays open)."""
         if self._finish_waiter is not None:
             await self._finish_waiter.close()
+        for line in (self._line, self._waits):
+            if line is not None:
+                await line.close()
+        self._line = self._waits = None
         if self._owns_clients:
             for client in (self._client, self._blocking):
                 if client is not None:
@@ -319,7 +332,9 @@ class RedisQueueBackend:
         names = [] if queues is None else list(queues)
         if queues is not None and not names:
             return []
-        leases = [uuid.uuid4().hex for _ in range(limit)]
+        # one random read for every lease id (32 hex digits each) instead of one per id
+        pool = os.urandom(16 * limit).hex()
+        leases = [pool[i : i + 32] for i in range(0, 32 * limit, 32)]
         times = [to_us(now, "now"), to_us(lease_until, "lease_until")]
         args = [*times, worker_id, str(limit), str(len(names)), *names, *leases]
         replies = list(await self._run(self._s.claim, args))
@@ -795,9 +810,16 @@ class RedisQueueBackend:
         if not keys:  # no queue to serve: nothing can wake us
             await anyio.sleep(timeout)
             return
-        assert self._blocking is not None
+        blocking = self._blocking
+        assert blocking is not None
         with mapped_errors(self._where):
-            await self._blocking.blpop(keys, timeout=timeout)
+            if self._waits is None:
+                await blocking.blpop(keys, timeout=timeout)
+            else:
+                # BLPOP's timeout in seconds as a decimal (Redis 6 and newer), as redis-py sends it
+                await self._waits.call(
+                    ["BLPOP", *keys, repr(float(timeout))], lambda: blocking.blpop(keys, timeout=timeout)
+                )
 
     async def wait_for_cancel(self, worker_id: str, timeout: float) -> set[UUID]:
         """Block on the worker's cancels list (pushed by ``cancel`` of a record it runs), then drain it."""
