@@ -8,15 +8,36 @@ other is stopped with SIGTERM: once it has exited, it is gone from the list at o
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
 
+from litestar_queues import WorkerInfo
+
 if TYPE_CHECKING:
     import subprocess
+    from datetime import datetime
 
-    from litestar_queues import QueueService, WorkerInfo
+    from litestar_queues import QueueService
+
+
+def worker_info(worker_id: str, at: datetime, *, ttl: float = 30, **fields: object) -> WorkerInfo:
+    """A presence seen at ``at`` that expires ``ttl`` seconds later; ``fields`` replace the rest."""
+    values: dict[str, object] = {
+        "worker_id": worker_id,
+        "hostname": "web-1",
+        "pid": 4242,
+        "queues": ("default", "mail"),
+        "concurrency": 10,
+        "started_at": at,
+        "seen_at": at,
+        "expires_at": at + timedelta(seconds=ttl),
+        "running": 0,
+    }
+    values.update(fields)
+    return WorkerInfo(**values)  # type: ignore[arg-type]
 
 
 async def _listed(service: QueueService) -> dict[int, WorkerInfo]:

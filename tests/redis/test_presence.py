@@ -18,6 +18,7 @@ import pytest
 from litestar_queues.models import Outcome, RecordQuery, TaskRecord, WorkerInfo
 from litestar_queues_redis import RedisQueueBackend
 from litestar_queues_redis._codec import listing_position, to_us
+from tests._presence import worker_info
 from tests.redis._listing import build_mix, check_indexes, claim, finish, make
 from tests.redis._support import at
 
@@ -28,19 +29,7 @@ pytestmark = pytest.mark.anyio
 
 
 def info(worker_id: str, seconds: float, *, ttl: float = 30, **fields: object) -> WorkerInfo:
-    values: dict[str, object] = {
-        "worker_id": worker_id,
-        "hostname": "web-1",
-        "pid": 4242,
-        "queues": ("default", "mail"),
-        "concurrency": 10,
-        "started_at": at(seconds),
-        "seen_at": at(seconds),
-        "expires_at": at(seconds + ttl),
-        "running": 0,
-    }
-    values.update(fields)
-    return WorkerInfo(**values)  # type: ignore[arg-type]
+    return worker_info(worker_id, at(seconds), ttl=ttl, **fields)
 
 
 # -- presence ------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 
 from litestar_queues import QueueConfigurationError
-from litestar_queues.models import WorkerInfo
 from litestar_queues_sql import SQLQueueBackend, queue_tables
 from litestar_queues_sql._explain import explain_finished_counts
+from tests._presence import worker_info
 
 from ._listing import fill_tasks, open_at_once
 from .conftest import LEASE, T0
@@ -29,25 +29,13 @@ from .test_query import finish, rec
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from litestar_queues.models import TaskRecord
+    from litestar_queues.models import TaskRecord, WorkerInfo
 
 pytestmark = pytest.mark.anyio
 
 
 def info(worker_id: str, at: datetime, *, ttl: float = 30, **fields: object) -> WorkerInfo:
-    values: dict[str, object] = {
-        "worker_id": worker_id,
-        "hostname": "web-1",
-        "pid": 4242,
-        "queues": ("default", "mail"),
-        "concurrency": 10,
-        "started_at": at,
-        "seen_at": at,
-        "expires_at": at + timedelta(seconds=ttl),
-        "running": 2,
-    }
-    values.update(fields)
-    return WorkerInfo(**values)  # type: ignore[arg-type]
+    return worker_info(worker_id, at, ttl=ttl, **{"running": 2, **fields})
 
 
 async def rows_stored(backend: SQLQueueBackend) -> int:
