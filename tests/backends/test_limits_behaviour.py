@@ -22,6 +22,8 @@ from litestar_queues.models import Outcome
 from litestar_queues.testing import make_record
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from litestar_queues import QueueBackend, TaskRecord
 
 pytestmark = pytest.mark.anyio
@@ -108,6 +110,24 @@ async def test_a_wait_ends_when_a_token_is_due(backend_url: str) -> None:
     assert waits <= 4, f"{waits} waits for one token"
 
 
+async def _seconds_until_woken(backend: QueueBackend, act: Callable[[], Awaitable[object]]) -> float:
+    """Seconds from ``act()`` until a wait for work on queue ``q`` of ``backend`` (begun before) ends."""
+    woken = anyio.Event()
+
+    async def wait() -> None:
+        await backend.wait_for_work(["q"], 20.0)
+        woken.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(wait)
+        await anyio.sleep(0.2)
+        began = time.monotonic()
+        await act()
+        with anyio.fail_after(5):
+            await woken.wait()
+        return time.monotonic() - began
+
+
 @pytest.mark.parametrize("kind", ["redis", "postgres"])
 async def test_a_slot_freed_by_another_process_wakes_a_waiting_worker(
     kind: str, request: pytest.FixtureRequest
@@ -125,22 +145,11 @@ async def test_a_slot_freed_by_another_process_wakes_a_waiting_worker(
         )
         assert held == []
         await waiter.backend.wait_for_work(["q"], 0.2)  # takes any wake-up left from before
-        woken = anyio.Event()
-
-        async def wait() -> None:
-            await waiter.backend.wait_for_work(["q"], 20.0)
-            woken.set()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(wait)
-            await anyio.sleep(0.2)
-            assert running.lease_id is not None
-            outcome = Outcome(task_id=running.id, lease_id=running.lease_id, kind="complete")
-            began = time.monotonic()
-            await finisher.backend.finish([outcome], now=datetime.now(UTC))
-            with anyio.fail_after(5):
-                await woken.wait()
-            took = time.monotonic() - began
+        assert running.lease_id is not None
+        outcome = Outcome(task_id=running.id, lease_id=running.lease_id, kind="complete")
+        took = await _seconds_until_woken(
+            waiter.backend, lambda: finisher.backend.finish([outcome], now=datetime.now(UTC))
+        )
     assert took < 2.0, f"woken {took:.2f} s after the slot was freed"
 
 
@@ -152,18 +161,7 @@ async def test_a_limit_raised_by_another_process_wakes_a_waiting_worker(
     async with _service(url) as operator, _service(url) as waiter:
         await operator.set_limit("q", QueueLimit(concurrency=1))
         await waiter.backend.wait_for_work(["q"], 0.2)  # takes the wake-up of the first set_limit
-        woken = anyio.Event()
-
-        async def wait() -> None:
-            await waiter.backend.wait_for_work(["q"], 20.0)
-            woken.set()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(wait)
-            await anyio.sleep(0.2)
-            began = time.monotonic()
-            await operator.set_limit("q", QueueLimit(concurrency=5))
-            with anyio.fail_after(5):
-                await woken.wait()
-            took = time.monotonic() - began
+        took = await _seconds_until_woken(
+            waiter.backend, lambda: operator.set_limit("q", QueueLimit(concurrency=5))
+        )
     assert took < 2.0, f"woken {took:.2f} s after the limit was raised"
